@@ -1,0 +1,45 @@
+"""minidouble: a faithful test double for GPT-4o mini.
+
+The public names are few; everything else lives in ``_private`` modules and may change.
+Imports are lazy so that ``import minidouble`` (and pytest start-up) stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from minidouble._errors import OpenAIError
+    from minidouble._profile import GPT4O_MINI, ModelProfile
+    from minidouble._tokens import count_prompt_tokens
+
+__all__ = [
+    "GPT4O_MINI",
+    "ModelProfile",
+    "OpenAIError",
+    "count_prompt_tokens",
+]
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "GPT4O_MINI": "minidouble._profile",
+    "ModelProfile": "minidouble._profile",
+    "OpenAIError": "minidouble._errors",
+    "count_prompt_tokens": "minidouble._tokens",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'minidouble' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,0 +1,3 @@
+from minidouble._cli import main
+
+raise SystemExit(main())

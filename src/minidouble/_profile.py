@@ -1,0 +1,222 @@
+"""GPT-4o mini as data: the single source of truth for limits, prices, ids and rules.
+
+Every other module reads its numbers from :data:`GPT4O_MINI`; none hard-codes them. Where the
+public evidence is uncertain (see ``docs/model-profile.md``) the choice is one field here, so
+changing it is a one-line edit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+__all__ = [
+    "GPT4O_MINI",
+    "ImageRules",
+    "ModelProfile",
+    "NumberRule",
+    "Prices",
+    "StrictSchemaLimits",
+    "TokenRules",
+]
+
+
+@dataclass(frozen=True)
+class NumberRule:
+    """Range of a numeric request parameter; ``integer`` selects the integer error wording."""
+
+    minimum: float | None
+    maximum: float | None
+    integer: bool = False
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class Prices:
+    """US dollars per one million tokens."""
+
+    input_per_million: Decimal
+    cached_input_per_million: Decimal
+    output_per_million: Decimal
+
+    def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> Decimal:
+        """What a request with these token counts costs, in dollars."""
+        uncached = prompt_tokens - cached_tokens
+        total = (
+            uncached * self.input_per_million
+            + cached_tokens * self.cached_input_per_million
+            + completion_tokens * self.output_per_million
+        )
+        return total / Decimal(1_000_000)
+
+
+@dataclass(frozen=True)
+class ImageRules:
+    """How an image part turns into prompt tokens (GPT-4o mini's own numbers, not GPT-4o's)."""
+
+    base_tokens: int = 2_833
+    tile_tokens: int = 5_667
+    tile_size: int = 512
+    fit_within: int = 2_048
+    short_side: int = 768
+    formats: tuple[str, ...] = ("png", "jpeg", "gif", "webp")
+
+
+@dataclass(frozen=True)
+class TokenRules:
+    """The chat template's fixed costs, in tokens."""
+
+    reply_priming: int = 3
+    per_message: int = 3
+    image: ImageRules = field(default_factory=ImageRules)
+
+
+@dataclass(frozen=True)
+class StrictSchemaLimits:
+    """Structured Outputs limits (the current guide's values; launch values in docs)."""
+
+    max_properties: int = 5_000
+    max_nesting: int = 10
+    max_total_string_chars: int = 120_000
+    max_enum_values: int = 1_000
+    large_enum_threshold: int = 250
+    large_enum_max_chars: int = 15_000
+    # "'minLength' is not permitted" was still served in 2025-12 although the guide lists it.
+    forbidden_keywords: tuple[str, ...] = (
+        "minLength",
+        "maxLength",
+        "uniqueItems",
+        "patternProperties",
+        "unevaluatedProperties",
+        "propertyNames",
+        "minProperties",
+        "maxProperties",
+        "contains",
+        "minContains",
+        "maxContains",
+    )
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    """Everything about one model that the validator, counter, generator and strategies need."""
+
+    profile_version: str
+    verified_on: date
+    accepted_model_ids: frozenset[str]
+    response_model: str
+    encoding_name: str
+    context_window: int
+    max_output_tokens: int
+    prices: Prices
+    system_fingerprint: str
+    tokens: TokenRules
+    strict_schema: StrictSchemaLimits
+    numbers: dict[str, NumberRule]
+    max_tools: int
+    max_functions: int
+    max_stop_sequences: int
+    max_string_length: int
+    max_name_length: int
+    max_metadata_pairs: int
+    max_metadata_key_length: int
+    max_metadata_value_length: int
+    name_pattern: str
+    roles: tuple[str, ...]
+    chat_parameters: frozenset[str]
+    # Parameters that exist in the API but this model refuses when they are not null.
+    refused_parameters: frozenset[str]
+    service_tiers: tuple[str, ...]
+    # The two wordings for an over-cap max_tokens that are in circulation (reference §14.2).
+    over_cap_wording: Literal["too_large", "integer_above_max_value"]
+    # Whether prompt + requested max beyond the context is an error (reference §14.3).
+    reject_prompt_plus_max_over_context: bool
+    # OpenAI's own spelling in the tool-ordering error (reference §14.8).
+    tool_order_spelling: str
+
+    def accepts_model(self, model: str) -> bool:
+        return model in self.accepted_model_ids
+
+
+GPT4O_MINI = ModelProfile(
+    profile_version="2026.11",
+    verified_on=date(2026, 11, 23),
+    accepted_model_ids=frozenset({"gpt-4o-mini", "gpt-4o-mini-2024-07-18"}),
+    response_model="gpt-4o-mini-2024-07-18",
+    encoding_name="o200k_base",
+    context_window=128_000,
+    max_output_tokens=16_384,
+    prices=Prices(
+        input_per_million=Decimal("0.15"),
+        cached_input_per_million=Decimal("0.075"),
+        output_per_million=Decimal("0.60"),
+    ),
+    system_fingerprint="fp_560af6e559",
+    tokens=TokenRules(),
+    strict_schema=StrictSchemaLimits(),
+    numbers={
+        "temperature": NumberRule(0, 2),
+        "top_p": NumberRule(0, 1),
+        "presence_penalty": NumberRule(-2, 2),
+        "frequency_penalty": NumberRule(-2, 2),
+        "n": NumberRule(1, 128, integer=True),
+        "top_logprobs": NumberRule(0, 20, integer=True),
+        "max_tokens": NumberRule(1, None, integer=True),
+        "max_completion_tokens": NumberRule(1, None, integer=True),
+        "seed": NumberRule(-(2**63), 2**63 - 1, integer=True),
+        "logit_bias_value": NumberRule(-100, 100, integer=True, nullable=False),
+    },
+    max_tools=128,
+    max_functions=128,
+    max_stop_sequences=4,
+    max_string_length=1_048_576,
+    max_name_length=64,
+    max_metadata_pairs=16,
+    max_metadata_key_length=64,
+    max_metadata_value_length=512,
+    name_pattern="^[a-zA-Z0-9_-]+$",
+    roles=("system", "assistant", "user", "function", "tool", "developer"),
+    chat_parameters=frozenset(
+        {
+            "model",
+            "messages",
+            "audio",
+            "frequency_penalty",
+            "function_call",
+            "functions",
+            "logit_bias",
+            "logprobs",
+            "max_completion_tokens",
+            "max_tokens",
+            "metadata",
+            "modalities",
+            "n",
+            "parallel_tool_calls",
+            "prediction",
+            "presence_penalty",
+            "prompt_cache_key",
+            "response_format",
+            "safety_identifier",
+            "seed",
+            "service_tier",
+            "stop",
+            "store",
+            "stream",
+            "stream_options",
+            "temperature",
+            "tool_choice",
+            "tools",
+            "top_logprobs",
+            "top_p",
+            "user",
+            "web_search_options",
+        }
+    ),
+    refused_parameters=frozenset({"reasoning_effort", "verbosity"}),
+    service_tiers=("auto", "default", "flex", "scale", "priority"),
+    over_cap_wording="too_large",
+    reject_prompt_plus_max_over_context=True,
+    tool_order_spelling="preceeding",
+)
