@@ -21,16 +21,16 @@ def validate_request(
 ) -> None:
     """Raise :class:`OpenAIError` with the real status and body if the API would refuse ``body``."""
     if not isinstance(body, Mapping):
-        raise invalid_request(
-            "We could not parse the JSON body of your request.", style="gateway"
-        )
+        raise invalid_request("We could not parse the JSON body of your request.", style="gateway")
     model = body.get("model")
     if not isinstance(model, str) or not profile.accepts_model(model):
         raise OpenAIError(
             404,
             {
                 "error": {
-                    "message": f"The model `{model}` does not exist or you do not have access to it.",
+                    "message": (
+                        f"The model `{model}` does not exist or you do not have access to it."
+                    ),
                     "type": "invalid_request_error",
                     "param": None,
                     "code": "model_not_found",
