@@ -98,6 +98,14 @@ class TokenRules:
     functions_prefix: str = "functions."
     parallel_tool_header: str = "assistant to=multi_tool_use.parallel"
     per_tool_call: int = 2
+    # response_format json_schema: a "# Response Formats" section in the instructions, and
+    # the reply primed with the format's name plus this many tokens.
+    response_format_header: str = "# Response Formats\n\n## "
+    response_format_overhead: int = 2
+    response_format_keys: frozenset[str] = frozenset(
+        {"type", "properties", "items", "enum", "anyOf", "$ref", "$defs", "const", "title",
+         "description"}
+    )
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ __all__ = [
     "count_prompt",
     "count_prompt_tokens",
     "render_functions",
+    "render_response_format",
     "render_schema_type",
 ]
 
@@ -56,12 +57,22 @@ class FunctionSpec:
     parameters: Mapping[str, Any] | None
 
 
+@dataclass(frozen=True)
+class ResponseFormatSpec:
+    """A ``json_schema`` response format (``json_object`` and ``text`` add nothing)."""
+
+    name: str
+    description: str | None
+    schema: Mapping[str, Any]
+
+
 @dataclass
 class Prompt:
     """What the model reads, before tokenisation: the neutral form Chat and Responses share."""
 
     turns: list[Turn] = field(default_factory=list)
     functions: list[FunctionSpec] = field(default_factory=list)
+    response_format: ResponseFormatSpec | None = None
     # Tokens that are not text: images, and rule-based adjustments (tool_choice...).
     extra_tokens: int = 0
 
@@ -167,7 +178,9 @@ def _tool_call_turns(calls: Sequence[Any], rules: TokenRules) -> Iterator[Turn]:
 
 def chat_prompt(body: Mapping[str, Any], rules: TokenRules) -> Prompt:
     """The :class:`Prompt` of a Chat Completions request body (never raises on bad input)."""
-    prompt = Prompt(functions=list(_function_specs(body)))
+    prompt = Prompt(
+        functions=list(_function_specs(body)), response_format=_response_format(body)
+    )
     messages = body.get("messages")
     if not isinstance(messages, list):
         return prompt
@@ -388,21 +401,81 @@ def _scalar_type(kind: str, schema: Mapping[str, Any], defs: Mapping[str, Any], 
 
 
 # --------------------------------------------------------------------------------------------
+# Structured outputs
+
+
+def _response_format(body: Mapping[str, Any]) -> ResponseFormatSpec | None:
+    response_format = body.get("response_format")
+    if not isinstance(response_format, Mapping) or response_format.get("type") != "json_schema":
+        return None
+    spec = response_format.get("json_schema")
+    if not isinstance(spec, Mapping):
+        return None
+    name = spec.get("name")
+    description = spec.get("description")
+    schema = spec.get("schema")
+    return ResponseFormatSpec(
+        name if isinstance(name, str) else "",
+        description if isinstance(description, str) and description else None,
+        schema if isinstance(schema, Mapping) else {},
+    )
+
+
+def render_response_format(spec: ResponseFormatSpec, rules: TokenRules) -> str:
+    """The ``# Response Formats`` section: the schema as ASCII JSON, reduced to what it shows."""
+    comment = f"// {spec.description}\n" if spec.description else ""
+    schema = _schema_shown(spec.schema, rules.response_format_keys)
+    shown = json.dumps(schema, separators=(",", ":"), ensure_ascii=True)
+    return f"{rules.response_format_header}{spec.name}\n\n{comment}{shown}"
+
+
+def _schema_shown(schema: Any, keys: frozenset[str]) -> Any:
+    """The schema with only the keywords the model is shown (no required, no bounds...)."""
+    if isinstance(schema, list):
+        return [_schema_shown(item, keys) for item in schema]
+    if not isinstance(schema, Mapping):
+        return schema
+    shown: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in ("properties", "$defs", "definitions") and isinstance(value, Mapping):
+            if key in keys:
+                shown[key] = {name: _schema_shown(sub, keys) for name, sub in value.items()}
+        elif key in keys:
+            shown[key] = _schema_shown(value, keys)
+    return shown
+
+
+# --------------------------------------------------------------------------------------------
 # Counting
+
+
+def _instruction_sections(prompt: Prompt, rules: TokenRules) -> tuple[list[str], int]:
+    """Texts the API adds to the instructions, and the fixed tokens that come with them."""
+    sections = []
+    extra = 0
+    if prompt.functions:
+        sections.append(render_functions(prompt.functions, rules))
+        extra += rules.tools_adjustment
+    if prompt.response_format is not None:
+        sections.append(render_response_format(prompt.response_format, rules))
+        # The reply is primed with the format's name (a constrained-output marker).
+        extra += rules.response_format_overhead + token_count(prompt.response_format.name)
+    return sections, extra
 
 
 def count_prompt(prompt: Prompt, rules: TokenRules) -> int:
     """Tokens of a :class:`Prompt`: each text encoded once, fixed costs from the profile."""
     turns = prompt.turns
     total = rules.reply_priming + prompt.extra_tokens
-    if prompt.functions:
-        block = render_functions(prompt.functions, rules)
-        total += rules.tools_adjustment
+    sections, extra = _instruction_sections(prompt, rules)
+    if sections:
+        total += extra
+        added = rules.tools_separator.join(sections)
         first = turns[0] if turns else None
         if first is not None and first.header.split(":", 1)[0] in rules.instruction_roles:
-            turns = [Turn(first.header, first.text + rules.tools_separator + block), *turns[1:]]
+            turns = [Turn(first.header, first.text + rules.tools_separator + added), *turns[1:]]
         else:
-            turns = [Turn(rules.tools_role, block), *turns]
+            turns = [Turn(rules.tools_role, added), *turns]
     for turn in turns:
         total += rules.per_message + token_count(turn.header) + token_count(turn.text)
     return total
