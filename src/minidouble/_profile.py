@@ -93,8 +93,8 @@ class TokenRules:
     # tool_choice effects: "none" and a named function add these (named: + the name's tokens).
     tool_choice_none: int = 1
     tool_choice_named: int = 7
-    # Tool calls in the history: "assistant to=functions.NAME" turns, +2 tokens each.
-    assistant_to_prefix: str = "assistant to=functions."
+    # Tool calls in the history: "assistant to=functions" + NAME turns, +2 tokens each.
+    assistant_to_prefix: str = "assistant to=functions"
     functions_prefix: str = "functions."
     parallel_tool_header: str = "assistant to=multi_tool_use.parallel"
     per_tool_call: int = 2

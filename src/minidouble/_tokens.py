@@ -42,10 +42,15 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Turn:
-    """One rendered message: costs ``per_message + tokens(header) + tokens(text)``."""
+    """One rendered message: ``per_message + tokens(header) + tokens(recipient) + tokens(text)``.
+
+    ``recipient`` is the called function's name in an assistant tool-call turn; the recordings
+    show it encoded on its own (``grep`` costs 1 token there, not the 2 of ``.grep``).
+    """
 
     header: str
     text: str
+    recipient: str = ""
 
 
 @dataclass(frozen=True)
@@ -162,7 +167,7 @@ def _tool_call_turns(calls: Sequence[Any], rules: TokenRules) -> Iterator[Turn]:
     """An assistant's tool calls: one addressed turn, or one parallel wrapper for several."""
     if len(calls) == 1:
         name, arguments = _call_function(calls[0])
-        yield Turn(f"{rules.assistant_to_prefix}{name}", _arguments_text(arguments))
+        yield Turn(rules.assistant_to_prefix, _arguments_text(arguments), recipient=name)
         return
     uses = []
     for call in calls:
@@ -473,11 +478,14 @@ def count_prompt(prompt: Prompt, rules: TokenRules) -> int:
         added = rules.tools_separator.join(sections)
         first = turns[0] if turns else None
         if first is not None and first.header.split(":", 1)[0] in rules.instruction_roles:
-            turns = [Turn(first.header, first.text + rules.tools_separator + added), *turns[1:]]
+            merged = Turn(first.header, first.text + rules.tools_separator + added, first.recipient)
+            turns = [merged, *turns[1:]]
         else:
             turns = [Turn(rules.tools_role, added), *turns]
     for turn in turns:
         total += rules.per_message + token_count(turn.header) + token_count(turn.text)
+        if turn.recipient:
+            total += token_count(turn.recipient)
     return total
 
 
