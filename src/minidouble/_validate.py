@@ -421,7 +421,8 @@ def _check_metadata(value: object, profile: ModelProfile) -> None:
     metadata = _require_object("metadata", value)
     if len(metadata) > profile.max_metadata_pairs:
         raise err.too_many_properties("metadata", profile.max_metadata_pairs, len(metadata))
-    for key, item in metadata.items():
+    for raw_key, item in metadata.items():
+        key = str(raw_key)
         if len(key) > profile.max_metadata_key_length:
             raise err.string_too_long("metadata", profile.max_metadata_key_length, len(key))
         text = _require_string(f"metadata.{key}", item)
@@ -435,7 +436,8 @@ def _check_logit_bias(value: object, profile: ModelProfile) -> None:
     bias = _require_object("logit_bias", value)
     highest = profile.validation.logit_bias_max_token_id
     rule = profile.numbers["logit_bias_value"]
-    for key, weight in bias.items():
+    for raw_key, weight in bias.items():
+        key = str(raw_key)
         if not (key.isascii() and key.isdigit()):
             raise err.invalid_logit_bias_key(key, None)
         if int(key) > highest:
