@@ -101,7 +101,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "items": {"type": "string", "enum": ["a", "b"]},
                 "minItems": 2,
                 "maxItems": 2,
-            },  # fmt: skip
+            },
         },
         "required": ["level", "mixed", "tags"],
         "additionalProperties": False,
