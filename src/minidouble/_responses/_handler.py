@@ -41,9 +41,7 @@ from minidouble._wire import EVENT_STREAM, JSON, OPENAI, error_response, json_re
 if TYPE_CHECKING:
     from minidouble._app import GPT4oMiniApp
 
-__all__ = ["RESPONSES_PATH", "handle_responses", "stored_responses"]
-
-RESPONSES_PATH = "/v1/responses"
+__all__ = ["handle_responses", "stored_responses"]
 
 
 @dataclass(frozen=True)
