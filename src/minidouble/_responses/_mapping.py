@@ -104,6 +104,9 @@ def chat_tool(tool: Mapping[str, Any]) -> dict[str, Any]:
 def _chat_tool_choice(choice: Any) -> Any:
     if isinstance(choice, Mapping) and choice.get("type") == "function":
         return {"type": "function", "function": {"name": choice.get("name")}}
+    if isinstance(choice, Mapping) and choice.get("type") == "allowed_tools":
+        # The model still reads every tool; the mode is what constrains its answer.
+        return choice.get("mode")
     return choice
 
 

@@ -45,6 +45,7 @@ RESPONSES = "/v1/responses"
 _HOSTED_ITEM_TYPES = frozenset(
     {
         "code_interpreter_call",
+        "compaction",
         "computer_call",
         "computer_call_output",
         "file_search_call",
@@ -134,11 +135,13 @@ def check_responses_request(
     """
     if not isinstance(body, Mapping):
         raise err.invalid_type("body", "an object", body)
-    _check_model(body, profile)
     for key in body:
         if key not in profile.responses.parameters:
             raise err.unknown_parameter(key)
+    # The input's shape is checked before the model is looked up: a recorded request for
+    # another model was refused for an input part type, not for its model [T].
     _check_input(body.get("input"), body, history, profile)
+    _check_model(body, profile)
     for key, check in _CHECKS.items():
         value = body.get(key)
         if value is not None:
@@ -202,7 +205,8 @@ def _check_item(path: str, item: object, calls: set[str], profile: ModelProfile)
         if "role" not in fields:
             raise err.missing_parameter(f"{path}.role")
         kind = "message"
-    kind = _check_enum(path, kind, profile.responses.input_item_types, profile)
+    if kind not in _HOSTED_ITEM_TYPES:
+        kind = _check_enum(path, kind, profile.responses.input_item_types, profile)
     if kind in _HOSTED_ITEM_TYPES:
         raise not_emulated(f"an input item of type '{kind}'", path)
     if kind == "message":
@@ -466,7 +470,8 @@ def _check_tools(value: object, profile: ModelProfile) -> list[str]:
             _require_bool(f"{path}.strict", strict)
         parameters = fields.get("parameters")
         if parameters is not None:
-            parameters = _require_object(f"{path}.parameters", parameters)
+            # An empty schema is accepted as "no parameters" (recorded 2026-01, strict false).
+            parameters = _require_object(f"{path}.parameters", parameters) or None
         check_function_parameters(
             parameters,
             name=fields["name"],
@@ -488,6 +493,9 @@ def _check_tool_choice(value: object, tools: list[str], profile: ModelProfile) -
     if choice.get("type") is None:
         raise err.missing_parameter("tool_choice.type")
     kind = _require_string("tool_choice.type", choice["type"])
+    if kind == "allowed_tools":
+        _check_allowed_tools(choice, tools, profile)
+        return
     if kind != "function":
         raise invalid_request(
             f"Tool choice '{kind}' not found in 'tools' parameter.", param="tool_choice"
@@ -499,3 +507,21 @@ def _check_tool_choice(value: object, tools: list[str], profile: ModelProfile) -
         raise invalid_request(
             f"Tool choice '{name}' not found in 'tools' parameter.", param="tool_choice"
         )
+
+
+def _check_allowed_tools(
+    choice: Mapping[str, Any], tools: list[str], profile: ModelProfile
+) -> None:
+    if choice.get("mode") is None:
+        raise err.missing_parameter("tool_choice.mode")
+    _check_enum("tool_choice.mode", choice["mode"], ("auto", "required"), profile)
+    if choice.get("tools") is None:
+        raise err.missing_parameter("tool_choice.tools")
+    allowed = _require_list("tool_choice.tools", choice["tools"])
+    for index, entry in enumerate(allowed):
+        fields = _require_object(f"tool_choice.tools[{index}]", entry)
+        name = fields.get("name")
+        if fields.get("type") == "function" and name not in tools:
+            raise invalid_request(
+                f"Tool choice '{name}' not found in 'tools' parameter.", param="tool_choice"
+            )
