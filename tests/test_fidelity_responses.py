@@ -63,7 +63,9 @@ def _input_items(request: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def _parts(item: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     content = item.get("content", item.get("output"))
-    return [part for part in content if isinstance(part, Mapping)] if isinstance(content, list) else []
+    return (
+        [part for part in content if isinstance(part, Mapping)] if isinstance(content, list) else []
+    )
 
 
 def _why_not_reproducible(item: Mapping[str, Any]) -> str | None:
@@ -120,9 +122,10 @@ def _labels(item: Mapping[str, Any]) -> list[str]:
         labels.append("instructions")
     if any(entry.get("role") in ("system", "developer") for entry in entries):
         labels.append("system_message")
-    if any(entry.get("role") == "assistant" for entry in entries) or sum(
-        entry.get("role") == "user" for entry in entries
-    ) > 1:
+    if (
+        any(entry.get("role") == "assistant" for entry in entries)
+        or sum(entry.get("role") == "user" for entry in entries) > 1
+    ):
         labels.append("multi_turn")
     if any(_parts(entry) for entry in entries):
         labels.append("content_parts")
@@ -167,7 +170,11 @@ def test_input_tokens_exact_for_every_reproducible_text_item(fidelity_dir: Path)
         category = _category(item)
         counted = _counted(item["request"])
         real = item["usage"]["input_tokens"]
-        names = [category, *(f"  {label}" for label in _labels(item))] if category == "text" else [category]
+        names = (
+            [category, *(f"  {label}" for label in _labels(item))]
+            if category == "text"
+            else [category]
+        )
         for name in ["ALL", *names]:
             total[name] += 1
             exact[name] += counted == real
@@ -279,7 +286,9 @@ def test_recorded_refusals_are_reproduced(fidelity_dir: Path) -> None:
         ({"input": "hi", "max_output_tokens": 15}, "max_output_tokens"),
     ],
 )
-def test_max_output_tokens_minimum_is_the_recorded_16(body: dict[str, Any], param: str | None) -> None:
+def test_max_output_tokens_minimum_is_the_recorded_16(
+    body: dict[str, Any], param: str | None
+) -> None:
     try:
         check_responses_request({"model": "gpt-4o-mini", **body})
     except OpenAIError as error:

@@ -83,7 +83,9 @@ def chat_messages(body: Mapping[str, Any]) -> list[dict[str, Any]]:
             if last is not None and last["role"] == "assistant" and "tool_calls" in last:
                 last["tool_calls"].append(_tool_call(item))
             else:
-                messages.append({"role": "assistant", "content": None, "tool_calls": [_tool_call(item)]})
+                messages.append(
+                    {"role": "assistant", "content": None, "tool_calls": [_tool_call(item)]}
+                )
         elif kind == "function_call_output":
             messages.append(
                 {
@@ -97,7 +99,9 @@ def chat_messages(body: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def chat_tool(tool: Mapping[str, Any]) -> dict[str, Any]:
     """A flat Responses function tool as the nested Chat Completions tool."""
-    function = {key: tool[key] for key in ("name", "description", "parameters", "strict") if key in tool}
+    function = {
+        key: tool[key] for key in ("name", "description", "parameters", "strict") if key in tool
+    }
     return {"type": "function", "function": function}
 
 
@@ -117,7 +121,9 @@ def _chat_response_format(text: Any) -> dict[str, Any] | None:
     if not isinstance(fmt, Mapping):
         return None
     if fmt.get("type") == "json_schema":
-        schema = {key: fmt[key] for key in ("name", "description", "schema", "strict") if key in fmt}
+        schema = {
+            key: fmt[key] for key in ("name", "description", "schema", "strict") if key in fmt
+        }
         return {"type": "json_schema", "json_schema": schema}
     if fmt.get("type") == "json_object":
         return {"type": "json_object"}

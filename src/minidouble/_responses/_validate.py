@@ -151,7 +151,9 @@ def check_responses_request(
     conversation = [*history, *as_items(body.get("input"))]
     if _text_format_type(body) == "json_object" and not _mentions(conversation, "json"):
         raise json_word_missing()
-    input_tokens = count_prompt_tokens(to_chat_body({**body, "input": conversation}), profile=profile)
+    input_tokens = count_prompt_tokens(
+        to_chat_body({**body, "input": conversation}), profile=profile
+    )
     if input_tokens > profile.context_window:
         raise context_exceeded()
     return input_tokens

@@ -90,7 +90,9 @@ def output_items(choice: Choice, ids: ResponseIds) -> list[dict[str, Any]]:
 
 
 def _echo_float(value: Any, default: float) -> float:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+    return (
+        float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+    )
 
 
 def _strictified(schema: Any) -> Any:
@@ -141,9 +143,7 @@ def _echo_tool(tool: Mapping[str, Any], profile: ModelProfile) -> dict[str, Any]
         strict = False
         if normalized is not None:
             try:
-                check_strict_schema(
-                    normalized, owner="", param="", code=None, profile=profile
-                )
+                check_strict_schema(normalized, owner="", param="", code=None, profile=profile)
             except OpenAIError:
                 pass
             else:
@@ -284,7 +284,9 @@ def stream_events(
     yield writer.event("response.created", response=snapshot)
     yield writer.event("response.in_progress", response=snapshot)
     for index, item in enumerate(final["output"]):
-        yield writer.event("response.output_item.added", item=_in_progress(item), output_index=index)
+        yield writer.event(
+            "response.output_item.added", item=_in_progress(item), output_index=index
+        )
         if item["type"] == "function_call":
             call = choice.tool_calls[index]
             for fragment in call.fragments:
@@ -320,8 +322,6 @@ def _message_events(
     else:
         yield writer.event("response.content_part.added", part={**part, "text": ""}, **where)
         for piece in choice.pieces:
-            yield writer.event(
-                "response.output_text.delta", delta=piece.text, logprobs=[], **where
-            )
+            yield writer.event("response.output_text.delta", delta=piece.text, logprobs=[], **where)
         yield writer.event("response.output_text.done", logprobs=[], text=part["text"], **where)
     yield writer.event("response.content_part.done", part=part, **where)
