@@ -63,6 +63,7 @@ from minidouble._wire import (
 __all__ = ["GPT4oMiniApp"]
 
 CHAT_PATH = "/v1/chat/completions"
+RESPONSES_PATH = "/v1/responses"
 _AZURE_CHAT = re.compile(r"^/openai/deployments/([^/]+)/chat/completions$")
 # Azure's newer v1 API: no api-version, and the body's "model" names the deployment.
 _AZURE_V1_CHAT = "/openai/v1/chat/completions"
@@ -176,6 +177,11 @@ class GPT4oMiniApp:
             return self._azure(request, azure, request_id, started)
         if path == CHAT_PATH and request.method == "POST":
             return self._chat(request, request_id, started, OPENAI, CHAT_PATH)
+        if path == RESPONSES_PATH and request.method == "POST":
+            # Imported on first use: chat-only suites never pay for the Responses package.
+            from minidouble._responses import handle_responses
+
+            return handle_responses(self, request, request_id, started)
         if request.method == "GET" and (path == "/v1/models" or _MODEL_PATH.match(path)):
             return self._models(request, request_id, started)
         return self._finish(
