@@ -137,6 +137,10 @@ def check_request(
     """Validate ``body`` and return its prompt tokens, tokenising it exactly once."""
     from minidouble._tokens import count_prompt_tokens
 
+    if _is_responses(path):
+        from minidouble._responses._validate import check_responses_request
+
+        return check_responses_request(body, profile=profile)
     _check_path(path)
     try:
         completion_cap = _check_structure(body, path, profile)
@@ -148,11 +152,15 @@ def check_request(
     return prompt_tokens
 
 
+def _is_responses(path: str) -> bool:
+    return path.rstrip("/").endswith("/responses")
+
+
 def _check_path(path: str) -> None:
     if not path.rstrip("/").endswith("/chat/completions"):
         raise ValueError(
-            f"minidouble: validate_request() checks Chat Completions bodies, got path {path!r}; "
-            f"pass path={CHAT_COMPLETIONS!r} or an Azure "
+            f"minidouble: validate_request() checks Chat Completions and Responses bodies, got "
+            f"path {path!r}; pass path={CHAT_COMPLETIONS!r}, '/v1/responses', or an Azure "
             "'/openai/deployments/<name>/chat/completions' path."
         )
 
