@@ -23,11 +23,10 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
 from minidouble import _errors as err
-from minidouble._errors import OpenAIError
 from minidouble._profile import GPT4O_MINI, ModelProfile, NumberRule
 
 __all__ = ["CHAT_COMPLETIONS", "check_request", "parse_json_body", "validate_request"]
@@ -634,28 +633,31 @@ def _check_web_search_options(value: object, profile: ModelProfile) -> None:
     _require_object("web_search_options", value)
 
 
-def _number_check(name: str) -> Any:
+_Check = Callable[[Any, ModelProfile], None]
+
+
+def _number_check(name: str) -> _Check:
     def check(value: object, profile: ModelProfile) -> None:
         _check_number(name, value, profile.numbers[name])
 
     return check
 
 
-def _bool_check(name: str) -> Any:
+def _bool_check(name: str) -> _Check:
     def check(value: object, profile: ModelProfile) -> None:
         _require_bool(name, value)
 
     return check
 
 
-def _string_check(name: str) -> Any:
+def _string_check(name: str) -> _Check:
     def check(value: object, profile: ModelProfile) -> None:
         _require_string(name, value)
 
     return check
 
 
-_SCHEMA_CHECKS: dict[str, Any] = {
+_SCHEMA_CHECKS: dict[str, _Check] = {
     "messages": _check_messages,
     "model": _check_model_field,
     "metadata": _check_metadata,
@@ -858,12 +860,3 @@ def _check_lengths(
         and prompt_tokens + completion_cap[1] > window
     ):
         raise err.context_exceeded(window, prompt_tokens, completion_cap[1])
-
-
-def first_error(body: Any, *, path: str = CHAT_COMPLETIONS) -> OpenAIError | None:
-    """The error the API would answer ``body`` with, or ``None``: for reports and the CLI."""
-    try:
-        validate_request(body, path=path)
-    except OpenAIError as exc:
-        return exc
-    return None
