@@ -18,6 +18,8 @@ __all__ = [
     "ModelProfile",
     "NumberRule",
     "Prices",
+    "RateLimits",
+    "ReplyCosts",
     "StrictSchemaLimits",
     "TokenRules",
 ]
@@ -100,6 +102,31 @@ class StrictSchemaLimits:
 
 
 @dataclass(frozen=True)
+class RateLimits:
+    """The account limits the fake reports in ``x-ratelimit-*`` headers (usage tier 1)."""
+
+    requests_per_minute: int = 500
+    tokens_per_minute: int = 200_000
+    # The headers' reset values when nothing has been spent (Go duration strings).
+    idle_reset_requests: str = "120ms"
+    idle_reset_tokens: str = "0s"
+
+
+@dataclass(frozen=True)
+class ReplyCosts:
+    """Completion tokens the model spends around tool calls, beyond the arguments' own tokens.
+
+    Fitted on the 500+ recorded gpt-4o-mini tool-call replies in the fidelity corpus: one
+    call costs its name plus 7, a forced (named ``tool_choice``) call only its arguments, and
+    several parallel calls their names plus 7 each plus 14 for the parallel wrapper.
+    """
+
+    single_call: int = 7
+    per_parallel_call: int = 7
+    parallel_wrapper: int = 14
+
+
+@dataclass(frozen=True)
 class ModelProfile:
     """Everything about one model that the validator, counter, generator and strategies need."""
 
@@ -135,6 +162,11 @@ class ModelProfile:
     reject_prompt_plus_max_over_context: bool
     # OpenAI's own spelling in the tool-ordering error (reference §14.8).
     tool_order_spelling: str
+    # What GET /v1/models shows for each id: (id, created, owned_by), in the API's order.
+    listed_models: tuple[tuple[str, int, str], ...] = ()
+    openai_version: str = "2020-10-01"
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+    reply_costs: ReplyCosts = field(default_factory=ReplyCosts)
 
     def accepts_model(self, model: str) -> bool:
         return model in self.accepted_model_ids
@@ -219,4 +251,8 @@ GPT4O_MINI = ModelProfile(
     over_cap_wording="too_large",
     reject_prompt_plus_max_over_context=True,
     tool_order_spelling="preceeding",
+    listed_models=(
+        ("gpt-4o-mini", 1721172741, "system"),
+        ("gpt-4o-mini-2024-07-18", 1721172717, "system"),
+    ),
 )
