@@ -75,7 +75,8 @@ def test_curl_in_a_subprocess_gets_an_answer(server: LoopbackServer) -> None:
 def test_plain_python_urllib_in_a_subprocess_gets_an_answer(server: LoopbackServer) -> None:
     script = (
         "import sys, urllib.request\n"
-        "request = urllib.request.Request(sys.argv[1] + '/models', headers={'Authorization': 'Bearer k'})\n"
+        "headers = {'Authorization': 'Bearer k'}\n"
+        "request = urllib.request.Request(sys.argv[1] + '/models', headers=headers)\n"
         "print(urllib.request.urlopen(request, timeout=20).read().decode())\n"
     )
     result = subprocess.run(

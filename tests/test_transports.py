@@ -189,10 +189,12 @@ def test_async_streams_are_delivered_chunk_by_chunk(recorder: Recorder, lib: Mod
     _sse(recorder, 2)
 
     async def read() -> None:
-        async with lib.AsyncClient() as client:
-            async with client.stream("POST", CHAT_URL, content=b"{}") as response:
-                async for chunk in response.aiter_raw():
-                    recorder.events.append(f"read {chunk.decode().strip()}")
+        async with (
+            lib.AsyncClient() as client,
+            client.stream("POST", CHAT_URL, content=b"{}") as response,
+        ):
+            async for chunk in response.aiter_raw():
+                recorder.events.append(f"read {chunk.decode().strip()}")
 
     asyncio.run(read())
     assert recorder.events == ["made 0", "read data: 0", "made 1", "read data: 1", "closed"]

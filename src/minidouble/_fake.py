@@ -127,7 +127,8 @@ class FakeGPT4oMini:
 
     # --- in-process interception ---------------------------------------------------------
 
-    def __enter__(self) -> FakeGPT4oMini:
+    def start(self) -> None:
+        """Begin intercepting in-process (what ``with`` does); pair it with :meth:`stop`."""
         global _intercepting
         from minidouble._transports import intercept
 
@@ -151,6 +152,21 @@ class FakeGPT4oMini:
                 _intercepting = None
             raise
         self._interception = interception
+
+    def stop(self) -> None:
+        """Stop intercepting and undo every patch; safe to call when not started."""
+        global _intercepting
+        interception, self._interception = self._interception, None
+        try:
+            if interception is not None:
+                interception.__exit__(None, None, None)
+        finally:
+            with _claim_lock:
+                if _intercepting is self:
+                    _intercepting = None
+
+    def __enter__(self) -> FakeGPT4oMini:
+        self.start()
         return self
 
     def __exit__(
@@ -159,15 +175,7 @@ class FakeGPT4oMini:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        global _intercepting
-        interception, self._interception = self._interception, None
-        try:
-            if interception is not None:
-                interception.__exit__(exc_type, exc, traceback)
-        finally:
-            with _claim_lock:
-                if _intercepting is self:
-                    _intercepting = None
+        self.stop()
         # A failing block already has its error; the script check would only bury it.
         if exc_type is None:
             self.check()
@@ -195,19 +203,47 @@ class FakeGPT4oMini:
         The server runs until the handle is closed (``with fake.serve() as server:``).
         It shares this fake's script and request log with in-process interception.
         """
-        return FakeServer(self, host=host, port=port)
+        server = LoopbackServer(self.handle, host=host, port=port, blocking=self.blocking)
+        return FakeServer(self, server, owns_server=True)
 
     def __repr__(self) -> str:
         mode = "intercepting" if self.intercepting else "idle"
         return f"<FakeGPT4oMini {mode}, {len(self.requests)} request(s)>"
 
 
-class FakeServer(LoopbackServer):
-    """A :class:`FakeGPT4oMini` on a loopback socket; scripting goes to the same fake."""
+class FakeServer:
+    """A :class:`FakeGPT4oMini` reachable over a loopback socket.
 
-    def __init__(self, fake: FakeGPT4oMini, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    Scripting (``reply``, ``fail``, ``requests``) goes to the same fake. ``errors`` holds
+    exceptions the handler raised while serving (the client saw a 500).
+    """
+
+    def __init__(self, fake: FakeGPT4oMini, server: LoopbackServer, *, owns_server: bool) -> None:
         self.fake = fake
-        super().__init__(fake.handle, host=host, port=port, blocking=fake.blocking)
+        self._server = server
+        self._owns_server = owns_server
+        self._first_error = len(server.errors)
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/v1``: pass it as the OpenAI client's ``base_url``."""
+        return self._server.base_url
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    @property
+    def host(self) -> str:
+        return self._server.host
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    @property
+    def errors(self) -> list[BaseException]:
+        return self._server.errors[self._first_error :]
 
     def reply(self, *args: Any, **kwargs: Any) -> None:
         self.fake.reply(*args, **kwargs)
@@ -219,5 +255,20 @@ class FakeServer(LoopbackServer):
     def requests(self) -> list[RecordedRequest]:
         return self.fake.requests
 
+    def close(self) -> None:
+        if self._owns_server:
+            self._server.close()
+
     def __enter__(self) -> FakeServer:
         return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<FakeServer {self.base_url}>"

@@ -41,15 +41,21 @@ _START_TIMEOUT = 10.0
 def asgi_app(
     handler: Handler,
     *,
-    blocking: bool = False,
+    blocking: bool | Callable[[], bool] = False,
     on_error: Callable[[BaseException], None] | None = None,
 ) -> ASGIApp:
-    """An ASGI application that serves every request with ``handler``."""
+    """An ASGI application that serves every request with ``handler``.
+
+    ``blocking`` may be a callable, asked per request, for a server whose handler changes
+    (the plugin's session-wide server serves each test's fake in turn).
+    """
+    is_blocking: Callable[[], bool] = blocking if callable(blocking) else lambda: blocking
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         request = await _read_request(scope, receive)
+        blocking = is_blocking()
         try:
             if blocking:
                 response = await asyncio.to_thread(handler, request)
@@ -94,7 +100,9 @@ async def _read_request(scope: Scope, receive: Receive) -> HttpRequest:
 
 
 async def _write_response(response: HttpResponse, send: Send, *, blocking: bool) -> None:
-    headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers]
+    headers = [
+        (name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers
+    ]
     if response.stream is None:
         if response.header("content-length") is None:
             headers.append((b"content-length", str(len(response.body)).encode("ascii")))
@@ -196,7 +204,7 @@ class LoopbackServer:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        blocking: bool = False,
+        blocking: bool | Callable[[], bool] = False,
     ) -> None:
         self.errors: list[BaseException] = []
         self._socket = bind_socket(host, port)

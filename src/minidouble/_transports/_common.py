@@ -47,7 +47,9 @@ def build_request(
     """An :class:`HttpRequest` from the pieces both httpcore generations carry."""
     authority = host.decode("ascii") if port is None else f"{host.decode('ascii')}:{port}"
     url = f"{scheme.decode('ascii')}://{authority}{target.decode('ascii')}"
-    headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw_headers}
+    headers = {
+        name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw_headers
+    }
     if isinstance(method, bytes):
         method = method.decode("ascii")
     return HttpRequest(method=method, url=url, headers=headers, body=body)

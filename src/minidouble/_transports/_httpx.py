@@ -7,7 +7,7 @@ keeps working beside the fake) or, when there is none, out to the network untouc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import httpcore
@@ -28,7 +28,9 @@ __all__ = ["intercept_httpx"]
 _FAULTS = FaultTypes(timeout=httpcore.ReadTimeout, disconnect=httpcore.RemoteProtocolError)
 
 
-def _route_to(handler: Handler, router: respx.MockRouter) -> object:
+def _route_to(
+    handler: Handler, router: respx.MockRouter
+) -> Callable[[httpx.Request], httpx.Response | httpx.Request | None]:
     def side_effect(request: httpx.Request) -> httpx.Response | httpx.Request | None:
         url = request.url
         if not is_openai_host(url.host):
@@ -69,4 +71,3 @@ def intercept_httpx(handler: Handler) -> Iterator[None]:
     router.route().mock(side_effect=_route_to(handler, router))
     with router:
         yield
-

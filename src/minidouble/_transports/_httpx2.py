@@ -90,8 +90,8 @@ def intercept_httpx2(handler: Handler) -> Iterator[None]:
     sync_pool, async_pool = httpcore2.ConnectionPool, httpcore2.AsyncConnectionPool
     original_sync = sync_pool.__dict__["handle_request"]
     original_async = async_pool.__dict__["handle_async_request"]
-    sync_pool.handle_request = _sync_send(handler, original_sync)  # type: ignore[method-assign]
-    async_pool.handle_async_request = _async_send(  # type: ignore[method-assign]
+    sync_pool.handle_request = _sync_send(handler, original_sync)  # type: ignore[method-assign,assignment]
+    async_pool.handle_async_request = _async_send(  # type: ignore[method-assign,assignment]
         handler, original_async
     )
     try:
