@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from minidouble._fake import FakeGPT4oMini
     from minidouble._profile import GPT4O_MINI, ModelProfile
     from minidouble._tokens import count_prompt_tokens
+    from minidouble._validate import validate_request
 
 __all__ = [
     "GPT4O_MINI",
@@ -20,6 +21,7 @@ __all__ = [
     "ModelProfile",
     "OpenAIError",
     "count_prompt_tokens",
+    "validate_request",
 ]
 
 __version__ = "0.1.0"
@@ -30,6 +32,7 @@ _LAZY = {
     "ModelProfile": "minidouble._profile",
     "OpenAIError": "minidouble._errors",
     "count_prompt_tokens": "minidouble._tokens",
+    "validate_request": "minidouble._validate",
 }
 
 

@@ -306,7 +306,11 @@ def _token_text(raw: bytes) -> str:
 
 
 # Alternatives offered in ``top_logprobs`` next to the chosen token.
-_ALTERNATIVES = (" the", " a", ",", ".", " and", " to", " is", " it", " of", " in", "\n", " you")
+_ALTERNATIVES = (
+    " the", " a", ",", ".", " and", " to", " is", " it", " of", " in", "\n", " you", " that",
+    " for", " on", " with", " as", " this", " can", " be", " I", " are", " or", "!", " your",
+    " an", " will", " more",
+)  # fmt: skip
 _ALTERNATIVE_BYTES = tuple(alt.encode() for alt in _ALTERNATIVES)
 
 
@@ -383,7 +387,7 @@ def _render_text(
     if finish == "length":
         # A cut can split a character; the API drops the dangling bytes from the text.
         text = b"".join(token_bytes).decode(errors="ignore")
-    entries = _logprobs_for(token_bytes, rng, top_logprobs) if logprobs and not refusal else None
+    entries = _logprobs_for(token_bytes, rng, top_logprobs) if logprobs else None
     return Choice(
         content=None if refusal else text,
         refusal=text if refusal else None,

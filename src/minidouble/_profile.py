@@ -22,6 +22,7 @@ __all__ = [
     "ReplyCosts",
     "StrictSchemaLimits",
     "TokenRules",
+    "ValidationRules",
 ]
 
 
@@ -85,10 +86,9 @@ class StrictSchemaLimits:
     max_enum_values: int = 1_000
     large_enum_threshold: int = 250
     large_enum_max_chars: int = 15_000
-    # "'minLength' is not permitted" was still served in 2025-12 although the guide lists it.
+    # minLength/maxLength: a strict gpt-4o-mini schema using both was answered (2025-08,
+    # fidelity corpus), though other models refused "'minLength' is not permitted" later.
     forbidden_keywords: tuple[str, ...] = (
-        "minLength",
-        "maxLength",
         "uniqueItems",
         "patternProperties",
         "unevaluatedProperties",
@@ -99,6 +99,40 @@ class StrictSchemaLimits:
         "minContains",
         "maxContains",
     )
+
+
+@dataclass(frozen=True)
+class ValidationRules:
+    """Enumerations and choices of the request validator (evidence in docs/model-profile.md)."""
+
+    # The part types the validator knows, in the order its enum error lists them [T].
+    content_part_types: tuple[str, ...] = (
+        "text",
+        "image_url",
+        "input_audio",
+        "refusal",
+        "audio",
+        "file",
+    )
+    image_details: tuple[str, ...] = ("auto", "low", "high")
+    audio_formats: tuple[str, ...] = ("wav", "mp3")
+    tool_types: tuple[str, ...] = ("function",)
+    tool_choice_modes: tuple[str, ...] = ("none", "auto", "required")
+    function_call_modes: tuple[str, ...] = ("none", "auto")
+    response_format_types: tuple[str, ...] = ("text", "json_object", "json_schema")
+    modalities: tuple[str, ...] = ("text", "audio")
+    # This snapshot neither hears nor speaks: audio parts and audio output are refused.
+    supports_audio: bool = False
+    supports_web_search: bool = False
+    # 24 recorded gpt-4o-mini requests sent ``"stop": []`` and were answered.
+    min_stop_sequences: int = 0
+    # o200k_base's ``<|endoftext|>``; cl100k's limit was its own ``<|endoftext|>`` (100257).
+    logit_bias_max_token_id: int = 199_999
+    max_safety_identifier_length: int = 64
+    # Enum values longer than this are echoed as first 3 + "..." + last 3 characters.
+    echo_abbreviate_over: int = 20
+    # The word json_object mode requires somewhere in the messages (case-insensitive).
+    json_object_word: str = "json"
 
 
 @dataclass(frozen=True)
@@ -162,6 +196,7 @@ class ModelProfile:
     reject_prompt_plus_max_over_context: bool
     # OpenAI's own spelling in the tool-ordering error (reference §14.8).
     tool_order_spelling: str
+    validation: ValidationRules = field(default_factory=ValidationRules)
     # What GET /v1/models shows for each id: (id, created, owned_by), in the API's order.
     listed_models: tuple[tuple[str, int, str], ...] = ()
     openai_version: str = "2020-10-01"

@@ -208,10 +208,15 @@ def _logprob_entry(token: Any) -> dict[str, Any]:
     }
 
 
-def _logprobs_block(tokens: Sequence[Any] | None) -> dict[str, Any] | None:
+def _logprobs_block(
+    tokens: Sequence[Any] | None, *, refusal: bool = False
+) -> dict[str, Any] | None:
     if tokens is None:
         return None
-    return {"content": [_logprob_entry(t) for t in tokens], "refusal": None}
+    entries = [_logprob_entry(t) for t in tokens]
+    return (
+        {"content": None, "refusal": entries} if refusal else {"content": entries, "refusal": None}
+    )
 
 
 def usage_block(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
@@ -273,7 +278,7 @@ def completion_body(
         entry: dict[str, Any] = {
             "index": index,
             "message": _message(choice),
-            "logprobs": _logprobs_block(choice.logprobs),
+            "logprobs": _logprobs_block(choice.logprobs, refusal=choice.refusal is not None),
             "finish_reason": choice.finish_reason,
         }
         if flavor.azure:
@@ -370,57 +375,56 @@ class _ChunkWriter:
         *,
         logprobs: Sequence[Any] | None = None,
         finish_reason: str | None = None,
+        refusal: bool = False,
     ) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "index": index,
             "delta": delta,
-            "logprobs": _logprobs_block(logprobs),
+            "logprobs": _logprobs_block(logprobs, refusal=refusal),
             "finish_reason": finish_reason,
         }
         if self.flavor.azure:
-            entry["content_filter_results"] = (
-                {} if finish_reason is not None or "role" in delta else _azure_choice_filters()
-            )
+            entry["content_filter_results"] = {}
         return entry
 
 
-def _choice_events(writer: _ChunkWriter, index: int, choice: Any) -> Iterator[bytes]:
-    """The chunks of one choice: role, content or tool-call deltas, then the finish."""
+_Delta = tuple[dict[str, Any], "Sequence[Any] | None", "str | None"]
+
+
+def _choice_deltas(choice: Any) -> Iterator[_Delta]:
+    """One choice as (delta, logprobs, finish_reason) steps: opening, fragments, finish."""
     opening: dict[str, Any] = {"role": "assistant"}
     calls = choice.tool_calls
     if calls:
+        # The first call opens in the role chunk itself, as gpt-4o-mini streams it.
         opening["content"] = None
-        first = calls[0]
-        opening["tool_calls"] = [_call_opening(0, first)]
+        opening["tool_calls"] = [_call_opening(0, calls[0])]
     elif choice.function_call is not None:
         opening["content"] = None
         opening["function_call"] = {"name": choice.function_call.name, "arguments": ""}
+    elif choice.refusal is not None:
+        opening["content"] = None
     else:
         opening["content"] = ""
-    opening["refusal"] = None
-    yield writer.chunk([writer.choice(index, opening)])
+    opening["refusal"] = None if choice.refusal is None else ""
+    yield opening, None, None
 
     if calls:
         for call_index, call in enumerate(calls):
             if call_index:
-                delta: dict[str, Any] = {"tool_calls": [_call_opening(call_index, call)]}
-                yield writer.chunk([writer.choice(index, delta)])
+                yield {"tool_calls": [_call_opening(call_index, call)]}, None, None
             for fragment in call.fragments:
-                delta = {"tool_calls": [{"index": call_index, "function": {"arguments": fragment}}]}
-                yield writer.chunk([writer.choice(index, delta)])
+                call_delta = {"index": call_index, "function": {"arguments": fragment}}
+                yield {"tool_calls": [call_delta]}, None, None
     elif choice.function_call is not None:
         for fragment in choice.function_call.fragments:
-            delta = {"function_call": {"arguments": fragment}}
-            yield writer.chunk([writer.choice(index, delta)])
-    elif choice.refusal is not None:
-        for piece in choice.pieces:
-            yield writer.chunk([writer.choice(index, {"refusal": piece.text})])
+            yield {"function_call": {"arguments": fragment}}, None, None
     else:
+        key = "content" if choice.refusal is None else "refusal"
         for piece in choice.pieces:
             logprobs = piece.logprobs if choice.logprobs is not None else None
-            yield writer.chunk([writer.choice(index, {"content": piece.text}, logprobs=logprobs)])
-
-    yield writer.chunk([writer.choice(index, {}, finish_reason=choice.finish_reason)])
+            yield {key: piece.text}, logprobs, None
+    yield {}, None, choice.finish_reason
 
 
 def _call_opening(call_index: int, call: Any) -> dict[str, Any]:
@@ -461,8 +465,22 @@ def stream_events(
                 "prompt_filter_results": _azure_prompt_filters(),
             }
         )
-    for index, choice in enumerate(reply.choices):
-        yield from _choice_events(writer, index, choice)
+    # With n > 1 the API interleaves the choices' chunks; round-robin reproduces that.
+    pending = [(index, _choice_deltas(choice)) for index, choice in enumerate(reply.choices)]
+    while pending:
+        still_open = []
+        for index, deltas in pending:
+            step = next(deltas, None)
+            if step is None:
+                continue
+            delta, logprobs, finish_reason = step
+            refusal = reply.choices[index].refusal is not None
+            entry = writer.choice(
+                index, delta, logprobs=logprobs, finish_reason=finish_reason, refusal=refusal
+            )
+            yield writer.chunk([entry])
+            still_open.append((index, deltas))
+        pending = still_open
     if include_usage:
         yield writer.chunk([], usage_block(prompt_tokens, reply.completion_tokens))
     yield b"data: [DONE]\n\n"
