@@ -519,6 +519,8 @@ def _check_stop(value: object, profile: ModelProfile) -> None:
     if isinstance(value, str):
         return
     items = _require_list("stop", value, "one of a string or array of strings")
+    if len(items) < profile.validation.min_stop_sequences:
+        raise err.empty_array("stop")
     if len(items) > profile.max_stop_sequences:
         raise err.array_too_long("stop", profile.max_stop_sequences, len(items))
     for position, item in enumerate(items):
