@@ -20,6 +20,7 @@ __all__ = [
     "Prices",
     "RateLimits",
     "ReplyCosts",
+    "ResponsesRules",
     "StrictSchemaLimits",
     "TokenRules",
     "ValidationRules",
@@ -161,6 +162,74 @@ class ReplyCosts:
 
 
 @dataclass(frozen=True)
+class ResponsesRules:
+    """What differs on ``POST /v1/responses`` (reference §13, ``docs/responses.md``)."""
+
+    # "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16" [T].
+    min_output_tokens: int = 16
+    parameters: frozenset[str] = frozenset(
+        {
+            "model",
+            "input",
+            "instructions",
+            "background",
+            "conversation",
+            "include",
+            "max_output_tokens",
+            "max_tool_calls",
+            "metadata",
+            "parallel_tool_calls",
+            "previous_response_id",
+            "prompt",
+            "prompt_cache_key",
+            "prompt_cache_retention",
+            "reasoning",
+            "safety_identifier",
+            "service_tier",
+            "store",
+            "stream",
+            "stream_options",
+            "temperature",
+            "text",
+            "tool_choice",
+            "tools",
+            "top_logprobs",
+            "top_p",
+            "truncation",
+            "user",
+        }
+    )
+    # The enums as the API lists them in its "Supported values are: ..." errors [T 2025-07/08].
+    input_item_types: tuple[str, ...] = (
+        "code_interpreter_call",
+        "computer_call",
+        "computer_call_output",
+        "file_search_call",
+        "function_call",
+        "function_call_output",
+        "image_generation_call",
+        "item_reference",
+        "local_shell_call",
+        "local_shell_call_output",
+        "message",
+        "reasoning",
+        "web_search_call",
+    )
+    content_part_types: tuple[str, ...] = (
+        "input_text",
+        "input_image",
+        "output_text",
+        "refusal",
+        "input_file",
+        "computer_screenshot",
+        "summary_text",
+    )
+    roles: tuple[str, ...] = ("assistant", "system", "developer", "user")
+    text_format_types: tuple[str, ...] = ("text", "json_schema", "json_object")
+    max_top_logprobs: int = 20
+
+
+@dataclass(frozen=True)
 class ModelProfile:
     """Everything about one model that the validator, counter, generator and strategies need."""
 
@@ -202,6 +271,7 @@ class ModelProfile:
     openai_version: str = "2020-10-01"
     rate_limits: RateLimits = field(default_factory=RateLimits)
     reply_costs: ReplyCosts = field(default_factory=ReplyCosts)
+    responses: ResponsesRules = field(default_factory=ResponsesRules)
 
     def accepts_model(self, model: str) -> bool:
         return model in self.accepted_model_ids

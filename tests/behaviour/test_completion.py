@@ -361,3 +361,12 @@ def test_no_room_left_in_the_context_limits_the_reply() -> None:
     assert choice.completion_tokens == 3
     assert choice.finish_reason == "length"
     assert choice.content == "one two three"
+
+
+def test_unsatisfiable_schema_still_gets_an_answer(send: Send) -> None:
+    schema = {"type": "object", "properties": {"x": {"$ref": "https://example.com/s.json"}}}
+    tool = {"type": "function", "function": {"name": "f", "parameters": schema}}
+    response = send(chat_request(user("Hi", tools=[tool], tool_choice="required")))
+    assert response.status == 200
+    (call,) = as_json(response)["choices"][0]["message"]["tool_calls"]
+    assert call["function"]["arguments"] == "{}"
