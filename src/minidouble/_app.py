@@ -17,6 +17,7 @@ from typing import Any
 
 from minidouble._engine import (
     Reply,
+    assemble,
     choice_count,
     completion_limit,
     default_intent,
@@ -454,7 +455,7 @@ class GPT4oMiniApp:
             choices.append(
                 render(chosen, body, prompt_tokens=prompt_tokens, rng=rng, profile=self.profile)
             )
-        return Reply(tuple(choices))
+        return assemble(choices, body)
 
 
 def _script_error_response(mistake: ScriptError, request_id: str) -> HttpResponse:

@@ -14,6 +14,7 @@ import math
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from minidouble._profile import GPT4O_MINI, ModelProfile
@@ -90,6 +91,7 @@ class ToolCall:
     name: str
     arguments: str
 
+    @cached_property
     def fragments(self) -> tuple[str, ...]:
         """The arguments as streamed: one fragment per token (whole characters)."""
         return text_fragments(self.arguments)
@@ -100,6 +102,7 @@ class FunctionCall:
     name: str
     arguments: str
 
+    @cached_property
     def fragments(self) -> tuple[str, ...]:
         return text_fragments(self.arguments)
 
@@ -116,6 +119,7 @@ class Choice:
     tokens: tuple[int, ...] = ()
     logprobs: tuple[TokenLogprob, ...] | None = None
 
+    @cached_property
     def pieces(self) -> tuple[Piece, ...]:
         """The text as streamed deltas, each carrying its tokens' logprobs when requested."""
         return _pieces(_token_bytes(self.tokens), self.logprobs)
@@ -124,12 +128,49 @@ class Choice:
 @dataclass(frozen=True)
 class Reply:
     choices: tuple[Choice, ...]
+    # Predicted Outputs: prediction tokens that did / did not appear in the reply. Rejected
+    # ones are billed as completion tokens although nobody sees them.
+    accepted_prediction_tokens: int = 0
+    rejected_prediction_tokens: int = 0
     completion_tokens: int = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "completion_tokens", sum(c.completion_tokens for c in self.choices)
+        generated = sum(c.completion_tokens for c in self.choices)
+        object.__setattr__(self, "completion_tokens", generated + self.rejected_prediction_tokens)
+
+
+def prediction_text(body: Mapping[str, Any]) -> str | None:
+    """The ``prediction`` content (Predicted Outputs), or None."""
+    prediction = body.get("prediction")
+    if not isinstance(prediction, Mapping) or prediction.get("type") != "content":
+        return None
+    content = prediction.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            part["text"]
+            for part in content
+            if isinstance(part, Mapping) and isinstance(part.get("text"), str)
         )
+    return None
+
+
+def assemble(choices: Sequence[Choice], body: Mapping[str, Any]) -> Reply:
+    """The reply, with prediction tokens matched against what each choice generated."""
+    predicted = prediction_text(body)
+    if predicted is None:
+        return Reply(tuple(choices))
+    import difflib
+
+    expected = encoding().encode_ordinary(predicted)
+    accepted = rejected = 0
+    for choice in choices:
+        matcher = difflib.SequenceMatcher(None, expected, list(choice.tokens), autojunk=False)
+        matched = sum(block.size for block in matcher.get_matching_blocks())
+        accepted += matched
+        rejected += len(expected) - matched
+    return Reply(tuple(choices), accepted, rejected)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -282,6 +323,11 @@ def default_intent(body: Mapping[str, Any], rng: random.Random) -> Intent:
     schema = response_schema(body)
     if schema is not None:
         return Intent(text=compact_json(_value_for(schema, rng)))
+    predicted = prediction_text(body)
+    if predicted is not None:
+        # Predicted Outputs are used to regenerate a known text with small edits; answering
+        # with the prediction itself is the likeliest model behaviour.
+        return Intent(text=predicted)
     if wants_json_object(body):
         return Intent(text=json.dumps({"answer": _default_text(rng)}, ensure_ascii=False))
     return Intent(text=_default_text(rng))

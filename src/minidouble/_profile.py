@@ -134,6 +134,9 @@ class ValidationRules:
     echo_abbreviate_over: int = 20
     # The word json_object mode requires somewhere in the messages (case-insensitive).
     json_object_word: str = "json"
+    # A history ending on tool calls nobody answered: refused like unanswered calls before a
+    # later message, pointing at the assistant message (no recording either way).
+    reject_trailing_tool_calls: bool = True
 
 
 @dataclass(frozen=True)

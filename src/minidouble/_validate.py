@@ -389,6 +389,8 @@ def _check_assistant_calls(path: str, fields: Mapping[str, Any], profile: ModelP
     calls = fields.get("tool_calls")
     if calls is not None:
         call_list = _require_list(f"{path}.tool_calls", calls)
+        if not call_list:
+            raise err.empty_array(f"{path}.tool_calls")
         for position, call in enumerate(call_list):
             call_path = f"{path}.tool_calls[{position}]"
             call_fields = _require_object(call_path, call)
@@ -760,6 +762,8 @@ def _check_tool_order(messages: list[Any], profile: ModelProfile) -> None:
         if role == "assistant" and message.get("tool_calls"):
             unanswered = [call["id"] for call in message["tool_calls"]]
             offered = set(unanswered)
+    if unanswered and profile.validation.reject_trailing_tool_calls:
+        raise err.unanswered_tool_calls(len(messages) - 1, unanswered)
 
 
 def _check_parts_semantics(messages: list[Any], profile: ModelProfile) -> None:

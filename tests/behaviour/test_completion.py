@@ -370,3 +370,28 @@ def test_unsatisfiable_schema_still_gets_an_answer(send: Send) -> None:
     assert response.status == 200
     (call,) = as_json(response)["choices"][0]["message"]["tool_calls"]
     assert call["function"]["arguments"] == "{}"
+
+
+def test_predicted_outputs_count_accepted_and_rejected_tokens(app: Any, send: Send) -> None:
+    code = "def add(a, b):\n    return a + b\n"
+    prediction = {"type": "content", "content": code}
+    same = complete(send, user("Rename nothing.", prediction=prediction))
+    assert same["choices"][0]["message"]["content"] == code
+    details = same["usage"]["completion_tokens_details"]
+    assert details["accepted_prediction_tokens"] == tokens(code)
+    assert details["rejected_prediction_tokens"] == 0
+    assert same["usage"]["completion_tokens"] == tokens(code)
+
+    edited = "def add(a, b):\n    return a - b\n"
+    app.reply(edited)
+    changed = complete(send, user("Subtract.", prediction=prediction))
+    details = changed["usage"]["completion_tokens_details"]
+    assert 0 < details["accepted_prediction_tokens"] < tokens(code)
+    assert (
+        details["rejected_prediction_tokens"]
+        == tokens(code) - details["accepted_prediction_tokens"]
+    )
+    # Rejected prediction tokens are billed as completion tokens.
+    assert changed["usage"]["completion_tokens"] == (
+        tokens(edited) + details["rejected_prediction_tokens"]
+    )

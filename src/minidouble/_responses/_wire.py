@@ -289,7 +289,7 @@ def stream_events(
         )
         if item["type"] == "function_call":
             call = choice.tool_calls[index]
-            for fragment in call.fragments:
+            for fragment in call.fragments():
                 yield writer.event(
                     "response.function_call_arguments.delta",
                     delta=fragment,
@@ -316,12 +316,12 @@ def _message_events(
     where = {"content_index": 0, "item_id": item["id"], "output_index": index}
     if part["type"] == "refusal":
         yield writer.event("response.content_part.added", part={**part, "refusal": ""}, **where)
-        for piece in choice.pieces:
+        for piece in choice.pieces():
             yield writer.event("response.refusal.delta", delta=piece.text, **where)
         yield writer.event("response.refusal.done", refusal=part["refusal"], **where)
     else:
         yield writer.event("response.content_part.added", part={**part, "text": ""}, **where)
-        for piece in choice.pieces:
+        for piece in choice.pieces():
             yield writer.event("response.output_text.delta", delta=piece.text, logprobs=[], **where)
         yield writer.event("response.output_text.done", logprobs=[], text=part["text"], **where)
     yield writer.event("response.content_part.done", part=part, **where)
