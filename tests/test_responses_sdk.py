@@ -1,4 +1,4 @@
-"""``client.responses`` of the real openai SDK against the fake (openai 3.x on httpx2, 2.x on httpx).
+"""``client.responses`` of the real openai SDK against the fake (3.x on httpx2, 2.x on httpx).
 
 The SDK's own types parse every response and event; its exceptions carry the real status,
 ``code`` and ``param``.
