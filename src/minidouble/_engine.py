@@ -14,7 +14,6 @@ import math
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from minidouble._profile import GPT4O_MINI, ModelProfile
@@ -91,7 +90,6 @@ class ToolCall:
     name: str
     arguments: str
 
-    @cached_property
     def fragments(self) -> tuple[str, ...]:
         """The arguments as streamed: one fragment per token (whole characters)."""
         return text_fragments(self.arguments)
@@ -102,7 +100,6 @@ class FunctionCall:
     name: str
     arguments: str
 
-    @cached_property
     def fragments(self) -> tuple[str, ...]:
         return text_fragments(self.arguments)
 
@@ -119,7 +116,6 @@ class Choice:
     tokens: tuple[int, ...] = ()
     logprobs: tuple[TokenLogprob, ...] | None = None
 
-    @cached_property
     def pieces(self) -> tuple[Piece, ...]:
         """The text as streamed deltas, each carrying its tokens' logprobs when requested."""
         return _pieces(_token_bytes(self.tokens), self.logprobs)

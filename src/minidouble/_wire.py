@@ -414,15 +414,15 @@ def _choice_deltas(choice: Any) -> Iterator[_Delta]:
         for call_index, call in enumerate(calls):
             if call_index:
                 yield {"tool_calls": [_call_opening(call_index, call)]}, None, None
-            for fragment in call.fragments:
+            for fragment in call.fragments():
                 call_delta = {"index": call_index, "function": {"arguments": fragment}}
                 yield {"tool_calls": [call_delta]}, None, None
     elif choice.function_call is not None:
-        for fragment in choice.function_call.fragments:
+        for fragment in choice.function_call.fragments():
             yield {"function_call": {"arguments": fragment}}, None, None
     else:
         key = "content" if choice.refusal is None else "refusal"
-        for piece in choice.pieces:
+        for piece in choice.pieces():
             logprobs = piece.logprobs if choice.logprobs is not None else None
             yield {key: piece.text}, logprobs, None
     yield {}, None, choice.finish_reason
