@@ -32,24 +32,92 @@ def _tokens(args: argparse.Namespace) -> int:
     from minidouble._errors import OpenAIError
     from minidouble._profile import GPT4O_MINI
     from minidouble._tokens import count_prompt_tokens
-    from minidouble._validate import validate_request
+    from minidouble._validate import check_request
 
     body = _load_json(args.request)
     profile = GPT4O_MINI
-    prompt_tokens = count_prompt_tokens(body) if isinstance(body, dict) else 0
-    room = profile.context_window - prompt_tokens
-    max_out = min(profile.max_output_tokens, max(room, 0))
-    cost_in = profile.prices.cost(prompt_tokens, 0)
-    cost_max = profile.prices.cost(prompt_tokens, max_out)
-    print(f"prompt_tokens: {prompt_tokens}")
-    print(f"context left:  {room} of {profile.context_window}")
-    print(f"cost:          ${cost_in:.6f} input; ${cost_max:.6f} with {max_out} output tokens")
+    rejection: OpenAIError | None = None
+    prompt_tokens: int | None
     try:
-        validate_request(body)
+        prompt_tokens = check_request(body, path=args.path)
     except OpenAIError as exc:
-        print(f"rejected:      {exc.status} {json.dumps(exc.body['error'])}")
+        rejection = exc
+        prompt_tokens = _count_anyway(count_prompt_tokens, body)
+    if prompt_tokens is None:
+        print("prompt_tokens: unknown (the body is not a request the API would read)")
+    else:
+        room = profile.context_window - prompt_tokens
+        max_out = min(profile.max_output_tokens, max(room, 0))
+        cost_in = profile.prices.cost(prompt_tokens, 0)
+        cost_max = profile.prices.cost(prompt_tokens, max_out)
+        print(f"prompt_tokens: {prompt_tokens}")
+        print(f"context left:  {room} of {profile.context_window}")
+        print(f"cost:          ${cost_in:f} input; ${cost_max:f} with {max_out} output tokens")
+    if rejection is not None:
+        error = rejection.error
+        print(
+            f"rejected:      {rejection.status} {error.get('type')} "
+            f"(param={error.get('param')}, code={error.get('code')})"
+        )
+        print(f"               {rejection.message}")
         return 1
     print("valid:         yes")
+    return 0
+
+
+def _count_anyway(count: Any, body: Any) -> int | None:
+    """The prompt tokens of a rejected body, when it still has countable messages."""
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+        return None
+    try:
+        result: int = count(body)
+    except Exception:  # a malformed body the counter cannot read: the error says why
+        return None
+    return result
+
+
+_SERVE_EXAMPLE = """\
+Try it:
+  curl {base_url}/chat/completions -H "Authorization: Bearer sk-fake" \\
+    -H "Content-Type: application/json" \\
+    -d '{{"model": "gpt-4o-mini", "messages": [{{"role": "user", "content": "Hello!"}}]}}'
+Point an OpenAI client at it:
+  OPENAI_BASE_URL={base_url} OPENAI_API_KEY=sk-fake python your_app.py
+Press Ctrl-C to stop."""
+# A long-running server keeps only the latest requests in its log.
+_SERVE_LOG_KEPT = 1024
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from minidouble._fake import FakeGPT4oMini
+    from minidouble._http import HttpRequest, HttpResponse
+    from minidouble._server import asgi_app, bind_socket, build_uvicorn_server, format_base_url
+
+    options = {} if args.api_key is None else {"api_key": args.api_key}
+    fake = FakeGPT4oMini(allow_unused=True, **options)
+    log = fake.requests
+
+    def handle(request: HttpRequest) -> HttpResponse:
+        response = fake.handle(request)
+        if len(log) > 2 * _SERVE_LOG_KEPT:
+            del log[:-_SERVE_LOG_KEPT]
+        return response
+
+    try:
+        listener = bind_socket(args.host, args.port)
+    except OSError as exc:
+        raise SystemExit(exc.strerror) from exc
+    base_url = format_base_url(args.host, listener.getsockname()[1])
+    print(f"minidouble: a fake GPT-4o mini is serving at {base_url}")
+    print(_SERVE_EXAMPLE.format(base_url=base_url), flush=True)
+    server = build_uvicorn_server(asgi_app(handle, blocking=fake.blocking), quiet=False)
+    try:
+        server.run(sockets=[listener])
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the Ctrl-C it handled; the shutdown was already clean
+    finally:
+        listener.close()
+    print("minidouble: stopped", flush=True)
     return 0
 
 
@@ -60,7 +128,21 @@ def build_parser() -> argparse.ArgumentParser:
         "tokens", help="prompt tokens, room left, cost and the first error of a request body"
     )
     tokens.add_argument("request", help="path of a JSON request body, or - for stdin")
+    tokens.add_argument(
+        "--path",
+        default="/v1/chat/completions",
+        help="the endpoint the body is for (an Azure deployment path skips the model check)",
+    )
     tokens.set_defaults(handler=_tokens)
+    serve = commands.add_parser(
+        "serve", help="run a fake GPT-4o mini on a local port for any OpenAI-compatible client"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port, 0 for any (default 8000)")
+    serve.add_argument(
+        "--api-key", default=None, help="the only key accepted (default: any non-empty key)"
+    )
+    serve.set_defaults(handler=_serve)
     return parser
 
 
