@@ -78,6 +78,8 @@ class Prompt:
     turns: list[Turn] = field(default_factory=list)
     functions: list[FunctionSpec] = field(default_factory=list)
     response_format: ResponseFormatSpec | None = None
+    # False when tools may be called: the reply then cannot be primed with the format.
+    reply_constrained: bool = True
     # Tokens that are not text: images, and rule-based adjustments (tool_choice...).
     extra_tokens: int = 0
 
@@ -226,6 +228,7 @@ def chat_prompt(body: Mapping[str, Any], rules: TokenRules) -> Prompt:
         else:
             prompt.turns.append(Turn(_message_header(message), _message_text(message)))
     prompt.extra_tokens += _tool_choice_cost(body, rules)
+    prompt.reply_constrained = not prompt.functions or body.get("tool_choice") == "none"
     return prompt
 
 
@@ -353,10 +356,12 @@ def _render_object(schema: Mapping[str, Any], defs: Mapping[str, Any], depth: in
         optional = "" if key in required_names else "?"
         line = f"{key}{optional}: {render_schema_type(value, defs, depth + 1)}"
         rendered.append((comments, line, default))
-    if not any_comment:
+    title = schema.get("title")
+    heading = f"// {title}\n" if isinstance(title, str) and title else ""
+    if not any_comment and not heading:
         # Without comments the object is written on one line, like a TypeScript literal.
         return "{" + ", ".join(line for _, line, _ in rendered) + "}"
-    body = "".join(
+    body = heading + "".join(
         "".join(indent + c for c in comments) + f"{indent}{line},{default}\n"
         for comments, line, default in rendered
     )
@@ -466,8 +471,10 @@ def _instruction_sections(prompt: Prompt, rules: TokenRules) -> tuple[list[str],
         extra += rules.tools_adjustment
     if prompt.response_format is not None:
         sections.append(render_response_format(prompt.response_format, rules))
-        # The reply is primed with the format's name (a constrained-output marker).
-        extra += rules.response_format_overhead + token_count(prompt.response_format.name)
+        if prompt.reply_constrained:
+            # The reply is primed with the format's name (a constrained-output marker), unless
+            # the model may answer with a tool call instead.
+            extra += rules.response_format_overhead + token_count(prompt.response_format.name)
     return sections, extra
 
 
