@@ -86,6 +86,9 @@ class TokenRules:
     reply_priming: int = 3
     per_message: int = 3
     image: ImageRules = field(default_factory=ImageRules)
+    # File parts (PDF text and page images) and input_audio parts cannot be measured offline.
+    assumed_file_tokens: int = 0
+    assumed_audio_tokens: int = 0
     # Tool definitions: a TypeScript-like block inside the first system/developer message.
     tools_header: str = "# Tools\n\n## functions\n\nnamespace functions {\n\n"
     tools_footer: str = "} // namespace functions"

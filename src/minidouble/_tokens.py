@@ -128,9 +128,16 @@ def _image_parts(content: Any) -> Iterator[Mapping[str, Any]]:
                     yield image
 
 
-def _images_cost(content: Any, rules: TokenRules) -> int:
-    """Prompt tokens of the images in a message's content parts."""
+def _media_cost(content: Any, rules: TokenRules) -> int:
+    """Prompt tokens of the non-text parts of a message: images, files, audio."""
     total = 0
+    if isinstance(content, list):
+        for part in content:
+            kind = part.get("type") if isinstance(part, Mapping) else None
+            if kind == "file":
+                total += rules.assumed_file_tokens
+            elif kind == "input_audio":
+                total += rules.assumed_audio_tokens
     for image in _image_parts(content):
         url = image.get("url")
         detail = image.get("detail")
@@ -197,7 +204,7 @@ def chat_prompt(body: Mapping[str, Any], rules: TokenRules) -> Prompt:
             continue
         role = message.get("role")
         content = message.get("content")
-        prompt.extra_tokens += _images_cost(content, rules)
+        prompt.extra_tokens += _media_cost(content, rules)
         if role == "assistant" and isinstance(message.get("tool_calls"), list) and message["tool_calls"]:
             calls = message["tool_calls"]
             text = _message_text(message)
