@@ -89,9 +89,7 @@ def match_table(title: str, results: list[Outcome]) -> str:
     rows = [f"{title}: prompt_tokens exact per category", f"{'category':<16}{'exact':>16}"]
     for category in sorted(total, key=lambda name: (name != "ALL", -total[name], name)):
         share = exact[category] / total[category]
-        rows.append(
-            f"{category:<16}{exact[category]:>7}/{total[category]:<6}{share:>8.1%}"
-        )
+        rows.append(f"{category:<16}{exact[category]:>7}/{total[category]:<6}{share:>8.1%}")
     return "\n".join(rows)
 
 

@@ -13,7 +13,7 @@ import struct
 
 from minidouble._profile import ImageRules, ImageSize
 
-__all__ = ["ImageSize", "image_size", "image_tokens", "data_url_size"]
+__all__ = ["ImageSize", "data_url_size", "image_size", "image_tokens"]
 
 # Enough for every header we read: PNG/GIF/WEBP need < 40 bytes; JPEG's SOF marker sits after
 # APPn/EXIF segments, which the scanner skips by length, so it decodes more on demand.

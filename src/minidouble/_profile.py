@@ -110,8 +110,18 @@ class TokenRules:
     response_format_header: str = "# Response Formats\n\n## "
     response_format_overhead: int = 2
     response_format_keys: frozenset[str] = frozenset(
-        {"type", "properties", "items", "enum", "anyOf", "$ref", "$defs", "const", "title",
-         "description"}
+        {
+            "type",
+            "properties",
+            "items",
+            "enum",
+            "anyOf",
+            "$ref",
+            "$defs",
+            "const",
+            "title",
+            "description",
+        }
     )
 
 

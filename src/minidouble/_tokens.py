@@ -192,9 +192,7 @@ def _tool_call_turns(calls: Sequence[Any], rules: TokenRules) -> Iterator[Turn]:
 
 def chat_prompt(body: Mapping[str, Any], rules: TokenRules) -> Prompt:
     """The :class:`Prompt` of a Chat Completions request body (never raises on bad input)."""
-    prompt = Prompt(
-        functions=list(_function_specs(body)), response_format=_response_format(body)
-    )
+    prompt = Prompt(functions=list(_function_specs(body)), response_format=_response_format(body))
     messages = body.get("messages")
     if not isinstance(messages, list):
         return prompt
@@ -205,7 +203,11 @@ def chat_prompt(body: Mapping[str, Any], rules: TokenRules) -> Prompt:
         role = message.get("role")
         content = message.get("content")
         prompt.extra_tokens += _media_cost(content, rules)
-        if role == "assistant" and isinstance(message.get("tool_calls"), list) and message["tool_calls"]:
+        if (
+            role == "assistant"
+            and isinstance(message.get("tool_calls"), list)
+            and message["tool_calls"]
+        ):
             calls = message["tool_calls"]
             text = _message_text(message)
             if text:
@@ -229,9 +231,10 @@ def chat_prompt(body: Mapping[str, Any], rules: TokenRules) -> Prompt:
             name = call_names.get(message.get("tool_call_id"), "")
             prompt.turns.append(Turn(f"{rules.functions_prefix}{name}", _text_of(content)))
         elif role == "function":
-            name = message.get("name")
-            name = name if isinstance(name, str) else ""
-            prompt.turns.append(Turn(f"{rules.functions_prefix}{name}", _text_of(content)))
+            function_name = message.get("name")
+            function_name = function_name if isinstance(function_name, str) else ""
+            header = f"{rules.functions_prefix}{function_name}"
+            prompt.turns.append(Turn(header, _text_of(content)))
         else:
             prompt.turns.append(Turn(_message_header(message), _message_text(message)))
     prompt.extra_tokens += _tool_choice_cost(body, rules)
@@ -506,8 +509,12 @@ def count_prompt(prompt: Prompt, rules: TokenRules) -> int:
     return total
 
 
-def count_prompt_tokens(body: Mapping[str, Any], *, profile: ModelProfile = GPT4O_MINI) -> int:
-    """What the real API reports as ``usage.prompt_tokens`` for this request body."""
+def count_prompt_tokens(body: object, *, profile: ModelProfile = GPT4O_MINI) -> int:
+    """What the real API reports as ``usage.prompt_tokens`` for this request body.
+
+    Any JSON value is accepted: what is not a well-formed request counts what it can (the
+    validator, not the counter, rejects bad requests).
+    """
     if not isinstance(body, Mapping):
         return profile.tokens.reply_priming
     return count_prompt(chat_prompt(body, profile.tokens), profile.tokens)
