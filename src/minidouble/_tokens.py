@@ -416,7 +416,12 @@ def _scalar_type(kind: str, schema: Mapping[str, Any], defs: Mapping[str, Any], 
     if kind == "array":
         items = schema.get("items")
         if isinstance(items, Mapping):
-            return f"{render_schema_type(items, defs, depth + 1)}[]"
+            element = render_schema_type(items, defs, depth + 1)
+            if element.startswith("{") or " | " in element:
+                # Compound element types are written Array<...> (11 of 11 recorded
+                # arrays of objects agree), simple ones as T[].
+                return f"Array<{element}>"
+            return f"{element}[]"
         return "any[]"
     if kind == "object":
         return _render_object(schema, defs, depth)
