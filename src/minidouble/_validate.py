@@ -217,7 +217,7 @@ def _check_arguments(body: Mapping[str, Any], profile: ModelProfile) -> None:
         and not (key in profile.refused_parameters and value is None)
     ]
     if unknown:
-        raise err.unrecognized_arguments(unknown)
+        raise err.unrecognized_arguments(unknown, profile.validation.unknown_argument_wording)
 
 
 # --- layer 3: the schema validator -----------------------------------------------------------
