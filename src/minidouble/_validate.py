@@ -104,7 +104,7 @@ _IMAGE_SIGNATURES = (
     (b"GIF87a", "gif"),
     (b"GIF89a", "gif"),
 )
-_DATA_URL = re.compile(r"data:([^;,]*)(;base64)?,", re.IGNORECASE)
+_DATA_URL = re.compile(r"data:([^,]*?)(;base64)?,", re.IGNORECASE)
 
 
 def parse_json_body(raw: bytes) -> Any:
