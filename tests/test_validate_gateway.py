@@ -140,3 +140,11 @@ def test_error_bodies_keep_the_api_key_order() -> None:
     assert list(exc.body["error"]) == ["message", "type", "param", "code"]
     assert exc.style == "validator"
     json.dumps(exc.body)  # wire-ready
+
+
+def test_responses_bodies_go_to_the_responses_validator() -> None:
+    validate_request({"model": "gpt-4o-mini", "input": "Hi"}, path="/v1/responses")
+    exc = rejected(
+        {"model": "gpt-4o-mini", "input": "Hi", "max_output_tokens": 5}, path="/v1/responses"
+    )
+    assert (exc.param, exc.code) == ("max_output_tokens", "integer_below_min_value")

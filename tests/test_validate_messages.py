@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from typing import Any
 
 import pytest
@@ -351,3 +352,29 @@ def test_complete_tool_rounds_are_accepted_in_any_reply_order() -> None:
 
 def test_a_history_may_end_on_its_tool_replies() -> None:
     validate_request(chat(user(), assistant_calls("a"), tool_reply("a")))
+
+
+def test_empty_tool_calls_array() -> None:
+    body = chat(user(), {"role": "assistant", "content": "x", "tool_calls": []})
+    assert error_of(body) == (
+        400,
+        "messages[1].tool_calls",
+        "empty_array",
+        "Invalid 'messages[1].tool_calls': empty array. Expected an array with minimum length 1, "
+        "but got an empty array instead.",
+    )
+
+
+def test_a_history_ending_on_unanswered_calls() -> None:
+    body = chat(user(), assistant_calls("a", "b"), tool_reply("a"))
+    assert error_of(body)[1:] == (
+        "messages.[2].role",
+        None,
+        "An assistant message with 'tool_calls' must be followed by tool messages responding "
+        "to each 'tool_call_id'. The following tool_call_ids did not have response messages: b",
+    )
+    lenient = dataclasses.replace(
+        GPT4O_MINI,
+        validation=dataclasses.replace(GPT4O_MINI.validation, reject_trailing_tool_calls=False),
+    )
+    validate_request(body, profile=lenient)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from _validation_support import chat, error_of, tool
 
-from minidouble import GPT4O_MINI, validate_request
+from minidouble import GPT4O_MINI, OpenAIError, validate_request
 
 DECIMALS = [(name, rule) for name, rule in GPT4O_MINI.numbers.items() if not rule.integer]
 INTEGERS = [
@@ -331,3 +331,16 @@ def test_seed_is_a_64_bit_integer() -> None:
     validate_request(chat(seed=2**63 - 1))
     validate_request(chat(seed=-(2**63)))
     assert error_of(chat(seed=2**63))[2] == "integer_above_max_value"
+
+
+def test_empty_stop_is_one_profile_field() -> None:
+    import dataclasses
+
+    strict = dataclasses.replace(
+        GPT4O_MINI,
+        validation=dataclasses.replace(GPT4O_MINI.validation, min_stop_sequences=1),
+    )
+    validate_request(chat(stop=[]))
+    with pytest.raises(OpenAIError) as caught:
+        validate_request(chat(stop=[]), profile=strict)
+    assert (caught.value.param, caught.value.code) == ("stop", "empty_array")

@@ -20,6 +20,7 @@ __all__ = [
     "Prices",
     "RateLimits",
     "ReplyCosts",
+    "ResponsesRules",
     "StrictSchemaLimits",
     "TokenRules",
     "ValidationRules",
@@ -133,6 +134,9 @@ class ValidationRules:
     echo_abbreviate_over: int = 20
     # The word json_object mode requires somewhere in the messages (case-insensitive).
     json_object_word: str = "json"
+    # A history ending on tool calls nobody answered: refused like unanswered calls before a
+    # later message, pointing at the assistant message (no recording either way).
+    reject_trailing_tool_calls: bool = True
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,74 @@ class ReplyCosts:
     single_call: int = 7
     per_parallel_call: int = 7
     parallel_wrapper: int = 14
+
+
+@dataclass(frozen=True)
+class ResponsesRules:
+    """What differs on ``POST /v1/responses`` (reference §13, ``docs/responses.md``)."""
+
+    # "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16" [T].
+    min_output_tokens: int = 16
+    parameters: frozenset[str] = frozenset(
+        {
+            "model",
+            "input",
+            "instructions",
+            "background",
+            "conversation",
+            "include",
+            "max_output_tokens",
+            "max_tool_calls",
+            "metadata",
+            "parallel_tool_calls",
+            "previous_response_id",
+            "prompt",
+            "prompt_cache_key",
+            "prompt_cache_retention",
+            "reasoning",
+            "safety_identifier",
+            "service_tier",
+            "store",
+            "stream",
+            "stream_options",
+            "temperature",
+            "text",
+            "tool_choice",
+            "tools",
+            "top_logprobs",
+            "top_p",
+            "truncation",
+            "user",
+        }
+    )
+    # The enums as the API lists them in its "Supported values are: ..." errors [T 2025-07/08].
+    input_item_types: tuple[str, ...] = (
+        "code_interpreter_call",
+        "computer_call",
+        "computer_call_output",
+        "file_search_call",
+        "function_call",
+        "function_call_output",
+        "image_generation_call",
+        "item_reference",
+        "local_shell_call",
+        "local_shell_call_output",
+        "message",
+        "reasoning",
+        "web_search_call",
+    )
+    content_part_types: tuple[str, ...] = (
+        "input_text",
+        "input_image",
+        "output_text",
+        "refusal",
+        "input_file",
+        "computer_screenshot",
+        "summary_text",
+    )
+    roles: tuple[str, ...] = ("assistant", "system", "developer", "user")
+    text_format_types: tuple[str, ...] = ("text", "json_schema", "json_object")
+    max_top_logprobs: int = 20
 
 
 @dataclass(frozen=True)
@@ -202,6 +274,7 @@ class ModelProfile:
     openai_version: str = "2020-10-01"
     rate_limits: RateLimits = field(default_factory=RateLimits)
     reply_costs: ReplyCosts = field(default_factory=ReplyCosts)
+    responses: ResponsesRules = field(default_factory=ResponsesRules)
 
     def accepts_model(self, model: str) -> bool:
         return model in self.accepted_model_ids

@@ -23,11 +23,10 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
 from minidouble import _errors as err
-from minidouble._errors import OpenAIError
 from minidouble._profile import GPT4O_MINI, ModelProfile, NumberRule
 
 __all__ = ["CHAT_COMPLETIONS", "check_request", "parse_json_body", "validate_request"]
@@ -137,6 +136,10 @@ def check_request(
     """Validate ``body`` and return its prompt tokens, tokenising it exactly once."""
     from minidouble._tokens import count_prompt_tokens
 
+    if _is_responses(path):
+        from minidouble._responses._validate import check_responses_request
+
+        return check_responses_request(body, profile=profile)
     _check_path(path)
     try:
         completion_cap = _check_structure(body, path, profile)
@@ -148,11 +151,15 @@ def check_request(
     return prompt_tokens
 
 
+def _is_responses(path: str) -> bool:
+    return path.rstrip("/").endswith("/responses")
+
+
 def _check_path(path: str) -> None:
     if not path.rstrip("/").endswith("/chat/completions"):
         raise ValueError(
-            f"minidouble: validate_request() checks Chat Completions bodies, got path {path!r}; "
-            f"pass path={CHAT_COMPLETIONS!r} or an Azure "
+            f"minidouble: validate_request() checks Chat Completions and Responses bodies, got "
+            f"path {path!r}; pass path={CHAT_COMPLETIONS!r}, '/v1/responses', or an Azure "
             "'/openai/deployments/<name>/chat/completions' path."
         )
 
@@ -389,6 +396,8 @@ def _check_assistant_calls(path: str, fields: Mapping[str, Any], profile: ModelP
     calls = fields.get("tool_calls")
     if calls is not None:
         call_list = _require_list(f"{path}.tool_calls", calls)
+        if not call_list:
+            raise err.empty_array(f"{path}.tool_calls")
         for position, call in enumerate(call_list):
             call_path = f"{path}.tool_calls[{position}]"
             call_fields = _require_object(call_path, call)
@@ -519,6 +528,8 @@ def _check_stop(value: object, profile: ModelProfile) -> None:
     if isinstance(value, str):
         return
     items = _require_list("stop", value, "one of a string or array of strings")
+    if len(items) < profile.validation.min_stop_sequences:
+        raise err.empty_array("stop")
     if len(items) > profile.max_stop_sequences:
         raise err.array_too_long("stop", profile.max_stop_sequences, len(items))
     for position, item in enumerate(items):
@@ -622,28 +633,31 @@ def _check_web_search_options(value: object, profile: ModelProfile) -> None:
     _require_object("web_search_options", value)
 
 
-def _number_check(name: str) -> Any:
+_Check = Callable[[Any, ModelProfile], None]
+
+
+def _number_check(name: str) -> _Check:
     def check(value: object, profile: ModelProfile) -> None:
         _check_number(name, value, profile.numbers[name])
 
     return check
 
 
-def _bool_check(name: str) -> Any:
+def _bool_check(name: str) -> _Check:
     def check(value: object, profile: ModelProfile) -> None:
         _require_bool(name, value)
 
     return check
 
 
-def _string_check(name: str) -> Any:
+def _string_check(name: str) -> _Check:
     def check(value: object, profile: ModelProfile) -> None:
         _require_string(name, value)
 
     return check
 
 
-_SCHEMA_CHECKS: dict[str, Any] = {
+_SCHEMA_CHECKS: dict[str, _Check] = {
     "messages": _check_messages,
     "model": _check_model_field,
     "metadata": _check_metadata,
@@ -758,6 +772,8 @@ def _check_tool_order(messages: list[Any], profile: ModelProfile) -> None:
         if role == "assistant" and message.get("tool_calls"):
             unanswered = [call["id"] for call in message["tool_calls"]]
             offered = set(unanswered)
+    if unanswered and profile.validation.reject_trailing_tool_calls:
+        raise err.unanswered_tool_calls(len(messages) - 1, unanswered)
 
 
 def _check_parts_semantics(messages: list[Any], profile: ModelProfile) -> None:
@@ -844,12 +860,3 @@ def _check_lengths(
         and prompt_tokens + completion_cap[1] > window
     ):
         raise err.context_exceeded(window, prompt_tokens, completion_cap[1])
-
-
-def first_error(body: Any, *, path: str = CHAT_COMPLETIONS) -> OpenAIError | None:
-    """The error the API would answer ``body`` with, or ``None``: for reports and the CLI."""
-    try:
-        validate_request(body, path=path)
-    except OpenAIError as exc:
-        return exc
-    return None

@@ -219,7 +219,8 @@ def _logprobs_block(
     )
 
 
-def usage_block(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
+def usage_block(prompt_tokens: int, reply: Any) -> dict[str, Any]:
+    completion_tokens = reply.completion_tokens
     return {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
@@ -228,8 +229,8 @@ def usage_block(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
         "completion_tokens_details": {
             "reasoning_tokens": 0,
             "audio_tokens": 0,
-            "accepted_prediction_tokens": 0,
-            "rejected_prediction_tokens": 0,
+            "accepted_prediction_tokens": reply.accepted_prediction_tokens,
+            "rejected_prediction_tokens": reply.rejected_prediction_tokens,
         },
     }
 
@@ -290,7 +291,7 @@ def completion_body(
         "created": created,
         "model": profile.response_model,
         "choices": choices,
-        "usage": usage_block(prompt_tokens, reply.completion_tokens),
+        "usage": usage_block(prompt_tokens, reply),
     }
     if flavor.azure:
         body["prompt_filter_results"] = _azure_prompt_filters()
@@ -413,15 +414,15 @@ def _choice_deltas(choice: Any) -> Iterator[_Delta]:
         for call_index, call in enumerate(calls):
             if call_index:
                 yield {"tool_calls": [_call_opening(call_index, call)]}, None, None
-            for fragment in call.fragments:
+            for fragment in call.fragments():
                 call_delta = {"index": call_index, "function": {"arguments": fragment}}
                 yield {"tool_calls": [call_delta]}, None, None
     elif choice.function_call is not None:
-        for fragment in choice.function_call.fragments:
+        for fragment in choice.function_call.fragments():
             yield {"function_call": {"arguments": fragment}}, None, None
     else:
         key = "content" if choice.refusal is None else "refusal"
-        for piece in choice.pieces:
+        for piece in choice.pieces():
             logprobs = piece.logprobs if choice.logprobs is not None else None
             yield {key: piece.text}, logprobs, None
     yield {}, None, choice.finish_reason
@@ -482,5 +483,5 @@ def stream_events(
             still_open.append((index, deltas))
         pending = still_open
     if include_usage:
-        yield writer.chunk([], usage_block(prompt_tokens, reply.completion_tokens))
+        yield writer.chunk([], usage_block(prompt_tokens, reply))
     yield b"data: [DONE]\n\n"

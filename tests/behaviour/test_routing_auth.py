@@ -247,3 +247,14 @@ def test_requests_to_base_host_are_answered_whatever_the_host(send: Send) -> Non
     request = chat_request(user(), base="http://127.0.0.1:8000")
     assert send(request).status == 200
     assert BASE.startswith("https://")
+
+
+def test_azure_v1_path_takes_the_deployment_from_the_body(send: Send) -> None:
+    body = {"model": "my-mini", "messages": [{"role": "user", "content": "Hi"}]}
+    response = send(azure_request(body, path="/openai/v1/chat/completions"))
+    assert response.status == 200
+    assert response.header("x-ms-deployment-name") == "my-mini"
+    assert json.loads(response.body)["model"] == "gpt-4o-mini-2024-07-18"
+    app = GPT4oMiniApp(azure_deployments=["mini"])
+    missing = app.handle(azure_request(body, path="/openai/v1/chat/completions"))
+    assert as_json(missing)["error"]["code"] == "DeploymentNotFound"
