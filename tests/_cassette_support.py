@@ -72,9 +72,7 @@ def upstream_app(app: GPT4oMiniApp | None = None) -> Iterator[str]:
         thread.join()
 
 
-def chat(
-    content: str = "Say hello.", *, key: str = FAKE_KEY, **params: Any
-) -> HttpRequest:
+def chat(content: str = "Say hello.", *, key: str = FAKE_KEY, **params: Any) -> HttpRequest:
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": content}], **params}
     return HttpRequest(
         "POST",

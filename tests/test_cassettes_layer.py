@@ -8,19 +8,26 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from _cassette_support import FAKE_KEY, chat, drain, never_called, upstream_app
 
 from minidouble import count_prompt_tokens
 from minidouble._cassettes import CassetteError, CassetteLayer, CassetteWarning
 from minidouble._cassettes._format import CassetteFormatError
 from minidouble._http import HttpRequest
-from _cassette_support import FAKE_KEY, chat, drain, never_called, upstream_app
 
 REQUESTS = [
     chat("Say hello."),
     chat("Stream a haiku.", stream=True, stream_options={"include_usage": True}),
-    chat("Call the tool.", tools=[{"type": "function", "function": {
-        "name": "lookup", "parameters": {"type": "object", "properties": {}}}}],
-        tool_choice="required"),  # fmt: skip
+    chat(
+        "Call the tool.",
+        tools=[
+            {
+                "type": "function",
+                "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}},
+            }
+        ],
+        tool_choice="required",
+    ),
     chat("Too long an answer.", max_tokens=10**6),  # refused with the real 400
     chat("Two choices, streamed.", n=2, stream=True),
     HttpRequest("GET", "https://api.openai.com/v1/models", {"authorization": f"Bearer {FAKE_KEY}"}),
@@ -67,7 +74,7 @@ def test_the_key_appears_nowhere_on_disk(tmp_path: Path) -> None:
     record(path, REQUESTS)
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     locks = Path(tempfile.gettempdir()) / "minidouble-cassette-locks"
-    written += [p for p in locks.glob("*.lock")]
+    written += list(locks.glob("*.lock"))
     assert path in written
     for file in written:
         assert FAKE_KEY.encode() not in file.read_bytes(), file
@@ -85,9 +92,9 @@ def test_file_is_reviewable_structured_json_with_one_line_per_event(tmp_path: Pa
     assert first["request"]["body"]["messages"][0]["content"] == "Say hello."
     assert first["response"]["body"]["object"] == "chat.completion"
     assert first["summary"]["derived"] is True
-    assert first["summary"]["content"] == first["response"]["body"]["choices"][0]["message"][
-        "content"
-    ]
+    assert (
+        first["summary"]["content"] == first["response"]["body"]["choices"][0]["message"]["content"]
+    )
     event_lines = [line for line in text.splitlines() if '"chat.completion.chunk"' in line]
     assert len(event_lines) == len(second["response"]["events"]) - 1  # all but [DONE]
     assert second["summary"]["stream"] is True and "usage" in second["summary"]
@@ -198,8 +205,10 @@ def test_unknown_record_mode_is_refused(tmp_path: Path) -> None:
         ('{"format": "minidouble-cassette", "version": 9, "interactions": []}', "pip install -U"),
         ("interactions:\n- request: {}\n", "minidouble cassette import"),
         ('{"interactions": [], "version": 1}', "minidouble cassette import"),
-        ('{"format": "minidouble-cassette", "version": 1, "interactions": [{"seq": 1}]}',
-         "interactions.0.key"),  # fmt: skip
+        (
+            '{"format": "minidouble-cassette", "version": 1, "interactions": [{"seq": 1}]}',
+            "interactions.0.key",
+        ),
     ],
 )
 def test_unreadable_cassettes_say_what_to_do(tmp_path: Path, text: str, expected: str) -> None:
@@ -282,7 +291,9 @@ def test_abandoned_stream_is_not_recorded(tmp_path: Path) -> None:
 
 
 def test_unreachable_upstream_is_reported_not_recorded(tmp_path: Path) -> None:
-    layer = CassetteLayer(tmp_path / "down.json", record_mode="once", upstream="http://127.0.0.1:9/v1")
+    layer = CassetteLayer(
+        tmp_path / "down.json", record_mode="once", upstream="http://127.0.0.1:9/v1"
+    )
     status, body, _ = drain(layer.wrap(never_called)(chat()))
     assert status == 502 and b"could not reach the upstream" in body
     with pytest.raises(CassetteError, match="recording into"):

@@ -10,6 +10,7 @@ is validated and recounted, so a cassette cannot hide a prompt that no longer fi
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import warnings
@@ -129,7 +130,7 @@ class CassetteLayer:
 
     def __init__(
         self,
-        path: str | Path,
+        path: str | os.PathLike[str],
         *,
         record_mode: str = "none",
         upstream: str | None = None,
@@ -177,6 +178,11 @@ class CassetteLayer:
         self._origin: str | None = None
         self._report = CassetteReport(self.path, record_mode)
         self._closed = False
+
+    @property
+    def forwards(self) -> bool:
+        """Whether requests may go to the upstream (handlers then block on network I/O)."""
+        return self._recording
 
     # -----------------------------------------------------------------------------------------
 
