@@ -15,9 +15,9 @@ import base64
 import json
 import secrets
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from minidouble._cassettes._errors import CassetteError
 
 __all__ = [
     "FORMAT",
@@ -40,47 +40,8 @@ VERSION = 1
 BodyFields = dict[str, Any]
 
 
-class CassetteFormatError(ValueError):
+class CassetteFormatError(CassetteError):
     """A cassette file that minidouble cannot read; the message says how to fix it."""
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class StoredRequest(_Model):
-    method: str
-    path: str = Field(pattern=r"^/")
-    headers: dict[str, str] = Field(default_factory=dict)
-    body: Any = None
-    body_text: str | None = None
-    body_base64: str | None = None
-
-
-class StoredResponse(_Model):
-    status: int = Field(ge=100, le=599)
-    headers: dict[str, str] = Field(default_factory=dict)
-    body: Any = None
-    body_style: str | None = None
-    body_text: str | None = None
-    body_base64: str | None = None
-    events: list[Any] | None = None
-
-
-class StoredInteraction(_Model):
-    seq: int = Field(ge=1)
-    key: str
-    summary: dict[str, Any] = Field(default_factory=dict)
-    request: StoredRequest
-    response: StoredResponse
-
-
-class CassetteDocument(_Model):
-    format: Literal["minidouble-cassette"]
-    version: int
-    recorded_with: dict[str, str] = Field(default_factory=dict)
-    upstream: str | None = None
-    interactions: list[StoredInteraction]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -397,6 +358,10 @@ def parse_document(text: str, where: str) -> dict[str, Any]:
             f"minidouble: {where} has format version {version}; versions start at 1. "
             "Re-record the cassette."
         )
+    from pydantic import ValidationError
+
+    from minidouble._cassettes._models import CassetteDocument
+
     try:
         document = CassetteDocument.model_validate(raw)
     except ValidationError as exc:

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any, Literal, cast, get_args
 from urllib.parse import urlsplit
 
+from minidouble._cassettes._errors import CassetteError, CassetteWarning
 from minidouble._cassettes._format import (
     FORMAT,
     VERSION,
-    CassetteFormatError,
     decode_body,
     decode_event,
     encode_event,
@@ -70,14 +70,6 @@ RECORD_MODES: tuple[str, ...] = get_args(RecordMode)
 _CHAT_PATH = "/v1/chat/completions"
 _AZURE_CHAT = re.compile(r"^/openai/deployments/[^/]+/chat/completions$")
 _DONE = "data: [DONE]\n\n"
-
-
-class CassetteError(AssertionError):
-    """A cassette problem that must fail the test (a miss, a refused replay, a secret)."""
-
-
-class CassetteWarning(UserWarning):
-    """A cassette problem worth knowing (unused interactions, drifted usage)."""
 
 
 @dataclass
@@ -452,7 +444,7 @@ class CassetteLayer:
         if self._recording and (self._new or self.record_mode != "new_episodes"):
             try:
                 report.written = self._save()
-            except (CassetteError, CassetteFormatError) as exc:
+            except CassetteError as exc:
                 report.errors.append(str(exc))
         errors = list(report.errors)
         if self.strict:
