@@ -41,7 +41,11 @@ def tool_reply(call_id: str) -> dict[str, Any]:
 
 def test_messages_required_array_non_empty() -> None:
     assert error_of({"model": "gpt-4o-mini"})[1:3] == ("messages", "missing_required_parameter")
-    assert error_of(chat() | {"messages": "Hi"})[1:3] == ("messages", "invalid_type")
+    assert error_of(chat() | {"messages": "ping"})[1:] == (
+        "messages",
+        "invalid_type",
+        "Invalid type for 'messages': expected an array of objects, but got a string instead.",
+    )
     assert error_of(chat() | {"messages": []}) == (
         400,
         "messages",

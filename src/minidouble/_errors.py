@@ -121,6 +121,14 @@ def quoted_list(values: tuple[str, ...] | list[str]) -> str:
     return ", ".join(quoted[:-1]) + f", and {quoted[-1]}"
 
 
+def one_of(values: tuple[str, ...] | list[str]) -> str:
+    """How a type error names an enumeration: ``one of 'a', 'b', or 'c'`` (or ``'a' or 'b'``)."""
+    quoted = [f"'{v}'" for v in values]
+    if len(quoted) <= 2:
+        return "one of " + " or ".join(quoted)
+    return "one of " + ", ".join(quoted[:-1]) + f", or {quoted[-1]}"
+
+
 def invalid_type(param: str, expected: str, value: object) -> OpenAIError:
     return invalid_request(
         f"Invalid type for '{param}': expected {expected}, but got {json_type_name(value)} "
@@ -361,7 +369,22 @@ def model_not_found(model: str) -> OpenAIError:
 
 
 def top_logprobs_without_logprobs() -> OpenAIError:
-    return only_allowed_when("top_logprobs", "'logprobs' is enabled")
+    # [T other]: measured on the same endpoint for a 2026 model.
+    return invalid_request(
+        "The 'top_logprobs' parameter is only allowed when 'logprobs' is enabled.",
+        param="top_logprobs",
+    )
+
+
+def property_name_too_long(param: str, key: str, maximum: int, abbreviate_over: int) -> OpenAIError:
+    """A key of a free-form object (``metadata``) over its length limit [T other]."""
+    return invalid_request(
+        f"Invalid property name in '{param}': '{echo_value(key, abbreviate_over)}' is too long. "
+        f"Expected a string with maximum length {maximum}, but got a string with length "
+        f"{len(key)} instead.",
+        param=f"{param}.{key}",
+        code="property_name_above_max_length",
+    )
 
 
 def tool_choice_not_found(name: str) -> OpenAIError:
