@@ -15,9 +15,6 @@ import pytest
 openai = pytest.importorskip("openai")
 from pydantic import BaseModel  # noqa: E402
 
-from minidouble._app import GPT4oMiniApp  # noqa: E402
-from minidouble._http import HttpRequest  # noqa: E402
-
 pytestmark = pytest.mark.sdk
 
 WEATHER = {
@@ -34,36 +31,17 @@ WEATHER = {
 }
 
 
-def _http_client(app: GPT4oMiniApp) -> Any:
-    """An HTTP client of the kind the installed SDK uses, answered by ``app.handle``."""
-    if int(openai.__version__.split(".")[0]) >= 3:
-        import httpx2 as http
-    else:
-        import httpx as http  # type: ignore[no-redef]
-
-    def handler(request: Any) -> Any:
-        response = app.handle(
-            HttpRequest(
-                request.method,
-                str(request.url),
-                {k.lower(): v for k, v in request.headers.items()},
-                request.read(),
-            )
-        )
-        content = b"".join(response.stream) if response.stream is not None else response.body
-        return http.Response(response.status, headers=response.headers, content=content)
-
-    return http.Client(transport=http.MockTransport(handler))
+@pytest.fixture(params=["in_process", "loopback"])
+def fake(request: pytest.FixtureRequest) -> Any:
+    """The test's fake, reached in-process or over the loopback server."""
+    name = "gpt4o_mini" if request.param == "in_process" else "gpt4o_mini_server"
+    return request.getfixturevalue(name)
 
 
 @pytest.fixture
-def app() -> GPT4oMiniApp:
-    return GPT4oMiniApp()
-
-
-@pytest.fixture
-def client(app: GPT4oMiniApp) -> Iterator[Any]:
-    with openai.OpenAI(api_key="sk-test", http_client=_http_client(app), max_retries=0) as c:
+def client(fake: Any) -> Iterator[Any]:
+    base_url = getattr(fake, "base_url", None)  # only the loopback handle has one
+    with openai.OpenAI(api_key="sk-test", base_url=base_url, max_retries=0) as c:
         yield c
 
 
@@ -87,14 +65,14 @@ def test_with_instructions(client: Any) -> None:
     assert instructed.instructions == "You are terse."
 
 
-def test_with_function_tools_and_the_answer(client: Any, app: GPT4oMiniApp) -> None:
+def test_with_function_tools_and_the_answer(client: Any, fake: Any) -> None:
     first = client.responses.create(
         model="gpt-4o-mini", input="Weather in Paris?", tools=[WEATHER], tool_choice="required"
     )
     [call] = first.output
     assert isinstance(call, openai.types.responses.ResponseFunctionToolCall)
     assert call.name == "get_weather" and set(json.loads(call.arguments)) == {"city"}
-    app.reply("It is sunny in Paris.")
+    fake.reply("It is sunny in Paris.")
     second = client.responses.create(
         model="gpt-4o-mini",
         previous_response_id=first.id,
@@ -163,27 +141,23 @@ def test_context_exceeded_on_input_is_refused_as_real(client: Any) -> None:
     assert raised.value.param == "input"
 
 
-def test_async_client(app: GPT4oMiniApp) -> None:
+async def _async_answer(client: Any) -> str:
+    response = await client.responses.create(model="gpt-4o-mini", input="Hi")
+    stream = await client.responses.create(model="gpt-4o-mini", input="Hi", stream=True)
+    streamed = [event async for event in stream]
+    assert streamed[-1].response.output_text == response.output_text
+    return str(response.output_text)
+
+
+def test_async_client(async_openai_client: Any) -> None:
     import asyncio
 
-    if int(openai.__version__.split(".")[0]) >= 3:
-        import httpx2 as http
-    else:
-        import httpx as http  # type: ignore[no-redef]
+    assert asyncio.run(_async_answer(async_openai_client))
 
-    async def handler(request: Any) -> Any:
-        response = app.handle(
-            HttpRequest(request.method, str(request.url),
-                        {k.lower(): v for k, v in request.headers.items()}, await request.aread())
-        )  # fmt: skip
-        content = b"".join(response.stream) if response.stream is not None else response.body
-        return http.Response(response.status, headers=response.headers, content=content)
 
-    async def run() -> str:
-        async with openai.AsyncOpenAI(
-            api_key="sk-test", http_client=http.AsyncClient(transport=http.MockTransport(handler))
-        ) as client:
-            response = await client.responses.create(model="gpt-4o-mini", input="Hi")
-            return str(response.output_text)
-
-    assert asyncio.run(run())
+def test_requests_log_counts_responses_tokens(openai_client: Any, gpt4o_mini: Any) -> None:
+    response = openai_client.responses.create(model="gpt-4o-mini", input="Hi")
+    [recorded] = gpt4o_mini.requests
+    assert recorded.path == "/v1/responses"
+    assert recorded.prompt_tokens == response.usage.input_tokens
+    assert recorded.completion_tokens == response.usage.output_tokens
