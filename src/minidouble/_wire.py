@@ -400,7 +400,7 @@ class _ChunkWriter:
         self.id = new_completion_id()
         self.created = int(time.time())
         self.include_usage = include_usage
-        self.obfuscate = obfuscate and not flavor.azure
+        self.obfuscate = obfuscate
         self.profile = profile
         self.flavor = flavor
 
