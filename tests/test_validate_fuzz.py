@@ -114,6 +114,10 @@ def test_mangled_messages_and_tools(messages: list[dict[str, Any]], tools: Any) 
     _outcome({"model": "gpt-4o-mini", "messages": messages, "tools": tools})
 
 
+ONE_PIXEL_PNG = (
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
+)
 # A request that uses every feature; each example swaps one of its values for arbitrary JSON,
 # so every rule meets values of every type in the position it checks.
 FULL_REQUEST: dict[str, Any] = {
@@ -125,7 +129,7 @@ FULL_REQUEST: dict[str, Any] = {
             "name": "alice",
             "content": [
                 {"type": "text", "text": "What is this?"},
-                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+                {"type": "image_url", "image_url": {"url": ONE_PIXEL_PNG}},
                 {"type": "file", "file": {"file_id": "file-1"}},
             ],
         },
