@@ -184,3 +184,22 @@ def test_responses_bodies_go_to_the_responses_validator() -> None:
         {"model": "gpt-4o-mini", "input": "Hi", "max_output_tokens": 5}, path="/v1/responses"
     )
     assert (exc.param, exc.code) == ("max_output_tokens", "integer_below_min_value")
+
+
+def test_the_newer_unknown_parameter_wording_is_one_profile_field() -> None:
+    import dataclasses
+
+    from minidouble import GPT4O_MINI
+
+    newer = dataclasses.replace(
+        GPT4O_MINI,
+        validation=dataclasses.replace(
+            GPT4O_MINI.validation, unknown_argument_wording="unknown_parameter"
+        ),
+    )
+    exc = rejected(chat(zzz_unknown=1, other=2), profile=newer)
+    assert (exc.param, exc.code, exc.message) == (
+        "zzz_unknown",
+        "unknown_parameter",
+        "Unknown parameter: 'zzz_unknown'.",
+    )

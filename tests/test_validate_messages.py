@@ -225,6 +225,8 @@ def test_image_parts() -> None:
 def test_image_formats_are_sniffed_from_the_bytes(data: bytes) -> None:
     url = "data:image/jpeg;base64," + base64.b64encode(data).decode()
     validate_request(chat(user([image(url)])))
+    with_parameters = "data:image/png;name=x.png;BASE64," + base64.b64encode(data).decode()
+    validate_request(chat(user([image(with_parameters)])))
 
 
 @pytest.mark.parametrize(

@@ -174,8 +174,14 @@ def unknown_parameter(param: str) -> OpenAIError:
     return invalid_request(f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter")
 
 
-def unrecognized_arguments(names: list[str]) -> OpenAIError:
-    """Top-level keys the API does not know: the older layer's singular/plural wording."""
+def unrecognized_arguments(names: list[str], wording: str = "unrecognized") -> OpenAIError:
+    """Top-level keys the API does not know.
+
+    ``"unrecognized"``: the wording recorded for gpt-4o-mini (all names, singular or plural);
+    ``"unknown_parameter"``: the newer validator's, seen for later models (the first name).
+    """
+    if wording == "unknown_parameter":
+        return unknown_parameter(names[0])
     if len(names) == 1:
         return invalid_request(f"Unrecognized request argument supplied: {names[0]}")
     return invalid_request(f"Unrecognized request arguments supplied: {', '.join(names)}")

@@ -104,7 +104,7 @@ _IMAGE_SIGNATURES = (
     (b"GIF87a", "gif"),
     (b"GIF89a", "gif"),
 )
-_DATA_URL = re.compile(r"data:([^;,]*)(;base64)?,", re.IGNORECASE)
+_DATA_URL = re.compile(r"data:([^,]*?)(;base64)?,", re.IGNORECASE)
 
 
 def parse_json_body(raw: bytes) -> Any:
@@ -217,7 +217,7 @@ def _check_arguments(body: Mapping[str, Any], profile: ModelProfile) -> None:
         and not (key in profile.refused_parameters and value is None)
     ]
     if unknown:
-        raise err.unrecognized_arguments(unknown)
+        raise err.unrecognized_arguments(unknown, profile.validation.unknown_argument_wording)
 
 
 # --- layer 3: the schema validator -----------------------------------------------------------

@@ -328,6 +328,7 @@ def completion_body(
     prompt_tokens: int,
     profile: ModelProfile = GPT4O_MINI,
     flavor: Flavor = OPENAI,
+    service_tier: str = "default",
 ) -> dict[str, Any]:
     """The ``chat.completion`` object, keys in the order api.openai.com serves them."""
     choices = []
@@ -352,9 +353,15 @@ def completion_body(
     if flavor.azure:
         body["prompt_filter_results"] = _azure_prompt_filters()
     else:
-        body["service_tier"] = "default"
+        body["service_tier"] = service_tier
     body["system_fingerprint"] = profile.system_fingerprint
     return body
+
+
+def served_tier(body: Any) -> str:
+    """The tier a response reports: the one asked for, ``default`` for ``auto`` or none."""
+    tier = body.get("service_tier") if isinstance(body, dict) else None
+    return tier if isinstance(tier, str) and tier != "auto" else "default"
 
 
 def completion_response(
@@ -364,6 +371,7 @@ def completion_response(
     headers: list[tuple[str, str]],
     profile: ModelProfile = GPT4O_MINI,
     flavor: Flavor = OPENAI,
+    service_tier: str = "default",
 ) -> tuple[HttpResponse, dict[str, Any]]:
     body = completion_body(
         reply,
@@ -372,6 +380,7 @@ def completion_response(
         prompt_tokens=prompt_tokens,
         profile=profile,
         flavor=flavor,
+        service_tier=service_tier,
     )
     raw = azure_compact(body) if flavor.azure else pretty(body)
     return json_response(200, raw, JSON, headers), body
@@ -396,7 +405,9 @@ class _ChunkWriter:
         obfuscate: bool,
         profile: ModelProfile,
         flavor: Flavor,
+        service_tier: str = "default",
     ) -> None:
+        self.service_tier = service_tier
         self.id = new_completion_id()
         self.created = int(time.time())
         self.include_usage = include_usage
@@ -412,7 +423,7 @@ class _ChunkWriter:
             "model": self.profile.response_model,
         }
         if not self.flavor.azure:
-            body["service_tier"] = "default"
+            body["service_tier"] = self.service_tier
         body["system_fingerprint"] = self.profile.system_fingerprint
         body["choices"] = choices
         if self.include_usage:
@@ -501,6 +512,7 @@ def stream_events(
     obfuscate: bool,
     profile: ModelProfile = GPT4O_MINI,
     flavor: Flavor = OPENAI,
+    service_tier: str = "default",
 ) -> Iterator[bytes]:
     """Every SSE event of a streamed completion, ``data: [DONE]`` last.
 
@@ -508,7 +520,11 @@ def stream_events(
     reassemble by ``index``, as the SDK does, see the same result either way).
     """
     writer = _ChunkWriter(
-        include_usage=include_usage, obfuscate=obfuscate, profile=profile, flavor=flavor
+        include_usage=include_usage,
+        obfuscate=obfuscate,
+        profile=profile,
+        flavor=flavor,
+        service_tier=service_tier,
     )
     if flavor.azure:
         # Azure opens with a bare chunk reporting the prompt filter verdicts.

@@ -260,3 +260,17 @@ def test_azure_v1_path_takes_the_deployment_from_the_body(send: Send) -> None:
     app = GPT4oMiniApp(azure_deployments=["mini"])
     missing = app.handle(azure_request(body, path="/openai/v1/chat/completions"))
     assert as_json(missing)["error"]["code"] == "DeploymentNotFound"
+
+
+def test_azure_rate_limit_is_azures_own_429(app: GPT4oMiniApp, send: Send) -> None:
+    app.fail(429, retry_after=12)
+    response = send(azure_request(user()))
+    assert response.status == 429
+    assert response.header("retry-after") == "12"
+    error = as_json(response)["error"]
+    assert error["code"] == "429"
+    assert error["message"].startswith(
+        "Requests to the ChatCompletions_Create Operation under Azure OpenAI API version "
+        "2024-12-01-preview have exceeded token rate limit"
+    )
+    assert "Please retry after 12 seconds." in error["message"]
