@@ -91,6 +91,56 @@ def encoding() -> tiktoken.Encoding:
     return _encoding
 
 
+# tiktoken's pre-tokenizer regex overflows its stack on a run of about a million spaces or
+# tabs (a pyo3 PanicException) and is quadratic on shorter ones. A long run of one repeated
+# character tokenises periodically (128 spaces or 16 tabs a token), so such a run is counted
+# by shortening it a whole number of blocks, keeping its length modulo the block and both of
+# its ends, and adding the block's tokens back.
+_RUN_BLOCK = 4_096
+_LONG_RUNS = tuple(char * (2 * _RUN_BLOCK) for char in " \t")
+_block_tokens: dict[str, int | None] = {}
+
+
 def token_count(text: str) -> int:
     """Tokens in ``text`` as the API tokenizes user text: special-token strings are plain text."""
+    if len(text) >= 2 * _RUN_BLOCK and any(run in text for run in _LONG_RUNS):
+        return _count_with_long_runs(text)
     return len(encoding().encode_ordinary(text))
+
+
+def _tokens_per_block(char: str) -> int | None:
+    """Tokens one block of ``char`` adds to a long run of it; ``None`` if not periodic."""
+    if char not in _block_tokens:
+        counts = [
+            len(encoding().encode_ordinary(char * (blocks * _RUN_BLOCK + 7)))
+            for blocks in (1, 2, 3)
+        ]
+        step = counts[1] - counts[0]
+        _block_tokens[char] = step if counts[2] - counts[1] == step else None
+    return _block_tokens[char]
+
+
+def _count_with_long_runs(text: str) -> int:
+    pieces: list[str] = []
+    added = 0
+    start = 0
+    while start < len(text):
+        found = [(text.find(run, start), run[0]) for run in _LONG_RUNS]
+        hits = [(index, char) for index, char in found if index >= 0]
+        if not hits:
+            break
+        index, char = min(hits)
+        end = index
+        while end < len(text) and text[end] == char:
+            end += 1
+        per_block = _tokens_per_block(char)
+        length = end - index
+        blocks = length // _RUN_BLOCK - 1
+        if per_block is None or blocks <= 0:
+            pieces.append(text[start:end])
+        else:
+            pieces.append(text[start:index] + char * (length - blocks * _RUN_BLOCK))
+            added += blocks * per_block
+        start = end
+    pieces.append(text[start:])
+    return len(encoding().encode_ordinary("".join(pieces))) + added
