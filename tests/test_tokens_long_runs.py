@@ -29,3 +29,19 @@ def test_a_million_spaces_or_tabs_are_counted() -> None:
     # A bare encode of these panics inside tiktoken (regex stack overflow).
     assert token_count(" " * 1_048_576) == 1_048_576 // 128
     assert token_count("\t" * 1_048_576) == 1_048_576 // 16
+
+
+@pytest.mark.parametrize("char", ["\u3000", "\xa0", "\x0b"])
+def test_a_million_of_any_other_whitespace_is_counted(char: str) -> None:
+    # Periodic like spaces: the count grows by the same amount for every block added.
+    million = token_count("x" + char * 1_048_576 + "y")
+    shorter = token_count("x" + char * (1_048_576 - 65_536) + "y")
+    sample = len(encoding().encode_ordinary("x" + char * 65_536 * 2 + "y")) - len(
+        encoding().encode_ordinary("x" + char * 65_536 + "y")
+    )
+    assert million - shorter == sample
+
+
+def test_a_million_mixed_whitespace_characters_do_not_crash() -> None:
+    # No period to use: counted block by block, within a token per block of the truth.
+    assert 500_000 <= token_count(" \t" * 524_288) <= 530_000
