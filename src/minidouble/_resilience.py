@@ -128,7 +128,7 @@ class ResilienceReport:
 
     @property
     def judged(self) -> bool:
-        return any(f.verdict != "note" for f in self.findings)
+        return bool(self.findings)
 
     @property
     def ok(self) -> bool:
