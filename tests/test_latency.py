@@ -21,12 +21,12 @@ from tests.behaviour.helpers import as_json, chat_request, user
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     waited: list[float] = []
-    monkeypatch.setattr(_latency.time, "sleep", waited.append)
+    monkeypatch.setattr(_latency, "_sleep", waited.append)
 
     async def fake_sleep(seconds: float) -> None:
         waited.append(seconds)
 
-    monkeypatch.setattr(_latency.asyncio, "sleep", fake_sleep)
+    monkeypatch.setattr(_latency, "_async_sleep", fake_sleep)
     return waited
 
 

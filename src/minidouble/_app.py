@@ -25,12 +25,14 @@ from minidouble._engine import (
     completion_limit,
     default_intent,
     render,
-    request_rng,
+    request_digest,
+    rng_for,
 )
 from minidouble._errors import OpenAIError
 from minidouble._faults import (
     SHAPING_FAULTS,
     azure_error,
+    azure_rate_limit,
     check_fail_arguments,
     filter_reply,
     filtered_prompt,
@@ -69,6 +71,7 @@ from minidouble._wire import (
     new_completion_id,
     new_request_id,
     pretty,
+    served_tier,
     stream_events,
 )
 
@@ -247,6 +250,7 @@ class GPT4oMiniApp:
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         self._current.failure = None
+        self._current.limits = None
         self._current.received_at = time.monotonic()
         started = time.perf_counter()
         request_id = new_request_id()
@@ -326,7 +330,9 @@ class GPT4oMiniApp:
         Behind it, the ``x-ratelimit-*`` values are the limiter's buckets, which were charged
         the request's estimate when it was admitted (the exact count no longer matters).
         """
-        limits = None if spent_tokens is None else self.limiter.headers()
+        limits = None
+        if spent_tokens is not None:
+            limits = getattr(self._current, "limits", None) or self.limiter.headers()
         elapsed = round((time.perf_counter() - started) * 1000)
         return api_headers(request_id, processing_ms=elapsed, rate_limits=limits, flavor=flavor)
 
@@ -451,6 +457,9 @@ class GPT4oMiniApp:
             rejection = self.limiter.admit(estimate_tokens(body, self.profile))
             if rejection is not None:
                 return ScriptedFailure(429, None, rejection=rejection)
+            # The headers tell the state right after this request's charge, however long
+            # the answer then takes.
+            self._current.limits = self.limiter.headers()
         return failure
 
     def _scripted_failure(self) -> ScriptedFailure | None:
@@ -503,8 +512,15 @@ class GPT4oMiniApp:
         if isinstance(failure.status, str):
             return self._transport_failure(request, body, failure, request_id, started, flavor)
         estimate = estimate_tokens(body, self.profile)
-        if failure.rejection is not None:
+        details = failure.details
+        if failure.rejection is not None and flavor.azure:
+            version = request.query.get("api-version", "v1")
+            fault = azure_rate_limit(version, failure.rejection.retry_after or 60.0)
+        elif failure.rejection is not None:
             fault = rate_limit_error(failure.rejection, self.profile)
+        elif flavor.azure and failure.status == 429 and details.get("code") != "insufficient_quota":
+            version = request.query.get("api-version", "v1")
+            fault = azure_rate_limit(version, details.get("retry_after", 1.0))
         else:
             fault = scripted_fault(
                 failure.status,
@@ -592,6 +608,7 @@ class GPT4oMiniApp:
         spent = prompt_tokens + completion_limit(body, prompt_tokens, self.profile)
         headers = self._headers(request_id, started, flavor, spent_tokens=spent)
         description = scripted.describe() if scripted else None
+        tier = served_tier(body)
         if body.get("stream") is True:
             options = body.get("stream_options")
             options = options if isinstance(options, Mapping) else {}
@@ -604,6 +621,7 @@ class GPT4oMiniApp:
                     obfuscate=self.stream_obfuscation if obfuscate is None else obfuscate is True,
                     profile=self.profile,
                     flavor=flavor,
+                    service_tier=tier,
                 )
             )
             response = HttpResponse(200, [("content-type", EVENT_STREAM), *headers], b"", events)
@@ -614,12 +632,17 @@ class GPT4oMiniApp:
                 prompt_tokens=prompt_tokens,
                 profile=self.profile,
                 flavor=flavor,
+                service_tier=tier,
             )
         else:
             response, completion = completion_response(
-                reply, prompt_tokens=prompt_tokens, headers=headers, profile=self.profile,
+                reply,
+                prompt_tokens=prompt_tokens,
+                headers=headers,
+                profile=self.profile,
                 flavor=flavor,
-            )  # fmt: skip
+                service_tier=tier,
+            )
         return self._finish(
             request,
             body,
@@ -634,8 +657,9 @@ class GPT4oMiniApp:
     ) -> Reply:
         intent = scripted.intent_for(body) if scripted is not None else None
         choices = []
+        digest = request_digest(body)
         for index in range(choice_count(body)):
-            rng = request_rng(body, index)
+            rng = rng_for(digest, index)
             chosen = intent if intent is not None else default_intent(body, rng)
             choices.append(
                 render(chosen, body, prompt_tokens=prompt_tokens, rng=rng, profile=self.profile)

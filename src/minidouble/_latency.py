@@ -22,6 +22,9 @@ from minidouble._profile import GPT4O_MINI, ModelProfile
 __all__ = ["LATENCY_MODES", "LatencyModel", "PacedStream"]
 
 LATENCY_MODES = ("instant", "realistic")
+# Module-level so tests can count the waits without waiting.
+_sleep = time.sleep
+_async_sleep = asyncio.sleep
 
 
 @dataclass(frozen=True)
@@ -97,14 +100,14 @@ class PacedStream:
         for index, piece in enumerate(self._pieces):
             wait = self._wait(index)
             if wait > 0:
-                time.sleep(wait)
+                _sleep(wait)
             yield piece
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         for index, piece in enumerate(self._pieces):
             wait = self._wait(index)
             if wait > 0:
-                await asyncio.sleep(wait)
+                await _async_sleep(wait)
             yield piece
 
     def close(self) -> None:

@@ -121,7 +121,8 @@ class ValidationRules:
     tool_types: tuple[str, ...] = ("function",)
     tool_choice_modes: tuple[str, ...] = ("none", "auto", "required")
     function_call_modes: tuple[str, ...] = ("none", "auto")
-    response_format_types: tuple[str, ...] = ("text", "json_object", "json_schema")
+    # The order the enum error lists them in (measured on the endpoint, 2026).
+    response_format_types: tuple[str, ...] = ("json_object", "json_schema", "text")
     modalities: tuple[str, ...] = ("text", "audio")
     # This snapshot neither hears nor speaks: audio parts and audio output are refused.
     supports_audio: bool = False
@@ -138,6 +139,9 @@ class ValidationRules:
     # A history ending on tool calls nobody answered: refused like unanswered calls before a
     # later message, pointing at the assistant message (no recording either way).
     reject_trailing_tool_calls: bool = True
+    # Unknown top-level keys: "Unrecognized request argument(s) supplied: a, b" was recorded for
+    # gpt-4o-mini; "unknown_parameter" ("Unknown parameter: 'a'.") is what later models get.
+    unknown_argument_wording: Literal["unrecognized", "unknown_parameter"] = "unrecognized"
 
 
 @dataclass(frozen=True)
@@ -146,9 +150,6 @@ class RateLimits:
 
     requests_per_minute: int = 500
     tokens_per_minute: int = 200_000
-    # The headers' reset values when nothing has been spent (Go duration strings).
-    idle_reset_requests: str = "120ms"
-    idle_reset_tokens: str = "0s"
     # The limiter estimates before tokenising: characters / 4, plus a little per message
     # (a 720,000-character message without max_tokens was charged 180,002 [T] PROBE).
     estimate_chars_per_token: int = 4
