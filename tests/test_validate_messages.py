@@ -41,7 +41,11 @@ def tool_reply(call_id: str) -> dict[str, Any]:
 
 def test_messages_required_array_non_empty() -> None:
     assert error_of({"model": "gpt-4o-mini"})[1:3] == ("messages", "missing_required_parameter")
-    assert error_of(chat() | {"messages": "Hi"})[1:3] == ("messages", "invalid_type")
+    assert error_of(chat() | {"messages": "ping"})[1:] == (
+        "messages",
+        "invalid_type",
+        "Invalid type for 'messages': expected an array of objects, but got a string instead.",
+    )
     assert error_of(chat() | {"messages": []}) == (
         400,
         "messages",
@@ -221,6 +225,8 @@ def test_image_parts() -> None:
 def test_image_formats_are_sniffed_from_the_bytes(data: bytes) -> None:
     url = "data:image/jpeg;base64," + base64.b64encode(data).decode()
     validate_request(chat(user([image(url)])))
+    with_parameters = "data:image/png;name=x.png;BASE64," + base64.b64encode(data).decode()
+    validate_request(chat(user([image(with_parameters)])))
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,7 @@ from minidouble._errors import OpenAIError
 from minidouble._faults import (
     FAULT_STATUSES,
     azure_error,
+    azure_rate_limit,
     invalid_api_key,
     invalid_url,
     missing_api_key,
@@ -58,6 +59,7 @@ from minidouble._wire import (
     new_completion_id,
     new_request_id,
     pretty,
+    served_tier,
     stream_events,
 )
 
@@ -360,13 +362,18 @@ class GPT4oMiniApp:
         requested = 0
         if isinstance(body, Mapping):
             requested = completion_limit(body, 0, self.profile)
-        fault = scripted_fault(
-            failure.status,
-            request_id=request_id,
-            requested_tokens=requested,
-            profile=self.profile,
-            **failure.details,
-        )
+        details = failure.details
+        if flavor.azure and failure.status == 429 and details.get("code") != "insufficient_quota":
+            version = request.query.get("api-version", "v1")
+            fault = azure_rate_limit(version, details.get("retry_after", 1.0))
+        else:
+            fault = scripted_fault(
+                failure.status,
+                request_id=request_id,
+                requested_tokens=requested,
+                profile=self.profile,
+                **details,
+            )
         spent = 0 if fault.with_rate_limits else None
         headers = self._headers(request_id, started, flavor, spent_tokens=spent)
         if fault.status == 429 and fault.with_rate_limits:
@@ -407,6 +414,7 @@ class GPT4oMiniApp:
         spent = prompt_tokens + completion_limit(body, prompt_tokens, self.profile)
         headers = self._headers(request_id, started, flavor, spent_tokens=spent)
         description = scripted.describe() if scripted else None
+        tier = served_tier(body)
         if body.get("stream") is True:
             options = body.get("stream_options")
             options = options if isinstance(options, Mapping) else {}
@@ -419,6 +427,7 @@ class GPT4oMiniApp:
                     obfuscate=self.stream_obfuscation if obfuscate is None else obfuscate is True,
                     profile=self.profile,
                     flavor=flavor,
+                    service_tier=tier,
                 )
             )
             response = HttpResponse(200, [("content-type", EVENT_STREAM), *headers], b"", events)
@@ -429,12 +438,17 @@ class GPT4oMiniApp:
                 prompt_tokens=prompt_tokens,
                 profile=self.profile,
                 flavor=flavor,
+                service_tier=tier,
             )
         else:
             response, completion = completion_response(
-                reply, prompt_tokens=prompt_tokens, headers=headers, profile=self.profile,
+                reply,
+                prompt_tokens=prompt_tokens,
+                headers=headers,
+                profile=self.profile,
                 flavor=flavor,
-            )  # fmt: skip
+                service_tier=tier,
+            )
         return self._finish(
             request,
             body,

@@ -9,7 +9,9 @@ the handler's own, so both modes see the same queue and the same log.
 from __future__ import annotations
 
 import inspect
+import os
 import threading
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -19,12 +21,21 @@ from minidouble._server import LoopbackServer
 
 if TYPE_CHECKING:
     from minidouble._app import GPT4oMiniApp
+    from minidouble._cassettes import CassetteLayer
     from minidouble._script import RecordedRequest
 
 __all__ = ["FakeCheckError", "FakeGPT4oMini", "FakeServer"]
 
 # Keyword arguments the fake itself takes; the rest configure the request handler.
-_FAKE_OPTIONS = ("allow_unused",)
+_FAKE_OPTIONS = (
+    "allow_unused",
+    # Cassettes (docs/cassettes.md): record live sessions, replay them offline.
+    "cassette",
+    "record_mode",
+    "upstream",
+    "cassette_ignore",
+    "cassette_strict",
+)
 
 _claim_lock = threading.Lock()
 _intercepting: FakeGPT4oMini | None = None
@@ -66,15 +77,57 @@ class FakeGPT4oMini:
     scripted replies or failures that no request consumed (by default that fails, because
     a test that scripts an answer its code never asks for is usually testing nothing).
     Other keywords configure the handler (``api_key``, ``azure_deployments``, ...).
+
+    ``cassette="cassettes/x.json"`` answers from a recorded session instead (see
+    ``docs/cassettes.md``): ``record_mode`` is ``"none"`` (replay only, the default),
+    ``"once"``, ``"new_episodes"`` or ``"all"``; ``upstream`` is where recordings are made
+    (by default the host the request named); ``cassette_ignore`` lists JSON pointers left out
+    of matching; ``cassette_strict=True`` fails on unused interactions and drifted usage.
     """
 
-    def __init__(self, *, allow_unused: bool = False, **options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        allow_unused: bool = False,
+        cassette: str | os.PathLike[str] | None = None,
+        record_mode: str | None = None,
+        upstream: str | None = None,
+        cassette_ignore: Sequence[str] = (),
+        cassette_strict: bool = False,
+        **options: Any,
+    ) -> None:
         self.allow_unused = allow_unused
         self.app = _build_app(options)
         # Whether the handler may wait on I/O or a clock (the loopback server then runs it
         # off the event loop). Layers that forward upstream or simulate latency set it.
         self.blocking = False
         self._interception: AbstractContextManager[None] | None = None
+        self.cassette: CassetteLayer | None = None
+        self._handler: Callable[[HttpRequest], HttpResponse] = self.app.handle
+        if cassette is None:
+            if (
+                record_mode is not None
+                or upstream is not None
+                or cassette_ignore
+                or cassette_strict
+            ):
+                raise TypeError(
+                    "minidouble: record_mode, upstream, cassette_ignore and cassette_strict "
+                    "configure a cassette; pass cassette='cassettes/<name>.json' too (see "
+                    "docs/cassettes.md)."
+                )
+        else:
+            from minidouble._cassettes import CassetteLayer
+
+            self.cassette = CassetteLayer(
+                cassette,
+                record_mode=record_mode or "none",
+                upstream=upstream,
+                ignore_fields=cassette_ignore,
+                strict=cassette_strict,
+            )
+            self._handler = self.cassette.wrap(self.app.handle)
+            self.blocking = self.cassette.forwards
 
     # --- scripting, delegated to the one handler --------------------------------------------
 
@@ -105,6 +158,9 @@ class FakeGPT4oMini:
         scripted replies or failures were never consumed.
         """
         problems: list[str] = []
+        cassette_problem = self.close_cassette()
+        if cassette_problem is not None:
+            problems.append(cassette_problem)
         for mistake in self.app.script_errors:
             problems.append(f"minidouble: a scripted reply did not fit its request: {mistake}")
         unused = [] if self.allow_unused else self.app.unused_scripts()
@@ -119,11 +175,23 @@ class FakeGPT4oMini:
         if problems:
             raise FakeCheckError("\n".join(problems))
 
+    def close_cassette(self) -> str | None:
+        """Save the cassette (if recording) and return its problems, or None; idempotent."""
+        if self.cassette is None:
+            return None
+        from minidouble._cassettes import CassetteError
+
+        try:
+            self.cassette.close()
+        except CassetteError as exc:
+            return str(exc)
+        return None
+
     # --- handler -------------------------------------------------------------------------
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         """The request handler every transport calls."""
-        return self.app.handle(request)
+        return self._handler(request)
 
     # --- in-process interception ---------------------------------------------------------
 
@@ -179,6 +247,8 @@ class FakeGPT4oMini:
         # A failing block already has its error; the script check would only bury it.
         if exc_type is None:
             self.check()
+        else:
+            self.close_cassette()  # still save what was recorded
 
     async def __aenter__(self) -> FakeGPT4oMini:
         return self.__enter__()
@@ -258,6 +328,10 @@ class FakeServer:
     def close(self) -> None:
         if self._owns_server:
             self._server.close()
+            if not self.fake.intercepting:
+                problem = self.fake.close_cassette()
+                if problem is not None:
+                    raise FakeCheckError(problem)
 
     def __enter__(self) -> FakeServer:
         return self

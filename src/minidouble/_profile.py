@@ -120,7 +120,8 @@ class ValidationRules:
     tool_types: tuple[str, ...] = ("function",)
     tool_choice_modes: tuple[str, ...] = ("none", "auto", "required")
     function_call_modes: tuple[str, ...] = ("none", "auto")
-    response_format_types: tuple[str, ...] = ("text", "json_object", "json_schema")
+    # The order the enum error lists them in (measured on the endpoint, 2026).
+    response_format_types: tuple[str, ...] = ("json_object", "json_schema", "text")
     modalities: tuple[str, ...] = ("text", "audio")
     # This snapshot neither hears nor speaks: audio parts and audio output are refused.
     supports_audio: bool = False
@@ -137,6 +138,9 @@ class ValidationRules:
     # A history ending on tool calls nobody answered: refused like unanswered calls before a
     # later message, pointing at the assistant message (no recording either way).
     reject_trailing_tool_calls: bool = True
+    # Unknown top-level keys: "Unrecognized request argument(s) supplied: a, b" was recorded for
+    # gpt-4o-mini; "unknown_parameter" ("Unknown parameter: 'a'.") is what later models get.
+    unknown_argument_wording: Literal["unrecognized", "unknown_parameter"] = "unrecognized"
 
 
 @dataclass(frozen=True)

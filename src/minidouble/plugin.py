@@ -58,6 +58,16 @@ _OPTIONS = (
         flag=True,
     ),
     _Option("api_key", "the only API key the fakes accept (default: any non-empty key)"),
+    _Option(
+        "record_mode",
+        "cassette record mode for the whole run: none (replay only, the default), once, "
+        "new_episodes or all (see docs/cassettes.md)",
+    ),
+    _Option(
+        "cassette_strict",
+        "fail tests whose cassettes have unused interactions or drifted usage",
+        flag=True,
+    ),
 )
 
 _stats_key = pytest.StashKey["_UsageStats"]()
@@ -153,7 +163,41 @@ def _fake_options(item: pytest.Item) -> dict[str, Any]:
         options.update(mark.kwargs)
     # The command line is the person running the suite now: it overrides the markers.
     options.update(command_line)
+    return _cassette_options(item, options)
+
+
+def _cassette_options(item: pytest.Item, options: dict[str, Any]) -> dict[str, Any]:
+    """Run-wide cassette settings apply to tests that use a cassette; paths are per test.
+
+    ``cassette=True`` names the file after the test, as pytest-recording does:
+    ``<test dir>/cassettes/<module>/<test>.json``; a relative path is taken from the test
+    file's directory, so the suite records to the same place from any working directory.
+    """
+    cassette = options.get("cassette")
+    if cassette is None or cassette is False:
+        options.pop("cassette", None)
+        for run_wide in ("record_mode", "cassette_strict"):
+            options.pop(run_wide, None)
+        return options
+    base = item.path.parent
+    if cassette is True:
+        module = item.path.stem
+        name = _cassette_file_name(item.name)
+        options["cassette"] = base / "cassettes" / module / f"{name}.json"
+    else:
+        path = Path(cassette)
+        options["cassette"] = path if path.is_absolute() else base / path
     return options
+
+
+def _cassette_file_name(test_name: str) -> str:
+    import hashlib
+    import re
+
+    name = re.sub(r"[<>?%*:|\"'/\\\s]", "-", test_name)
+    if len(name) > 120:  # file systems cap names at 255 bytes; keep room for a hash
+        name = name[:100] + "-" + hashlib.sha256(test_name.encode()).hexdigest()[:16]
+    return name
 
 
 # --- fixtures ---------------------------------------------------------------------------
@@ -162,11 +206,14 @@ def _fake_options(item: pytest.Item) -> dict[str, Any]:
 @pytest.fixture
 def _minidouble_fake(request: pytest.FixtureRequest) -> Iterator[FakeGPT4oMini]:
     """The test's fake, shared by every gpt4o_mini fixture the test uses."""
+    from minidouble._cassettes._errors import CassetteError
     from minidouble._fake import FakeCheckError, FakeGPT4oMini
 
     try:
         fake = FakeGPT4oMini(**_fake_options(request.node))
-    except TypeError as exc:  # unknown or ill-typed keywords: the message names the cure
+    except (TypeError, ValueError, CassetteError) as exc:
+        # unknown or ill-typed keywords, a missing or unreadable cassette: the message says
+        # the cure
         pytest.fail(str(exc), pytrace=False)
     yield fake
     request.config.stash[_stats_key].add(request.node.nodeid, fake)

@@ -13,7 +13,7 @@ import pytest
 from minidouble._tokenizer import encoding
 
 from .conftest import Send
-from .helpers import as_json, chat_request, user
+from .helpers import as_json, chat_request, events, user
 
 WEATHER = {
     "type": "function",
@@ -395,3 +395,14 @@ def test_predicted_outputs_count_accepted_and_rejected_tokens(app: Any, send: Se
     assert changed["usage"]["completion_tokens"] == (
         tokens(edited) + details["rejected_prediction_tokens"]
     )
+
+
+@pytest.mark.parametrize(
+    ("asked", "served"), [(None, "default"), ("auto", "default"), ("default", "default"),
+                          ("priority", "priority")]
+)  # fmt: skip
+def test_service_tier_echoes_the_tier_used(send: Send, asked: str | None, served: str) -> None:
+    extra = {} if asked is None else {"service_tier": asked}
+    assert complete(send, user("Hi", **extra))["service_tier"] == served
+    chunks = events(send(chat_request(user("Hi", stream=True, **extra))))
+    assert {c["service_tier"] for c in chunks[:-1]} == {served}
