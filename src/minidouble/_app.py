@@ -22,7 +22,8 @@ from minidouble._engine import (
     completion_limit,
     default_intent,
     render,
-    request_rng,
+    request_digest,
+    rng_for,
 )
 from minidouble._errors import OpenAIError
 from minidouble._faults import (
@@ -463,8 +464,9 @@ class GPT4oMiniApp:
     ) -> Reply:
         intent = scripted.intent_for(body) if scripted is not None else None
         choices = []
+        digest = request_digest(body)
         for index in range(choice_count(body)):
-            rng = request_rng(body, index)
+            rng = rng_for(digest, index)
             chosen = intent if intent is not None else default_intent(body, rng)
             choices.append(
                 render(chosen, body, prompt_tokens=prompt_tokens, rng=rng, profile=self.profile)

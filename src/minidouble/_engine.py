@@ -194,12 +194,46 @@ _DELIVERY_KEYS = frozenset(
 )
 
 
+def request_digest(body: Mapping[str, Any]) -> int:
+    """A stable fingerprint of what ``body`` asks the model to say (not how to deliver it).
+
+    Strings are hashed as their UTF-8 bytes instead of being JSON-encoded first: escaping a
+    128K-token prompt costs several times the hashing itself. Keys are visited sorted, so key
+    order does not matter; tags and lengths keep different structures from colliding.
+    """
+    hasher = hashlib.sha1(usedforsecurity=False)
+    for key in sorted(body):
+        if key not in _DELIVERY_KEYS:
+            _feed(hasher, key)
+            _feed(hasher, body[key])
+    return int.from_bytes(hasher.digest()[:8], "big")
+
+
+def _feed(hasher: Any, value: Any) -> None:
+    if isinstance(value, str):
+        raw = value.encode("utf-8", "surrogatepass")
+        hasher.update(b"s%d:" % len(raw))
+        hasher.update(raw)
+    elif isinstance(value, Mapping):
+        hasher.update(b"{%d" % len(value))
+        for key in sorted(value, key=str):
+            _feed(hasher, str(key))
+            _feed(hasher, value[key])
+    elif isinstance(value, (list, tuple)):
+        hasher.update(b"[%d" % len(value))
+        for item in value:
+            _feed(hasher, item)
+    else:
+        hasher.update(b"v" + repr(value).encode() + b";")
+
+
+def rng_for(digest: int, index: int = 0) -> random.Random:
+    return random.Random(digest * 131 + index)
+
+
 def request_rng(body: Mapping[str, Any], index: int = 0) -> random.Random:
     """The generator behind choice ``index`` of ``body``: same request and seed, same reply."""
-    meaningful = {k: v for k, v in body.items() if k not in _DELIVERY_KEYS}
-    canonical = json.dumps(meaningful, sort_keys=True, ensure_ascii=False, default=str)
-    digest = hashlib.blake2b(f"{index}\x00{canonical}".encode(), digest_size=8).digest()
-    return random.Random(int.from_bytes(digest, "big"))
+    return rng_for(request_digest(body), index)
 
 
 # ---------------------------------------------------------------------------------------------
