@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -114,6 +115,10 @@ def test_mangled_messages_and_tools(messages: list[dict[str, Any]], tools: Any) 
     _outcome({"model": "gpt-4o-mini", "messages": messages, "tools": tools})
 
 
+ONE_PIXEL_PNG = (
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
+)
 # A request that uses every feature; each example swaps one of its values for arbitrary JSON,
 # so every rule meets values of every type in the position it checks.
 FULL_REQUEST: dict[str, Any] = {
@@ -125,7 +130,7 @@ FULL_REQUEST: dict[str, Any] = {
             "name": "alice",
             "content": [
                 {"type": "text", "text": "What is this?"},
-                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+                {"type": "image_url", "image_url": {"url": ONE_PIXEL_PNG}},
                 {"type": "file", "file": {"file_id": "file-1"}},
             ],
         },
@@ -195,4 +200,15 @@ def test_one_value_replaced(path: tuple[Any, ...], replacement: Any) -> None:
     for step in path[:-1]:
         target = target[step]
     target[path[-1]] = replacement
+    _outcome(body)
+
+
+@pytest.mark.xfail(
+    raises=BaseException,
+    strict=True,
+    reason="tiktoken's regex overflows its stack on ~1M consecutive spaces and raises a "
+    "pyo3 PanicException (a BaseException): _tokenizer.token_count must split such runs",
+)
+def test_a_million_spaces_within_the_string_limit() -> None:
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": " " * 1_048_576}]}
     _outcome(body)

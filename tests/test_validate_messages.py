@@ -384,3 +384,12 @@ def test_a_history_ending_on_unanswered_calls() -> None:
         validation=dataclasses.replace(GPT4O_MINI.validation, reject_trailing_tool_calls=False),
     )
     validate_request(body, profile=lenient)
+
+
+def test_content_requirement_is_one_profile_field() -> None:
+    lenient = dataclasses.replace(
+        GPT4O_MINI, validation=dataclasses.replace(GPT4O_MINI.validation, require_content=False)
+    )
+    body = chat({"role": "user"}, {"role": "assistant", "content": None}, user(None))
+    validate_request(body, profile=lenient)
+    assert error_of(body)[1:3] == ("messages[0].content", "missing_required_parameter")

@@ -143,7 +143,40 @@ def build_parser() -> argparse.ArgumentParser:
         "--api-key", default=None, help="the only key accepted (default: any non-empty key)"
     )
     serve.set_defaults(handler=_serve)
+    _add_cassette_commands(commands)
     return parser
+
+
+def _add_cassette_commands(commands: Any) -> None:
+    cassette = commands.add_parser("cassette", help="check and import cassettes")
+    actions = cassette.add_subparsers(dest="cassette_command", required=True)
+    verify = actions.add_parser(
+        "verify",
+        help="check format, version, summaries and secrets of cassettes (exit 1 on a problem)",
+    )
+    verify.add_argument("paths", nargs="+", metavar="PATH", help="cassette files or directories")
+    verify.set_defaults(handler=_cassette_verify)
+    imports = actions.add_parser(
+        "import", help="convert vcrpy / pytest-recording cassettes of OpenAI traffic"
+    )
+    imports.add_argument("sources", nargs="+", metavar="SOURCE", help="vcrpy YAML or JSON files")
+    imports.add_argument(
+        "-o", "--output", help="file (one source) or directory; default: SOURCE with .json"
+    )
+    imports.add_argument("--force", action="store_true", help="replace existing files")
+    imports.set_defaults(handler=_cassette_import)
+
+
+def _cassette_verify(args: argparse.Namespace) -> int:
+    from minidouble._cassettes._commands import verify_paths
+
+    return verify_paths(args.paths)
+
+
+def _cassette_import(args: argparse.Namespace) -> int:
+    from minidouble._cassettes._commands import import_paths
+
+    return import_paths(args.sources, args.output, args.force)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

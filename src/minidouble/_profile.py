@@ -138,6 +138,9 @@ class ValidationRules:
     # A history ending on tool calls nobody answered: refused like unanswered calls before a
     # later message, pointing at the assistant message (no recording either way).
     reject_trailing_tool_calls: bool = True
+    # A message without content (absent or null, bar an assistant's tool calls) is refused:
+    # recorded for gpt-4o-mini through 2025; a 2026 model was measured accepting both.
+    require_content: bool = True
     # Unknown top-level keys: "Unrecognized request argument(s) supplied: a, b" was recorded for
     # gpt-4o-mini; "unknown_parameter" ("Unknown parameter: 'a'.") is what later models get.
     unknown_argument_wording: Literal["unrecognized", "unknown_parameter"] = "unrecognized"

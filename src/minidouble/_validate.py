@@ -327,7 +327,11 @@ def _check_message(index: int, message: object, profile: ModelProfile) -> None:
     path = f"messages[{index}]"
     fields = _require_object(path, message)
     role = _check_enum(f"{path}.role", _require_field(fields, "role", path), profile.roles, profile)
-    if "content" not in fields and role in ("system", "developer", "user", "tool", "function"):
+    if (
+        "content" not in fields
+        and role in ("system", "developer", "user", "tool", "function")
+        and profile.validation.require_content
+    ):
         raise err.missing_parameter(f"{path}.content")
     content = fields.get("content")
     if content is not None:
@@ -732,7 +736,8 @@ assert set(_SCHEMA_CHECKS) == set(_SCHEMA_ORDER)
 
 def _check_semantics(body: Mapping[str, Any], profile: ModelProfile) -> tuple[str, int] | None:
     messages: list[Any] = body["messages"]
-    _check_null_contents(messages)
+    if profile.validation.require_content:
+        _check_null_contents(messages)
     _check_tool_order(messages, profile)
     _check_parts_semantics(messages, profile)
     tools = body.get("tools")
