@@ -47,7 +47,7 @@ def _tokens(args: argparse.Namespace) -> int:
         print("prompt_tokens: unknown (the body is not a request the API would read)")
     else:
         room = profile.context_window - prompt_tokens
-        max_out = min(profile.max_output_tokens, max(room, 0))
+        max_out = min(profile.max_output_tokens, max(room, 0), _requested_maximum(body))
         cost_in = profile.prices.cost(prompt_tokens, 0)
         cost_max = profile.prices.cost(prompt_tokens, max_out)
         print(f"prompt_tokens: {prompt_tokens}")
@@ -63,6 +63,16 @@ def _tokens(args: argparse.Namespace) -> int:
         return 1
     print("valid:         yes")
     return 0
+
+
+def _requested_maximum(body: Any) -> int:
+    """The completion cap the request sets (``max_completion_tokens`` or ``max_tokens``)."""
+    if isinstance(body, dict):
+        for field in ("max_completion_tokens", "max_tokens"):
+            value = body.get(field)
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                return value
+    return sys.maxsize
 
 
 def _count_anyway(count: Any, body: Any) -> int | None:

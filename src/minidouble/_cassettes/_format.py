@@ -88,6 +88,8 @@ def encode_response_body(raw: bytes) -> BodyFields:
         text = raw.decode("utf-8")
     except ValueError:
         return _text_or_base64(raw)
+    if value is None:  # a stored null means "no body"
+        return {"body_text": text}
     newline = "+newline" if text.endswith("\n") else ""
     flavours = ("", "-ascii") if "\\u" in text else ("",)
     for base in _STYLES:
