@@ -245,9 +245,8 @@ class GPT4oMiniApp:
         key = None
         if flavor.azure:
             key = request.headers.get("api-key") or None
-        authorization = request.headers.get("authorization", "")
-        if key is None and authorization[:7].lower() == "bearer ":
-            key = authorization[7:].strip() or None
+        if key is None:
+            key = _credential(request.headers.get("authorization", ""))
         if key is None:
             return azure_error("401") if flavor.azure else missing_api_key()
         if self.api_key is not None and key != self.api_key:
@@ -482,6 +481,26 @@ class GPT4oMiniApp:
                 render(chosen, body, prompt_tokens=prompt_tokens, rng=rng, profile=self.profile)
             )
         return assemble(choices, body)
+
+
+def _credential(authorization: str) -> str | None:
+    """The key in an Authorization header: Bearer, or Basic with a blank user (as browsers do)."""
+    scheme, _, value = authorization.strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer":
+        return value or None
+    if scheme.lower() == "basic" and value:
+        import base64
+        import binascii
+
+        try:
+            user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        if user:
+            return None
+        return password or None
+    return None
 
 
 def _script_error_response(mistake: ScriptError, request_id: str) -> HttpResponse:
