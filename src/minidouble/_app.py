@@ -52,8 +52,8 @@ from minidouble._wire import (
     OPENAI,
     Flavor,
     api_headers,
+    azure_compact,
     completion_body,
-    completion_response,
     error_response,
     idle_rate_limits,
     json_response,
@@ -128,8 +128,8 @@ class GPT4oMiniApp:
         refusal: str | None = None,
     ) -> None:
         """Queue the next completion: text, tool calls, a structured output or a refusal."""
-        scripted = make_reply(text, tool_calls, None if json is _UNSET else json,
-                              json is not _UNSET, refusal)  # fmt: skip
+        has_json = json is not _UNSET
+        scripted = make_reply(text, tool_calls, json if has_json else None, has_json, refusal)
         with self._lock:
             self._replies.append(scripted)
 
@@ -194,11 +194,10 @@ class GPT4oMiniApp:
             return handle_stored_response(self, request, request_id, started)
         if request.method == "GET" and (path == "/v1/models" or _MODEL_PATH.match(path)):
             return self._models(request, request_id, started)
-        return self._finish(
-            request, None, error_response(invalid_url(request.method, path), [
-                ("x-request-id", request_id)
-            ])
-        )  # fmt: skip
+        not_found = error_response(
+            invalid_url(request.method, path), [("x-request-id", request_id)]
+        )
+        return self._finish(request, None, not_found)
 
     def _finish(
         self,
@@ -384,12 +383,11 @@ class GPT4oMiniApp:
                 profile=self.profile,
                 **details,
             )
-        spent = 0 if fault.with_rate_limits else None
+        spent: int | None = None
+        if fault.with_rate_limits:
+            # A rate-limited account has spent its whole token budget for the window.
+            spent = self.profile.rate_limits.tokens_per_minute if fault.status == 429 else 0
         headers = self._headers(request_id, started, flavor, spent_tokens=spent)
-        if fault.status == 429 and fault.with_rate_limits:
-            headers = [
-                (k, "0") if k in ("x-ratelimit-remaining-tokens",) else (k, v) for k, v in headers
-            ]
         headers += fault.headers
         description = failure.describe()
         if fault.error is None:
@@ -425,6 +423,15 @@ class GPT4oMiniApp:
         headers = self._headers(request_id, started, flavor, spent_tokens=spent)
         description = scripted.describe() if scripted else None
         tier = served_tier(body)
+        completion = completion_body(
+            reply,
+            completion_id=new_completion_id(),
+            created=int(time.time()),
+            prompt_tokens=prompt_tokens,
+            profile=self.profile,
+            flavor=flavor,
+            service_tier=tier,
+        )
         if body.get("stream") is True:
             options = body.get("stream_options")
             options = options if isinstance(options, Mapping) else {}
@@ -438,27 +445,14 @@ class GPT4oMiniApp:
                     profile=self.profile,
                     flavor=flavor,
                     service_tier=tier,
+                    completion_id=completion["id"],
+                    created=completion["created"],
                 )
             )
             response = HttpResponse(200, [("content-type", EVENT_STREAM), *headers], b"", events)
-            completion = completion_body(
-                reply,
-                completion_id=new_completion_id(),
-                created=int(time.time()),
-                prompt_tokens=prompt_tokens,
-                profile=self.profile,
-                flavor=flavor,
-                service_tier=tier,
-            )
         else:
-            response, completion = completion_response(
-                reply,
-                prompt_tokens=prompt_tokens,
-                headers=headers,
-                profile=self.profile,
-                flavor=flavor,
-                service_tier=tier,
-            )
+            raw = azure_compact(completion) if flavor.azure else pretty(completion)
+            response = json_response(200, raw, JSON, headers)
         return self._finish(
             request,
             body,
