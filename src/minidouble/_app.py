@@ -188,6 +188,10 @@ class GPT4oMiniApp:
             from minidouble._responses import handle_responses
 
             return handle_responses(self, request, request_id, started)
+        if path.startswith(RESPONSES_PATH + "/") and request.method in ("GET", "DELETE"):
+            from minidouble._responses import handle_stored_response
+
+            return handle_stored_response(self, request, request_id, started)
         if request.method == "GET" and (path == "/v1/models" or _MODEL_PATH.match(path)):
             return self._models(request, request_id, started)
         return self._finish(
