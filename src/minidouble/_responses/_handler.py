@@ -145,7 +145,7 @@ def _validated(
     body: Any = None
     try:
         body = parse_json_body(request.body)
-        failure = app._next_failure()
+        failure = app._next_failure(body)
         if failure is not None:
             return app._failure(request, body, failure, request_id, started, flavor)
         history = _history(app, body) if isinstance(body, Mapping) else ()
