@@ -104,9 +104,11 @@ def test_unknown_options_name_the_accepted_ones() -> None:
 
 
 def test_unused_scripts_fail_the_block_unless_allowed() -> None:
-    with pytest.raises(FakeCheckError, match=r"were never used: reply\('spare'\)"):
-        with FakeGPT4oMini() as fake:
-            fake.reply("spare")
+    with (
+        pytest.raises(FakeCheckError, match=r"were never used: reply\('spare'\)"),
+        FakeGPT4oMini() as fake,
+    ):
+        fake.reply("spare")
     with FakeGPT4oMini(allow_unused=True) as fake:
         fake.reply("spare")
 
