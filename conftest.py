@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).parent
-# CI clones the project with shared/ beside it; a developer may point elsewhere.
-FIDELITY_DIR = ROOT.parent / "shared" / "fidelity"
+# CI clones the project with shared/ beside it; git worktrees sit one level deeper; a
+# developer may point elsewhere with MINIDOUBLE_FIDELITY_DIR.
+_FIDELITY_CANDIDATES = [
+    ROOT.parent / "shared" / "fidelity",
+    ROOT.parent.parent / "shared" / "fidelity",
+]
+FIDELITY_DIR = Path(
+    os.environ.get("MINIDOUBLE_FIDELITY_DIR")
+    or next((p for p in _FIDELITY_CANDIDATES if p.is_dir()), _FIDELITY_CANDIDATES[0])
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -12,12 +12,14 @@ if TYPE_CHECKING:
     from minidouble._errors import OpenAIError
     from minidouble._profile import GPT4O_MINI, ModelProfile
     from minidouble._tokens import count_prompt_tokens
+    from minidouble._validate import validate_request
 
 __all__ = [
     "GPT4O_MINI",
     "ModelProfile",
     "OpenAIError",
     "count_prompt_tokens",
+    "validate_request",
 ]
 
 __version__ = "0.1.0"
@@ -27,6 +29,7 @@ _LAZY = {
     "ModelProfile": "minidouble._profile",
     "OpenAIError": "minidouble._errors",
     "count_prompt_tokens": "minidouble._tokens",
+    "validate_request": "minidouble._validate",
 }
 
 

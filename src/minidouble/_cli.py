@@ -32,25 +32,48 @@ def _tokens(args: argparse.Namespace) -> int:
     from minidouble._errors import OpenAIError
     from minidouble._profile import GPT4O_MINI
     from minidouble._tokens import count_prompt_tokens
-    from minidouble._validate import validate_request
+    from minidouble._validate import check_request
 
     body = _load_json(args.request)
     profile = GPT4O_MINI
-    prompt_tokens = count_prompt_tokens(body) if isinstance(body, dict) else 0
-    room = profile.context_window - prompt_tokens
-    max_out = min(profile.max_output_tokens, max(room, 0))
-    cost_in = profile.prices.cost(prompt_tokens, 0)
-    cost_max = profile.prices.cost(prompt_tokens, max_out)
-    print(f"prompt_tokens: {prompt_tokens}")
-    print(f"context left:  {room} of {profile.context_window}")
-    print(f"cost:          ${cost_in:.6f} input; ${cost_max:.6f} with {max_out} output tokens")
+    rejection: OpenAIError | None = None
+    prompt_tokens: int | None
     try:
-        validate_request(body)
+        prompt_tokens = check_request(body, path=args.path)
     except OpenAIError as exc:
-        print(f"rejected:      {exc.status} {json.dumps(exc.body['error'])}")
+        rejection = exc
+        prompt_tokens = _count_anyway(count_prompt_tokens, body)
+    if prompt_tokens is None:
+        print("prompt_tokens: unknown (the body is not a request the API would read)")
+    else:
+        room = profile.context_window - prompt_tokens
+        max_out = min(profile.max_output_tokens, max(room, 0))
+        cost_in = profile.prices.cost(prompt_tokens, 0)
+        cost_max = profile.prices.cost(prompt_tokens, max_out)
+        print(f"prompt_tokens: {prompt_tokens}")
+        print(f"context left:  {room} of {profile.context_window}")
+        print(f"cost:          ${cost_in:f} input; ${cost_max:f} with {max_out} output tokens")
+    if rejection is not None:
+        error = rejection.error
+        print(
+            f"rejected:      {rejection.status} {error.get('type')} "
+            f"(param={error.get('param')}, code={error.get('code')})"
+        )
+        print(f"               {rejection.message}")
         return 1
     print("valid:         yes")
     return 0
+
+
+def _count_anyway(count: Any, body: Any) -> int | None:
+    """The prompt tokens of a rejected body, when it still has countable messages."""
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+        return None
+    try:
+        result: int = count(body)
+    except Exception:  # a malformed body the counter cannot read: the error says why
+        return None
+    return result
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
         "tokens", help="prompt tokens, room left, cost and the first error of a request body"
     )
     tokens.add_argument("request", help="path of a JSON request body, or - for stdin")
+    tokens.add_argument(
+        "--path",
+        default="/v1/chat/completions",
+        help="the endpoint the body is for (an Azure deployment path skips the model check)",
+    )
     tokens.set_defaults(handler=_tokens)
     return parser
 

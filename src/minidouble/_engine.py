@@ -1,0 +1,485 @@
+"""What the fake model says: deterministic replies that honour every request parameter.
+
+A reply starts as an *intent* (text, tool calls, a JSON value, a refusal), either scripted by
+the test or chosen here from a generator seeded by the request, and is then *rendered* the way
+the model would produce it token by token: cut before a ``stop`` text, cut at the token limit
+(``finish_reason: "length"``), counted in real o200k tokens, with log-probabilities when asked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from minidouble._profile import GPT4O_MINI, ModelProfile
+from minidouble._schema_values import generate
+from minidouble._tokenizer import encoding
+from minidouble._wire import new_call_id
+
+__all__ = [
+    "Choice",
+    "FunctionCall",
+    "Intent",
+    "Piece",
+    "Reply",
+    "TokenLogprob",
+    "ToolCall",
+    "ToolCallIntent",
+    "default_intent",
+    "render",
+    "request_rng",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# What the model means to say
+
+
+@dataclass(frozen=True)
+class ToolCallIntent:
+    name: str
+    arguments: str  # the JSON text exactly as the model writes it
+
+
+@dataclass(frozen=True)
+class Intent:
+    """One choice's content before rendering; exactly one of the fields is set."""
+
+    text: str | None = None
+    tool_calls: tuple[ToolCallIntent, ...] = ()
+    refusal: str | None = None
+    # Legacy ``functions``: a call is reported as ``message.function_call``.
+    legacy_function: bool = False
+
+
+# ---------------------------------------------------------------------------------------------
+# What the model said
+
+
+@dataclass(frozen=True)
+class TopLogprob:
+    token: str
+    logprob: float
+    bytes: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    token: str
+    logprob: float
+    bytes: tuple[int, ...]
+    top_logprobs: tuple[TopLogprob, ...]
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A run of tokens that decodes to whole characters: one streamed delta."""
+
+    text: str
+    logprobs: tuple[TokenLogprob, ...] = ()
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str
+    fragments: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FunctionCall:
+    name: str
+    arguments: str
+    fragments: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Choice:
+    content: str | None
+    refusal: str | None
+    tool_calls: tuple[ToolCall, ...]
+    function_call: FunctionCall | None
+    finish_reason: str
+    completion_tokens: int
+    pieces: tuple[Piece, ...] = ()
+    logprobs: tuple[TokenLogprob, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    choices: tuple[Choice, ...]
+    completion_tokens: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "completion_tokens", sum(c.completion_tokens for c in self.choices)
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Seeding
+
+# Parameters that shape how a reply is delivered or cut, not what the model means to say: the
+# same request streamed or not, cut shorter or not, gives the same reply (or a prefix of it).
+_DELIVERY_KEYS = frozenset(
+    {
+        "stream",
+        "stream_options",
+        "max_tokens",
+        "max_completion_tokens",
+        "stop",
+        "logprobs",
+        "top_logprobs",
+        "n",
+        "user",
+        "metadata",
+        "store",
+        "service_tier",
+        "safety_identifier",
+        "prompt_cache_key",
+    }
+)
+
+
+def request_rng(body: Mapping[str, Any], index: int = 0) -> random.Random:
+    """The generator behind choice ``index`` of ``body``: same request and seed, same reply."""
+    meaningful = {k: v for k, v in body.items() if k not in _DELIVERY_KEYS}
+    canonical = json.dumps(meaningful, sort_keys=True, ensure_ascii=False, default=str)
+    digest = hashlib.blake2b(f"{index}\x00{canonical}".encode(), digest_size=8).digest()
+    return random.Random(int.from_bytes(digest, "big"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Default intents
+
+_OPENERS = (
+    "Sure!",
+    "Certainly.",
+    "Here is a short answer.",
+    "Good question.",
+    "Happy to help.",
+)
+_SENTENCES = (
+    "The short version is that it depends on the details you care about most.",
+    "A good first step is to check the inputs and confirm they look as expected.",
+    "In most cases the simplest approach works well and is easy to maintain.",
+    "If you share a little more context, I can give a more specific answer.",
+    "There are a few common options, and each has its own trade-offs.",
+    "Start small, measure the result, and adjust from there.",
+    "This is a common situation, and there is a straightforward way to handle it.",
+    "Keeping things clear and consistent usually pays off over time.",
+)
+
+
+def _default_text(rng: random.Random) -> str:
+    opener = _OPENERS[rng.randrange(len(_OPENERS))]
+    first, second = rng.sample(range(len(_SENTENCES)), 2)
+    sentences = [_SENTENCES[first]]
+    if rng.random() < 0.5:
+        sentences.append(_SENTENCES[second])
+    return " ".join([opener, *sentences])
+
+
+def compact_json(value: Any) -> str:
+    """JSON as GPT-4o mini writes tool arguments and structured outputs: no spaces."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def offered_tools(body: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """Callable functions by name (``tools`` or legacy ``functions``), in request order."""
+    offered: dict[str, Mapping[str, Any]] = {}
+    for tool in body.get("tools") or ():
+        if isinstance(tool, Mapping) and isinstance(tool.get("function"), Mapping):
+            function = tool["function"]
+            if isinstance(function.get("name"), str):
+                offered[function["name"]] = function
+    for function in body.get("functions") or ():
+        if isinstance(function, Mapping) and isinstance(function.get("name"), str):
+            offered[function["name"]] = function
+    return offered
+
+
+def forced_tool(body: Mapping[str, Any]) -> str | None:
+    """The function a named ``tool_choice`` (or legacy ``function_call``) forces, if any."""
+    choice = body.get("tool_choice")
+    if isinstance(choice, Mapping):
+        function = choice.get("function")
+        if isinstance(function, Mapping) and isinstance(function.get("name"), str):
+            return str(function["name"])
+    legacy = body.get("function_call")
+    if isinstance(legacy, Mapping) and isinstance(legacy.get("name"), str):
+        return str(legacy["name"])
+    return None
+
+
+def tool_mode(body: Mapping[str, Any]) -> str:
+    """``none``, ``auto``, ``required`` or ``named``: what the request lets the model do."""
+    if not offered_tools(body):
+        return "none"
+    if forced_tool(body) is not None:
+        return "named"
+    choice = body.get("tool_choice", body.get("function_call"))
+    if choice in ("none", "required"):
+        return str(choice)
+    return "auto"
+
+
+def uses_legacy_functions(body: Mapping[str, Any]) -> bool:
+    return bool(body.get("functions")) and not body.get("tools")
+
+
+def response_schema(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The ``json_schema`` response format's schema, or None."""
+    fmt = body.get("response_format")
+    if isinstance(fmt, Mapping) and fmt.get("type") == "json_schema":
+        spec = fmt.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, Mapping) else None
+        if isinstance(schema, Mapping):
+            return schema
+        return {}
+    return None
+
+
+def wants_json_object(body: Mapping[str, Any]) -> bool:
+    fmt = body.get("response_format")
+    return isinstance(fmt, Mapping) and fmt.get("type") == "json_object"
+
+
+def default_intent(body: Mapping[str, Any], rng: random.Random) -> Intent:
+    """A reply valid for ``body``: tool calls when it demands them, schema-valid JSON, or text."""
+    mode = tool_mode(body)
+    legacy = uses_legacy_functions(body)
+    if mode in ("required", "named"):
+        tools = offered_tools(body)
+        name = forced_tool(body) or list(tools)[rng.randrange(len(tools))]
+        arguments = compact_json(generate(tools[name].get("parameters") or {}, rng))
+        return Intent(tool_calls=(ToolCallIntent(name, arguments),), legacy_function=legacy)
+    schema = response_schema(body)
+    if schema is not None:
+        return Intent(text=compact_json(generate(schema, rng)))
+    if wants_json_object(body):
+        return Intent(text=json.dumps({"answer": _default_text(rng)}, ensure_ascii=False))
+    return Intent(text=_default_text(rng))
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+def completion_limit(
+    body: Mapping[str, Any], prompt_tokens: int, profile: ModelProfile = GPT4O_MINI
+) -> int:
+    """How many tokens the model may write: the requested max, else the cap and context room."""
+    for key in ("max_completion_tokens", "max_tokens"):
+        value = body.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return max(0, min(profile.max_output_tokens, profile.context_window - prompt_tokens))
+
+
+def stop_sequences(body: Mapping[str, Any]) -> tuple[str, ...]:
+    stop = body.get("stop")
+    if isinstance(stop, str):
+        return (stop,) if stop else ()
+    if isinstance(stop, list):
+        return tuple(s for s in stop if isinstance(s, str) and s)
+    return ()
+
+
+def _cut_at_stop(text: str, stops: Sequence[str]) -> str:
+    cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
+    return text[:cut] if cut >= 0 else text
+
+
+def _token_text(raw: bytes) -> str:
+    """A token as the logprobs block names it: its text, or its bytes when they split a char."""
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return "bytes:" + "".join(f"\\x{b:02x}" for b in raw)
+
+
+# Alternatives offered in ``top_logprobs`` next to the chosen token.
+_ALTERNATIVES = (
+    " the", " a", ",", ".", " and", " to", " is", " it", " of", " in", "\n", " you", " that",
+    " for", " on", " with", " as", " this", " can", " be", " I", " are", " or", "!", " your",
+    " an", " will", " more",
+)  # fmt: skip
+_ALTERNATIVE_BYTES = tuple(alt.encode() for alt in _ALTERNATIVES)
+
+
+def _logprobs_for(
+    token_bytes: Sequence[bytes], rng: random.Random, top: int
+) -> tuple[TokenLogprob, ...]:
+    entries = []
+    for raw in token_bytes:
+        # Rounded like the API's float32 values; alternatives share the remaining mass so the
+        # probabilities of one position never add up past 1.
+        chosen = -round(rng.random() * 0.6 + 1e-6, 8)
+        remaining = 1.0 - math.exp(chosen)
+        token = _token_text(raw)
+        alternatives = [
+            TopLogprob(token, chosen, tuple(raw)),
+        ]
+        pool = [i for i, alt in enumerate(_ALTERNATIVES) if alt != token]
+        for rank, pick in enumerate(rng.sample(pool, min(max(top - 1, 0), len(pool)))):
+            share = remaining * 0.5 ** (rank + 1) * (0.5 + rng.random() / 2)
+            logprob = round(math.log(share), 8) if share > 0 else -9999.0
+            alternatives.append(
+                TopLogprob(_ALTERNATIVES[pick], logprob, tuple(_ALTERNATIVE_BYTES[pick]))
+            )
+        alternatives.sort(key=lambda alt: -alt.logprob)
+        entries.append(
+            TokenLogprob(token, chosen, tuple(raw), tuple(alternatives[:top]) if top else ())
+        )
+    return tuple(entries)
+
+
+def _pieces(
+    token_bytes: Sequence[bytes], logprobs: Sequence[TokenLogprob] | None
+) -> tuple[Piece, ...]:
+    """Group tokens into deltas of whole characters, as the API streams them."""
+    pieces: list[Piece] = []
+    pending = b""
+    pending_logprobs: list[TokenLogprob] = []
+    for position, raw in enumerate(token_bytes):
+        pending += raw
+        if logprobs is not None:
+            pending_logprobs.append(logprobs[position])
+        try:
+            text = pending.decode()
+        except UnicodeDecodeError:
+            continue
+        pieces.append(Piece(text, tuple(pending_logprobs)))
+        pending, pending_logprobs = b"", []
+    if pending:
+        pieces.append(Piece(pending.decode(errors="ignore"), tuple(pending_logprobs)))
+    return tuple(pieces)
+
+
+def _fragments(text: str) -> tuple[str, ...]:
+    raw_tokens = [encoding().decode_single_token_bytes(t) for t in encoding().encode_ordinary(text)]
+    return tuple(piece.text for piece in _pieces(raw_tokens, None))
+
+
+def _render_text(
+    text: str,
+    *,
+    limit: int,
+    stops: Sequence[str],
+    logprobs: bool,
+    top_logprobs: int,
+    rng: random.Random,
+    refusal: bool = False,
+) -> Choice:
+    text = _cut_at_stop(text, stops)
+    tokens = encoding().encode_ordinary(text)
+    finish = "stop"
+    if len(tokens) > limit:
+        tokens, finish = tokens[:limit], "length"
+    token_bytes = [encoding().decode_single_token_bytes(t) for t in tokens]
+    if finish == "length":
+        # A cut can split a character; the API drops the dangling bytes from the text.
+        text = b"".join(token_bytes).decode(errors="ignore")
+    entries = _logprobs_for(token_bytes, rng, top_logprobs) if logprobs else None
+    return Choice(
+        content=None if refusal else text,
+        refusal=text if refusal else None,
+        tool_calls=(),
+        function_call=None,
+        finish_reason=finish,
+        completion_tokens=len(tokens),
+        pieces=_pieces(token_bytes, entries),
+        logprobs=entries,
+    )
+
+
+def _render_calls(intent: Intent, *, limit: int, forced: bool, profile: ModelProfile) -> Choice:
+    costs = profile.reply_costs
+    count = len(intent.tool_calls)
+    if forced:
+        overhead = 0
+    elif count == 1:
+        overhead = costs.single_call
+    else:
+        overhead = costs.parallel_wrapper + costs.per_parallel_call * count
+    spent = overhead
+    calls: list[tuple[str, str]] = []
+    truncated = False
+    for call in intent.tool_calls:
+        if not forced:
+            spent += len(encoding().encode_ordinary(call.name))
+        argument_tokens = encoding().encode_ordinary(call.arguments)
+        room = limit - spent
+        if len(argument_tokens) > room:
+            argument_tokens, truncated = argument_tokens[: max(room, 0)], True
+            text = encoding().decode_bytes(argument_tokens).decode(errors="ignore")
+            calls.append((call.name, text))
+            spent += len(argument_tokens)
+            break
+        spent += len(argument_tokens)
+        calls.append((call.name, call.arguments))
+    if truncated:
+        finish = "length"
+    elif intent.legacy_function:
+        finish = "stop" if forced else "function_call"
+    else:
+        finish = "stop" if forced else "tool_calls"
+    if intent.legacy_function:
+        name, arguments = calls[0]
+        return Choice(
+            content=None,
+            refusal=None,
+            tool_calls=(),
+            function_call=FunctionCall(name, arguments, _fragments(arguments)),
+            finish_reason=finish,
+            completion_tokens=min(spent, limit),
+        )
+    return Choice(
+        content=None,
+        refusal=None,
+        tool_calls=tuple(
+            ToolCall(new_call_id(), name, arguments, _fragments(arguments))
+            for name, arguments in calls
+        ),
+        function_call=None,
+        finish_reason=finish,
+        completion_tokens=min(spent, limit),
+    )
+
+
+def render(
+    intent: Intent,
+    body: Mapping[str, Any],
+    *,
+    prompt_tokens: int,
+    rng: random.Random,
+    profile: ModelProfile = GPT4O_MINI,
+) -> Choice:
+    """The choice the model produces for ``intent`` under ``body``'s limits and options."""
+    limit = completion_limit(body, prompt_tokens, profile)
+    if intent.tool_calls:
+        return _render_calls(
+            intent, limit=limit, forced=tool_mode(body) == "named", profile=profile
+        )
+    top = body.get("top_logprobs")
+    return _render_text(
+        intent.refusal if intent.refusal is not None else intent.text or "",
+        limit=limit,
+        stops=stop_sequences(body),
+        logprobs=body.get("logprobs") is True,
+        top_logprobs=top if isinstance(top, int) and not isinstance(top, bool) else 0,
+        rng=rng,
+        refusal=intent.refusal is not None,
+    )
+
+
+def choice_count(body: Mapping[str, Any]) -> int:
+    n = body.get("n")
+    return n if isinstance(n, int) and not isinstance(n, bool) and n >= 1 else 1

@@ -1,0 +1,486 @@
+"""The bytes the real API writes: ``chat.completion`` JSON, SSE chunks, headers, error bodies.
+
+Everything here is presentation: :mod:`minidouble._engine` decides what the model says, this
+module says it the way api.openai.com (or Azure OpenAI) serializes it, down to key order,
+indentation and the trailing newline, because code under test and cassettes compare bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from minidouble._errors import OpenAIError
+from minidouble._http import HttpResponse
+from minidouble._profile import GPT4O_MINI, ModelProfile
+
+__all__ = [
+    "Flavor",
+    "api_headers",
+    "completion_body",
+    "completion_response",
+    "error_response",
+    "json_response",
+    "new_call_id",
+    "new_completion_id",
+    "new_request_id",
+    "stream_events",
+]
+
+_BASE62 = string.ascii_letters + string.digits
+# Ids and obfuscation padding must differ between requests, not be reproducible: a private
+# generator keeps them off the seeded one the engine uses for the reply itself.
+_ids = random.Random()
+
+JSON = "application/json"
+JSON_UTF8 = "application/json; charset=utf-8"
+EVENT_STREAM = "text/event-stream; charset=utf-8"
+
+
+def new_completion_id() -> str:
+    return "chatcmpl-" + "".join(_ids.choices(_BASE62, k=29))
+
+
+def new_call_id() -> str:
+    return "call_" + "".join(_ids.choices(_BASE62, k=24))
+
+
+def new_request_id() -> str:
+    return "req_" + uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class Flavor:
+    """Which service the response imitates: api.openai.com or an Azure OpenAI deployment."""
+
+    azure: bool = False
+    deployment: str = ""
+
+
+OPENAI = Flavor()
+
+
+# ---------------------------------------------------------------------------------------------
+# Serialization styles
+
+
+def pretty(document: Any) -> bytes:
+    """api.openai.com's completion style: 2-space indent, raw UTF-8, a trailing newline."""
+    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def compact(document: Any) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def azure_compact(document: Any) -> bytes:
+    """Azure re-serializes every body compactly with its keys sorted."""
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode()
+
+
+def error_bytes(error: OpenAIError) -> tuple[bytes, str]:
+    """An error body in the style of the layer that produced it, and its content type."""
+    if error.style == "gateway":
+        return (json.dumps(error.body, indent=4, ensure_ascii=False) + "\n").encode(), JSON_UTF8
+    return json.dumps(error.body, indent=2, ensure_ascii=False).encode(), JSON
+
+
+# ---------------------------------------------------------------------------------------------
+# Headers
+
+
+def api_headers(
+    request_id: str,
+    *,
+    processing_ms: int,
+    rate_limits: dict[str, str] | None,
+    flavor: Flavor = OPENAI,
+) -> list[tuple[str, str]]:
+    """The service headers of a response; ``rate_limits`` None means the layer sends none.
+
+    Auth and model-lookup failures come from layers in front of the rate limiter, so they
+    carry only ``x-request-id`` (reference §9); everything behind it carries the full set.
+    """
+    if flavor.azure:
+        headers = [
+            ("apim-request-id", request_id),
+            ("x-request-id", request_id),
+            ("x-ms-region", "East US"),
+            ("x-ms-client-request-id", request_id),
+        ]
+        if rate_limits is not None:
+            headers += [
+                ("azureml-model-session", "d001-20250101000000"),
+                ("x-ms-deployment-name", flavor.deployment),
+                ("x-ms-rai-invoked", "true"),
+            ]
+            headers += [(k, v) for k, v in rate_limits.items() if "-reset-" not in k]
+        return headers
+    if rate_limits is None:
+        return [("x-request-id", request_id)]
+    return [
+        ("access-control-expose-headers", "X-Request-ID"),
+        ("openai-organization", "user-minidouble"),
+        ("openai-processing-ms", str(processing_ms)),
+        ("openai-project", "proj_minidouble"),
+        ("openai-version", GPT4O_MINI.openai_version),
+        *rate_limits.items(),
+        ("x-request-id", request_id),
+    ]
+
+
+def idle_rate_limits(
+    profile: ModelProfile = GPT4O_MINI, *, spent_tokens: int = 0
+) -> dict[str, str]:
+    """``x-ratelimit-*`` values for an account far from its limits, in the API's order."""
+    limits = profile.rate_limits
+    return {
+        "x-ratelimit-limit-requests": str(limits.requests_per_minute),
+        "x-ratelimit-limit-tokens": str(limits.tokens_per_minute),
+        "x-ratelimit-remaining-requests": str(limits.requests_per_minute - 1),
+        "x-ratelimit-remaining-tokens": str(max(limits.tokens_per_minute - spent_tokens, 0)),
+        "x-ratelimit-reset-requests": limits.idle_reset_requests,
+        "x-ratelimit-reset-tokens": limits.idle_reset_tokens,
+    }
+
+
+def json_response(
+    status: int,
+    body: bytes,
+    content_type: str,
+    headers: list[tuple[str, str]],
+) -> HttpResponse:
+    return HttpResponse(status, [("content-type", content_type), *headers], body)
+
+
+def error_response(
+    error: OpenAIError,
+    headers: list[tuple[str, str]],
+    *,
+    flavor: Flavor = OPENAI,
+) -> HttpResponse:
+    body, content_type = error_bytes(error)
+    if flavor.azure and error.style == "gateway":
+        body, content_type = azure_compact(error.body), JSON
+    return json_response(error.status, body, content_type, headers)
+
+
+# ---------------------------------------------------------------------------------------------
+# chat.completion
+
+
+def _message(choice: Any) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": choice.content}
+    if choice.tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in choice.tool_calls
+        ]
+    if choice.function_call is not None:
+        message["function_call"] = {
+            "name": choice.function_call.name,
+            "arguments": choice.function_call.arguments,
+        }
+    message["refusal"] = choice.refusal
+    message["annotations"] = []
+    return message
+
+
+def _logprob_entry(token: Any) -> dict[str, Any]:
+    return {
+        "token": token.token,
+        "logprob": token.logprob,
+        "bytes": list(token.bytes),
+        "top_logprobs": [
+            {"token": alt.token, "logprob": alt.logprob, "bytes": list(alt.bytes)}
+            for alt in token.top_logprobs
+        ],
+    }
+
+
+def _logprobs_block(
+    tokens: Sequence[Any] | None, *, refusal: bool = False
+) -> dict[str, Any] | None:
+    if tokens is None:
+        return None
+    entries = [_logprob_entry(t) for t in tokens]
+    return (
+        {"content": None, "refusal": entries} if refusal else {"content": entries, "refusal": None}
+    )
+
+
+def usage_block(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+
+
+_SAFE = {"filtered": False, "severity": "safe"}
+
+
+def _azure_choice_filters() -> dict[str, Any]:
+    return {
+        "hate": _SAFE,
+        "protected_material_code": {"filtered": False, "detected": False},
+        "protected_material_text": {"filtered": False, "detected": False},
+        "self_harm": _SAFE,
+        "sexual": _SAFE,
+        "violence": _SAFE,
+    }
+
+
+def _azure_prompt_filters() -> list[dict[str, Any]]:
+    return [
+        {
+            "prompt_index": 0,
+            "content_filter_results": {
+                "hate": _SAFE,
+                "jailbreak": {"filtered": False, "detected": False},
+                "self_harm": _SAFE,
+                "sexual": _SAFE,
+                "violence": _SAFE,
+            },
+        }
+    ]
+
+
+def completion_body(
+    reply: Any,
+    *,
+    completion_id: str,
+    created: int,
+    prompt_tokens: int,
+    profile: ModelProfile = GPT4O_MINI,
+    flavor: Flavor = OPENAI,
+) -> dict[str, Any]:
+    """The ``chat.completion`` object, keys in the order api.openai.com serves them."""
+    choices = []
+    for index, choice in enumerate(reply.choices):
+        entry: dict[str, Any] = {
+            "index": index,
+            "message": _message(choice),
+            "logprobs": _logprobs_block(choice.logprobs, refusal=choice.refusal is not None),
+            "finish_reason": choice.finish_reason,
+        }
+        if flavor.azure:
+            entry["content_filter_results"] = _azure_choice_filters()
+        choices.append(entry)
+    body: dict[str, Any] = {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": profile.response_model,
+        "choices": choices,
+        "usage": usage_block(prompt_tokens, reply.completion_tokens),
+    }
+    if flavor.azure:
+        body["prompt_filter_results"] = _azure_prompt_filters()
+    else:
+        body["service_tier"] = "default"
+    body["system_fingerprint"] = profile.system_fingerprint
+    return body
+
+
+def completion_response(
+    reply: Any,
+    *,
+    prompt_tokens: int,
+    headers: list[tuple[str, str]],
+    profile: ModelProfile = GPT4O_MINI,
+    flavor: Flavor = OPENAI,
+) -> tuple[HttpResponse, dict[str, Any]]:
+    body = completion_body(
+        reply,
+        completion_id=new_completion_id(),
+        created=int(time.time()),
+        prompt_tokens=prompt_tokens,
+        profile=profile,
+        flavor=flavor,
+    )
+    raw = azure_compact(body) if flavor.azure else pretty(body)
+    return json_response(200, raw, JSON, headers), body
+
+
+# ---------------------------------------------------------------------------------------------
+# Server-Sent Events
+
+
+def _obfuscation() -> str:
+    # Real padding is random noise that evens out chunk sizes; its length varies per chunk.
+    return "".join(_ids.choices(_BASE62, k=_ids.randint(1, 16)))
+
+
+class _ChunkWriter:
+    """Serializes chunks of one stream: shared id/created, the usage and obfuscation rules."""
+
+    def __init__(
+        self,
+        *,
+        include_usage: bool,
+        obfuscate: bool,
+        profile: ModelProfile,
+        flavor: Flavor,
+    ) -> None:
+        self.id = new_completion_id()
+        self.created = int(time.time())
+        self.include_usage = include_usage
+        self.obfuscate = obfuscate and not flavor.azure
+        self.profile = profile
+        self.flavor = flavor
+
+    def chunk(self, choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> bytes:
+        body: dict[str, Any] = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.profile.response_model,
+        }
+        if not self.flavor.azure:
+            body["service_tier"] = "default"
+        body["system_fingerprint"] = self.profile.system_fingerprint
+        body["choices"] = choices
+        if self.include_usage:
+            body["usage"] = usage
+        if self.obfuscate:
+            body["obfuscation"] = _obfuscation()
+        return self.event(body)
+
+    def event(self, body: dict[str, Any]) -> bytes:
+        data = azure_compact(body) if self.flavor.azure else compact(body)
+        return b"data: " + data + b"\n\n"
+
+    def choice(
+        self,
+        index: int,
+        delta: dict[str, Any],
+        *,
+        logprobs: Sequence[Any] | None = None,
+        finish_reason: str | None = None,
+        refusal: bool = False,
+    ) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "index": index,
+            "delta": delta,
+            "logprobs": _logprobs_block(logprobs, refusal=refusal),
+            "finish_reason": finish_reason,
+        }
+        if self.flavor.azure:
+            entry["content_filter_results"] = {}
+        return entry
+
+
+_Delta = tuple[dict[str, Any], "Sequence[Any] | None", "str | None"]
+
+
+def _choice_deltas(choice: Any) -> Iterator[_Delta]:
+    """One choice as (delta, logprobs, finish_reason) steps: opening, fragments, finish."""
+    opening: dict[str, Any] = {"role": "assistant"}
+    calls = choice.tool_calls
+    if calls:
+        # The first call opens in the role chunk itself, as gpt-4o-mini streams it.
+        opening["content"] = None
+        opening["tool_calls"] = [_call_opening(0, calls[0])]
+    elif choice.function_call is not None:
+        opening["content"] = None
+        opening["function_call"] = {"name": choice.function_call.name, "arguments": ""}
+    elif choice.refusal is not None:
+        opening["content"] = None
+    else:
+        opening["content"] = ""
+    opening["refusal"] = None if choice.refusal is None else ""
+    yield opening, None, None
+
+    if calls:
+        for call_index, call in enumerate(calls):
+            if call_index:
+                yield {"tool_calls": [_call_opening(call_index, call)]}, None, None
+            for fragment in call.fragments:
+                call_delta = {"index": call_index, "function": {"arguments": fragment}}
+                yield {"tool_calls": [call_delta]}, None, None
+    elif choice.function_call is not None:
+        for fragment in choice.function_call.fragments:
+            yield {"function_call": {"arguments": fragment}}, None, None
+    else:
+        key = "content" if choice.refusal is None else "refusal"
+        for piece in choice.pieces:
+            logprobs = piece.logprobs if choice.logprobs is not None else None
+            yield {key: piece.text}, logprobs, None
+    yield {}, None, choice.finish_reason
+
+
+def _call_opening(call_index: int, call: Any) -> dict[str, Any]:
+    return {
+        "index": call_index,
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": ""},
+    }
+
+
+def stream_events(
+    reply: Any,
+    *,
+    prompt_tokens: int,
+    include_usage: bool,
+    obfuscate: bool,
+    profile: ModelProfile = GPT4O_MINI,
+    flavor: Flavor = OPENAI,
+) -> Iterator[bytes]:
+    """Every SSE event of a streamed completion, ``data: [DONE]`` last.
+
+    Choices stream one after another (the API interleaves them for n > 1; clients that
+    reassemble by ``index``, as the SDK does, see the same result either way).
+    """
+    writer = _ChunkWriter(
+        include_usage=include_usage, obfuscate=obfuscate, profile=profile, flavor=flavor
+    )
+    if flavor.azure:
+        # Azure opens with a bare chunk reporting the prompt filter verdicts.
+        yield writer.event(
+            {
+                "choices": [],
+                "created": 0,
+                "id": "",
+                "model": "",
+                "object": "",
+                "prompt_filter_results": _azure_prompt_filters(),
+            }
+        )
+    # With n > 1 the API interleaves the choices' chunks; round-robin reproduces that.
+    pending = [(index, _choice_deltas(choice)) for index, choice in enumerate(reply.choices)]
+    while pending:
+        still_open = []
+        for index, deltas in pending:
+            step = next(deltas, None)
+            if step is None:
+                continue
+            delta, logprobs, finish_reason = step
+            refusal = reply.choices[index].refusal is not None
+            entry = writer.choice(
+                index, delta, logprobs=logprobs, finish_reason=finish_reason, refusal=refusal
+            )
+            yield writer.chunk([entry])
+            still_open.append((index, deltas))
+        pending = still_open
+    if include_usage:
+        yield writer.chunk([], usage_block(prompt_tokens, reply.completion_tokens))
+    yield b"data: [DONE]\n\n"
