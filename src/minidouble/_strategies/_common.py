@@ -19,8 +19,8 @@ ToolCall = dict[str, Any]
 Schema = dict[str, Any]
 Body = dict[str, Any]
 
-# Characters of the API's name pattern ``^[a-zA-Z0-9_-]+$``, simplest first so names shrink
-# towards "a"; tests check that this alphabet and the profile's pattern agree.
+# Characters of the API's name pattern ``^[a-zA-Z0-9_-]+$``; tests check that this alphabet and
+# the profile's pattern agree.
 NAME_ALPHABET = string.ascii_lowercase + string.ascii_uppercase + string.digits + "_-"
 _BASE62 = string.digits + string.ascii_letters
 

@@ -79,7 +79,9 @@ def _choice(draw: DrawFn, index: int, tools: Sequence[Tool] | None) -> dict[str,
         message["tool_calls"] = [{**call, "id": id_} for call, id_ in zip(calls, ids, strict=True)]
         # A forced named call finishes with "stop" (reference §7.2).
         finish = draw(st.sampled_from(("tool_calls", "stop")), label="finish")
-    message["refusal"] = draw(texts(40), label="refusal") if kind == "refusal" else None
+    message["refusal"] = (
+        draw(st.text(min_size=1, max_size=40), label="refusal") if kind == "refusal" else None
+    )
     message["annotations"] = []
     return {"index": index, "message": message, "logprobs": None, "finish_reason": finish}
 

@@ -619,7 +619,39 @@ def _strict_schema(draw: DrawFn, body: Body, profile: ModelProfile) -> InvalidRe
     )
 
 
-INVALID_KINDS = tuple(_MUTATIONS)
+# Simplest first: kinds that draw nothing beyond the base request lead, so a failure that any
+# kind triggers shrinks to a missing 'messages'.
+INVALID_KINDS = (
+    "missing_messages",
+    "empty_messages",
+    "empty_tools",
+    "json_object_without_json",
+    "model_not_found",
+    "unrecognized_argument",
+    "wrong_type",
+    "number_out_of_range",
+    "bad_role",
+    "missing_content",
+    "null_content",
+    "bad_message_name",
+    "content_too_long",
+    "too_many_stops",
+    "max_tokens_too_large",
+    "both_token_caps",
+    "too_many_tools",
+    "bad_tool_name",
+    "tool_choice_without_tools",
+    "parallel_tool_calls_without_tools",
+    "tool_choice_not_found",
+    "stream_options_without_stream",
+    "top_logprobs_without_logprobs",
+    "orphan_tool_message",
+    "unanswered_tool_call",
+    "context_length_exceeded",
+    "context_with_completion_exceeded",
+    "strict_schema",
+)
+assert set(INVALID_KINDS) == set(_MUTATIONS)
 
 
 @st.composite

@@ -31,8 +31,10 @@ LIMITS: tuple[Limit, ...] = (
 )
 # Each costs exactly one o200k token per repeat, whatever its neighbours in the run.
 FILLER_UNITS = (" hello", " the", " data", " token")
-# One o200k token spans up to 128 spaces, so a million characters stay far inside the context.
-_CHEAP_CHARACTER = " "
+# 16 characters per o200k token, so a million characters stay far inside the context window,
+# and short pieces keep the encoder fast (one huge run of a single character takes seconds to
+# encode, and a million spaces overflow tiktoken's regex stack).
+CHEAP_UNIT = " " + "-" * 31
 DEFAULT_OFFSET = 8
 
 
@@ -146,8 +148,33 @@ def near_limit_requests(
     )
 
 
-def filler(unit: str, tokens: int) -> str:
-    return unit * tokens
+class Filler(str):
+    """A long generated text that prints as the expression that built it.
+
+    A failing near-limit example would otherwise fill the report with a megabyte of
+    ``' hello hello ...'``; this is an ordinary ``str`` everywhere else (JSON, tokenizers,
+    comparisons).
+    """
+
+    description: str
+
+    def __new__(cls, text: str, description: str) -> Filler:
+        made = super().__new__(cls, text)
+        made.description = description
+        return made
+
+    def __repr__(self) -> str:
+        return self.description
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.description)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Filler, (str(self), self.description))
+
+
+def filler(unit: str, tokens: int) -> Filler:
+    return Filler(unit * tokens, f"{unit!r} * {tokens}")
 
 
 def _prompt_of(draw: DrawFn, body: Body, target: int, profile: ModelProfile) -> tuple[Body, int]:
@@ -209,7 +236,9 @@ def _content_length(
     draw: DrawFn, body: Body, offset: int, profile: ModelProfile
 ) -> tuple[Body, int, int]:
     length = profile.max_string_length + offset
-    message: Message = {"role": "user", "content": _CHEAP_CHARACTER * length}
+    text = (CHEAP_UNIT * (length // len(CHEAP_UNIT) + 1))[:length]
+    content = Filler(text, f"({CHEAP_UNIT!r} * {length // len(CHEAP_UNIT) + 1})[:{length}]")
+    message: Message = {"role": "user", "content": content}
     return _padded(body, message, front=False), length, profile.max_string_length
 
 

@@ -343,9 +343,30 @@ def tool_schemas(
             name += "_"
         definitions[name] = builder.recursive_definition(name)
     root = builder.object(1, width=min(_MAX_OBJECT_WIDTH + 2, builder.budget.properties))
-    if definitions:
-        root["$defs"] = definitions
+    used = _referenced(root, definitions)
+    if used:
+        # Unreferenced definitions are dropped: they would only be noise in a shrunk example.
+        root["$defs"] = {name: schema for name, schema in definitions.items() if name in used}
     return root
+
+
+def _referenced(root: Schema, definitions: dict[str, Schema]) -> set[str]:
+    """Names of the definitions reachable from ``root`` through ``$ref``."""
+    seen: set[str] = set()
+    pending: list[Any] = [root]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(node)
+        elif isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                name = ref.removeprefix("#/$defs/")
+                if name not in seen and name in definitions:
+                    seen.add(name)
+                    pending.append(definitions[name])
+            pending.extend(value for key, value in node.items() if key not in ("enum", "const"))
+    return seen
 
 
 @st.composite
