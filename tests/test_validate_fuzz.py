@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -112,3 +113,102 @@ def test_mangled_requests(params: dict[str, Any], messages: Any) -> None:
 @given(st.lists(st.dictionaries(KEYS, SHAPED, max_size=5), min_size=1, max_size=4), SHAPED)
 def test_mangled_messages_and_tools(messages: list[dict[str, Any]], tools: Any) -> None:
     _outcome({"model": "gpt-4o-mini", "messages": messages, "tools": tools})
+
+
+ONE_PIXEL_PNG = (
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
+)
+# A request that uses every feature; each example swaps one of its values for arbitrary JSON,
+# so every rule meets values of every type in the position it checks.
+FULL_REQUEST: dict[str, Any] = {
+    "model": "gpt-4o-mini",
+    "messages": [
+        {"role": "system", "content": [{"type": "text", "text": "Answer in json."}]},
+        {
+            "role": "user",
+            "name": "alice",
+            "content": [
+                {"type": "text", "text": "What is this?"},
+                {"type": "image_url", "image_url": {"url": ONE_PIXEL_PNG}},
+                {"type": "file", "file": {"file_id": "file-1"}},
+            ],
+        },
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "42"},
+    ],
+    "tools": [
+        {
+            "type": "function",
+            "function": {
+                "name": "f",
+                "strict": True,
+                "parameters": {
+                    "type": "object",
+                    "properties": {"x": {"type": "array", "items": {"type": "string"}}},
+                    "required": ["x"],
+                    "additionalProperties": False,
+                },
+            },
+        }
+    ],
+    "tool_choice": {"type": "function", "function": {"name": "f"}},
+    "parallel_tool_calls": False,
+    "response_format": {"type": "json_object"},
+    "stream": True,
+    "stream_options": {"include_usage": True},
+    "logprobs": True,
+    "top_logprobs": 2,
+    "logit_bias": {"11": 5},
+    "metadata": {"k": "v"},
+    "stop": ["END"],
+    "max_completion_tokens": 100,
+    "temperature": 0.5,
+    "prediction": {"type": "content", "content": "x"},
+}
+
+
+def _leaf_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    paths = [path] if path else []
+    if isinstance(value, dict):
+        for key, child in value.items():
+            paths += _leaf_paths(child, (*path, key))
+    elif isinstance(value, list):
+        for position, child in enumerate(value):
+            paths += _leaf_paths(child, (*path, position))
+    return paths
+
+
+LEAF_PATHS = _leaf_paths(FULL_REQUEST)
+
+
+def test_the_full_request_is_valid() -> None:
+    check_request(FULL_REQUEST)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(LEAF_PATHS), SHAPED)
+def test_one_value_replaced(path: tuple[Any, ...], replacement: Any) -> None:
+    body = json.loads(json.dumps(FULL_REQUEST))
+    target = body
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = replacement
+    _outcome(body)
+
+
+@pytest.mark.xfail(
+    raises=BaseException,
+    strict=True,
+    reason="tiktoken's regex overflows its stack on ~1M consecutive spaces and raises a "
+    "pyo3 PanicException (a BaseException): _tokenizer.token_count must split such runs",
+)
+def test_a_million_spaces_within_the_string_limit() -> None:
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": " " * 1_048_576}]}
+    _outcome(body)

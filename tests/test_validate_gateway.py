@@ -79,8 +79,10 @@ def test_missing_model(body: dict[str, object]) -> None:
     assert error_of(body) == (400, None, None, "you must provide a model parameter")
 
 
-def test_a_non_string_model_is_a_type_error() -> None:
-    assert error_of(chat(model=4))[:3] == (400, "model", "invalid_type")
+@pytest.mark.parametrize("model", [7, 1.5, True, ["gpt-4o-mini"], {"id": "gpt-4o-mini"}])
+def test_a_non_string_model_fails_the_gateways_parse(model: object) -> None:
+    exc = rejected(chat(model=model))
+    assert (exc.status, exc.message, exc.style) == (400, MALFORMED_JSON, "gateway")
 
 
 def test_model_is_checked_before_anything_in_the_body() -> None:
@@ -127,6 +129,40 @@ def test_refused_parameters_are_accepted_when_null(name: str) -> None:
 
 def test_unknown_arguments_come_before_parameter_errors() -> None:
     assert error_of(chat(temperature=5, foo=1))[3].startswith("Unrecognized request argument")
+    assert error_of(chat(n="abc", foo=1))[3].startswith("Unrecognized request argument")
+    assert error_of(chat(foo=1) | {"messages": []})[3].startswith("Unrecognized request")
+
+
+def test_missing_messages_come_before_unknown_arguments() -> None:
+    assert error_of({"model": "gpt-4o-mini", "foo": 1})[1:3] == (
+        "messages",
+        "missing_required_parameter",
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        # Pairs measured on the endpoint (docs/model-profile.md, "order of checks").
+        ({"n": "abc"}, {"stop": 5}),
+        ({"n": "abc"}, {"temperature": "x"}),
+        ({"n": 0}, {"stop": 5}),
+        ({"seed": "x"}, {"service_tier": "bogus"}),
+        ({"n": 0}, {"metadata": "x"}),
+        ({"max_completion_tokens": 0}, {"logprobs": "x"}),
+        ({"stream": "x"}, {"store": "x"}),
+        ({"tools": "x"}, {"top_logprobs": "x"}),
+        ({"functions": "x"}, {"function_call": 5}),
+        ({"max_tokens": 0}, {"store": "x"}),
+        ({"stop": 5}, {"stream_options": "x"}),
+        ({"metadata": "x"}, {"prediction": "x"}),
+        ({"metadata": "x"}, {"temperature": 3}),
+    ],
+)
+def test_field_order_either_way_round(first: dict[str, object], second: dict[str, object]) -> None:
+    expected = next(iter(first))
+    assert rejected(chat(**first, **second)).param == expected
+    assert rejected(chat(**second, **first)).param == expected
 
 
 def test_only_the_first_problem_is_reported_max_tokens_before_content_and_temperature() -> None:
@@ -140,3 +176,30 @@ def test_error_bodies_keep_the_api_key_order() -> None:
     assert list(exc.body["error"]) == ["message", "type", "param", "code"]
     assert exc.style == "validator"
     json.dumps(exc.body)  # wire-ready
+
+
+def test_responses_bodies_go_to_the_responses_validator() -> None:
+    validate_request({"model": "gpt-4o-mini", "input": "Hi"}, path="/v1/responses")
+    exc = rejected(
+        {"model": "gpt-4o-mini", "input": "Hi", "max_output_tokens": 5}, path="/v1/responses"
+    )
+    assert (exc.param, exc.code) == ("max_output_tokens", "integer_below_min_value")
+
+
+def test_the_newer_unknown_parameter_wording_is_one_profile_field() -> None:
+    import dataclasses
+
+    from minidouble import GPT4O_MINI
+
+    newer = dataclasses.replace(
+        GPT4O_MINI,
+        validation=dataclasses.replace(
+            GPT4O_MINI.validation, unknown_argument_wording="unknown_parameter"
+        ),
+    )
+    exc = rejected(chat(zzz_unknown=1, other=2), profile=newer)
+    assert (exc.param, exc.code, exc.message) == (
+        "zzz_unknown",
+        "unknown_parameter",
+        "Unknown parameter: 'zzz_unknown'.",
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from typing import Any
 
 import pytest
@@ -40,7 +41,11 @@ def tool_reply(call_id: str) -> dict[str, Any]:
 
 def test_messages_required_array_non_empty() -> None:
     assert error_of({"model": "gpt-4o-mini"})[1:3] == ("messages", "missing_required_parameter")
-    assert error_of(chat() | {"messages": "Hi"})[1:3] == ("messages", "invalid_type")
+    assert error_of(chat() | {"messages": "ping"})[1:] == (
+        "messages",
+        "invalid_type",
+        "Invalid type for 'messages': expected an array of objects, but got a string instead.",
+    )
     assert error_of(chat() | {"messages": []}) == (
         400,
         "messages",
@@ -220,6 +225,8 @@ def test_image_parts() -> None:
 def test_image_formats_are_sniffed_from_the_bytes(data: bytes) -> None:
     url = "data:image/jpeg;base64," + base64.b64encode(data).decode()
     validate_request(chat(user([image(url)])))
+    with_parameters = "data:image/png;name=x.png;BASE64," + base64.b64encode(data).decode()
+    validate_request(chat(user([image(with_parameters)])))
 
 
 @pytest.mark.parametrize(
@@ -351,3 +358,38 @@ def test_complete_tool_rounds_are_accepted_in_any_reply_order() -> None:
 
 def test_a_history_may_end_on_its_tool_replies() -> None:
     validate_request(chat(user(), assistant_calls("a"), tool_reply("a")))
+
+
+def test_empty_tool_calls_array() -> None:
+    body = chat(user(), {"role": "assistant", "content": "x", "tool_calls": []})
+    assert error_of(body) == (
+        400,
+        "messages[1].tool_calls",
+        "empty_array",
+        "Invalid 'messages[1].tool_calls': empty array. Expected an array with minimum length 1, "
+        "but got an empty array instead.",
+    )
+
+
+def test_a_history_ending_on_unanswered_calls() -> None:
+    body = chat(user(), assistant_calls("a", "b"), tool_reply("a"))
+    assert error_of(body)[1:] == (
+        "messages.[2].role",
+        None,
+        "An assistant message with 'tool_calls' must be followed by tool messages responding "
+        "to each 'tool_call_id'. The following tool_call_ids did not have response messages: b",
+    )
+    lenient = dataclasses.replace(
+        GPT4O_MINI,
+        validation=dataclasses.replace(GPT4O_MINI.validation, reject_trailing_tool_calls=False),
+    )
+    validate_request(body, profile=lenient)
+
+
+def test_content_requirement_is_one_profile_field() -> None:
+    lenient = dataclasses.replace(
+        GPT4O_MINI, validation=dataclasses.replace(GPT4O_MINI.validation, require_content=False)
+    )
+    body = chat({"role": "user"}, {"role": "assistant", "content": None}, user(None))
+    validate_request(body, profile=lenient)
+    assert error_of(body)[1:3] == ("messages[0].content", "missing_required_parameter")

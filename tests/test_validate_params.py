@@ -192,7 +192,14 @@ def test_metadata_limits() -> None:
         "object_above_max_properties",
     )
     validate_request(chat(metadata={"k" * 64: "v" * 512}))
-    assert error_of(chat(metadata={"k" * 65: "v"}))[1:3] == ("metadata", "string_above_max_length")
+    assert error_of(chat(metadata={"k" * 70: "v"})) == (
+        400,
+        "metadata." + "k" * 70,
+        "property_name_above_max_length",
+        "Invalid property name in 'metadata': 'kkk...kkk' is too long. Expected a string with "
+        "maximum length 64, but got a string with length 70 instead.",
+    )
+    assert error_of(chat(metadata={"k" * 65: "v"}))[2] == "property_name_above_max_length"
     assert error_of(chat(metadata={"k": "v" * 513})) == (
         400,
         "metadata.k",
@@ -218,6 +225,22 @@ def test_service_tier_enum() -> None:
     )
 
 
+def test_enum_type_errors_list_the_values() -> None:
+    assert error_of(chat(service_tier={"a": 1}))[2:] == (
+        "invalid_type",
+        "Invalid type for 'service_tier': expected one of 'auto', 'default', 'flex', 'scale', "
+        "or 'priority', but got an object instead.",
+    )
+
+
+def test_temperature_range_is_checked_after_every_other_field() -> None:
+    # Recorded: max_tokens 0 is reported before temperature -0.5 (reference §2.1).
+    assert error_of(chat(temperature=-0.5, max_tokens=0))[1] == "max_tokens"
+    assert error_of(chat(top_p=7, metadata="x"))[1] == "metadata"
+    # Its type, though, is checked in its place.
+    assert error_of(chat(temperature="hot", metadata="x"))[1] == "temperature"
+
+
 def test_long_enum_values_are_abbreviated() -> None:
     limit = GPT4O_MINI.validation.echo_abbreviate_over
     assert error_of(chat(service_tier="x" * limit))[3].startswith(
@@ -240,8 +263,7 @@ def test_logprobs_and_top_logprobs() -> None:
         400,
         "top_logprobs",
         None,
-        "Invalid value for 'top_logprobs': 'top_logprobs' is only allowed when 'logprobs' is "
-        "enabled.",
+        "The 'top_logprobs' parameter is only allowed when 'logprobs' is enabled.",
     )
     assert error_of(chat(logprobs=False, top_logprobs=2))[1] == "top_logprobs"
 

@@ -57,7 +57,11 @@ def test_tools_count() -> None:
         "Invalid 'tools': empty array. Expected an array with minimum length 1, but got an empty "
         "array instead.",
     )
-    assert error_of(chat(tools={"a": 1}))[1:3] == ("tools", "invalid_type")
+    assert error_of(chat(tools="none"))[1:] == (
+        "tools",
+        "invalid_type",
+        "Invalid type for 'tools': expected an array of objects, but got a string instead.",
+    )
 
 
 def test_tool_shape() -> None:
@@ -279,7 +283,22 @@ def test_tool_choice() -> None:
         "tool_choice.function",
         "missing_required_parameter",
     )
-    assert error_of(chat(tools=[tool()], tool_choice=1))[1:3] == ("tool_choice", "invalid_type")
+    assert error_of(chat(tools=[tool()], tool_choice=7))[1:] == (
+        "tool_choice",
+        "invalid_type",
+        "Invalid type for 'tool_choice': expected one of one of 'none', 'auto', or 'required' "
+        "or object, but got an integer instead.",
+    )
+    # The function is required whatever the type says.
+    assert error_of(chat(tools=[tool()], tool_choice={"type": "bogus"}))[1:3] == (
+        "tool_choice.function",
+        "missing_required_parameter",
+    )
+    bad_type = {"type": "bogus", "function": {"name": "get_weather"}}
+    assert error_of(chat(tools=[tool()], tool_choice=bad_type))[1:3] == (
+        "tool_choice.type",
+        "invalid_value",
+    )
 
 
 def test_legacy_functions() -> None:
@@ -312,7 +331,7 @@ def test_response_format_types() -> None:
         400,
         "response_format.type",
         "invalid_value",
-        "Invalid value: 'xml'. Supported values are: 'text', 'json_object', and 'json_schema'.",
+        "Invalid value: 'xml'. Supported values are: 'json_object', 'json_schema', and 'text'.",
     )
     assert error_of(chat(response_format={}))[1:3] == (
         "response_format.type",

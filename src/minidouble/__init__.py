@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from minidouble._errors import OpenAIError
+    from minidouble._fake import FakeGPT4oMini
     from minidouble._profile import GPT4O_MINI, ModelProfile
     from minidouble._tokens import count_prompt_tokens
     from minidouble._validate import validate_request
 
 __all__ = [
     "GPT4O_MINI",
+    "FakeGPT4oMini",
     "ModelProfile",
     "OpenAIError",
     "count_prompt_tokens",
@@ -25,6 +27,7 @@ __all__ = [
 __version__ = "0.1.0"
 
 _LAZY = {
+    "FakeGPT4oMini": "minidouble._fake",
     "GPT4O_MINI": "minidouble._profile",
     "ModelProfile": "minidouble._profile",
     "OpenAIError": "minidouble._errors",

@@ -17,16 +17,19 @@ from typing import Any
 
 from minidouble._engine import (
     Reply,
+    assemble,
     choice_count,
     completion_limit,
     default_intent,
     render,
-    request_rng,
+    request_digest,
+    rng_for,
 )
 from minidouble._errors import OpenAIError
 from minidouble._faults import (
     FAULT_STATUSES,
     azure_error,
+    azure_rate_limit,
     invalid_api_key,
     invalid_url,
     missing_api_key,
@@ -57,13 +60,17 @@ from minidouble._wire import (
     new_completion_id,
     new_request_id,
     pretty,
+    served_tier,
     stream_events,
 )
 
 __all__ = ["GPT4oMiniApp"]
 
 CHAT_PATH = "/v1/chat/completions"
+RESPONSES_PATH = "/v1/responses"
 _AZURE_CHAT = re.compile(r"^/openai/deployments/([^/]+)/chat/completions$")
+# Azure's newer v1 API: no api-version, and the body's "model" names the deployment.
+_AZURE_V1_CHAT = "/openai/v1/chat/completions"
 _MODEL_PATH = re.compile(r"^/v1/models/([^/]+)$")
 _UNSET: Any = object()
 
@@ -174,6 +181,11 @@ class GPT4oMiniApp:
             return self._azure(request, azure, request_id, started)
         if path == CHAT_PATH and request.method == "POST":
             return self._chat(request, request_id, started, OPENAI, CHAT_PATH)
+        if path == RESPONSES_PATH and request.method == "POST":
+            # Imported on first use: chat-only suites never pay for the Responses package.
+            from minidouble._responses import handle_responses
+
+            return handle_responses(self, request, request_id, started)
         if request.method == "GET" and (path == "/v1/models" or _MODEL_PATH.match(path)):
             return self._models(request, request_id, started)
         return self._finish(
@@ -268,13 +280,29 @@ class GPT4oMiniApp:
         request_id: str,
         started: float,
     ) -> HttpResponse:
+        if request.path == _AZURE_V1_CHAT and request.method == "POST":
+            return self._azure_deployment(request, "", request_id, started)
         if match is None or request.method != "POST" or "api-version" not in request.query:
             flavor = Flavor(azure=True)
             headers = self._headers(request_id, started, flavor, spent_tokens=None)
             return self._finish(
                 request, None, error_response(azure_error("404"), headers, flavor=flavor)
             )
-        deployment = match.group(1)
+        return self._azure_deployment(request, match.group(1), request_id, started)
+
+    def _azure_deployment(
+        self, request: HttpRequest, deployment: str, request_id: str, started: float
+    ) -> HttpResponse:
+        body: Any = None
+        if not deployment:
+            # The v1 path names the deployment in the body; a body that does not parse is
+            # refused by the JSON layer below.
+            try:
+                body = parse_json_body(request.body)
+            except OpenAIError:
+                body = None
+            model = body.get("model") if isinstance(body, Mapping) else None
+            deployment = model if isinstance(model, str) else ""
         flavor = Flavor(azure=True, deployment=deployment)
         refused = self._authenticate(request, flavor)
         if refused is None and (
@@ -283,7 +311,7 @@ class GPT4oMiniApp:
             refused = azure_error("DeploymentNotFound")
         if refused is not None:
             headers = self._headers(request_id, started, flavor, spent_tokens=None)
-            return self._finish(request, None, error_response(refused, headers, flavor=flavor))
+            return self._finish(request, body, error_response(refused, headers, flavor=flavor))
         return self._chat(request, request_id, started, flavor, request.path)
 
     def _chat(
@@ -306,11 +334,7 @@ class GPT4oMiniApp:
             failure = self._next_failure()
             if failure is not None:
                 return self._failure(request, body, failure, request_id, started, flavor)
-            checked = body
-            if flavor.azure and isinstance(body, dict) and "model" not in body:
-                # The deployment decides the model on Azure; the body may leave it out.
-                checked = {"model": self.profile.response_model, **body}
-            prompt_tokens = check_request(checked, path=path, profile=self.profile)
+            prompt_tokens = check_request(body, path=path, profile=self.profile)
         except OpenAIError as error:
             spent = None if error.style == "gateway" else 0
             headers = self._headers(request_id, started, flavor, spent_tokens=spent)
@@ -339,13 +363,18 @@ class GPT4oMiniApp:
         requested = 0
         if isinstance(body, Mapping):
             requested = completion_limit(body, 0, self.profile)
-        fault = scripted_fault(
-            failure.status,
-            request_id=request_id,
-            requested_tokens=requested,
-            profile=self.profile,
-            **failure.details,
-        )
+        details = failure.details
+        if flavor.azure and failure.status == 429 and details.get("code") != "insufficient_quota":
+            version = request.query.get("api-version", "v1")
+            fault = azure_rate_limit(version, details.get("retry_after", 1.0))
+        else:
+            fault = scripted_fault(
+                failure.status,
+                request_id=request_id,
+                requested_tokens=requested,
+                profile=self.profile,
+                **details,
+            )
         spent = 0 if fault.with_rate_limits else None
         headers = self._headers(request_id, started, flavor, spent_tokens=spent)
         if fault.status == 429 and fault.with_rate_limits:
@@ -386,6 +415,7 @@ class GPT4oMiniApp:
         spent = prompt_tokens + completion_limit(body, prompt_tokens, self.profile)
         headers = self._headers(request_id, started, flavor, spent_tokens=spent)
         description = scripted.describe() if scripted else None
+        tier = served_tier(body)
         if body.get("stream") is True:
             options = body.get("stream_options")
             options = options if isinstance(options, Mapping) else {}
@@ -398,6 +428,7 @@ class GPT4oMiniApp:
                     obfuscate=self.stream_obfuscation if obfuscate is None else obfuscate is True,
                     profile=self.profile,
                     flavor=flavor,
+                    service_tier=tier,
                 )
             )
             response = HttpResponse(200, [("content-type", EVENT_STREAM), *headers], b"", events)
@@ -408,12 +439,17 @@ class GPT4oMiniApp:
                 prompt_tokens=prompt_tokens,
                 profile=self.profile,
                 flavor=flavor,
+                service_tier=tier,
             )
         else:
             response, completion = completion_response(
-                reply, prompt_tokens=prompt_tokens, headers=headers, profile=self.profile,
+                reply,
+                prompt_tokens=prompt_tokens,
+                headers=headers,
+                profile=self.profile,
                 flavor=flavor,
-            )  # fmt: skip
+                service_tier=tier,
+            )
         return self._finish(
             request,
             body,
@@ -428,13 +464,14 @@ class GPT4oMiniApp:
     ) -> Reply:
         intent = scripted.intent_for(body) if scripted is not None else None
         choices = []
+        digest = request_digest(body)
         for index in range(choice_count(body)):
-            rng = request_rng(body, index)
+            rng = rng_for(digest, index)
             chosen = intent if intent is not None else default_intent(body, rng)
             choices.append(
                 render(chosen, body, prompt_tokens=prompt_tokens, rng=rng, profile=self.profile)
             )
-        return Reply(tuple(choices))
+        return assemble(choices, body)
 
 
 def _script_error_response(mistake: ScriptError, request_id: str) -> HttpResponse:

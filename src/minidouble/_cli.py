@@ -76,6 +76,51 @@ def _count_anyway(count: Any, body: Any) -> int | None:
     return result
 
 
+_SERVE_EXAMPLE = """\
+Try it:
+  curl {base_url}/chat/completions -H "Authorization: Bearer sk-fake" \\
+    -H "Content-Type: application/json" \\
+    -d '{{"model": "gpt-4o-mini", "messages": [{{"role": "user", "content": "Hello!"}}]}}'
+Point an OpenAI client at it:
+  OPENAI_BASE_URL={base_url} OPENAI_API_KEY=sk-fake python your_app.py
+Press Ctrl-C to stop."""
+# A long-running server keeps only the latest requests in its log.
+_SERVE_LOG_KEPT = 1024
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from minidouble._fake import FakeGPT4oMini
+    from minidouble._http import HttpRequest, HttpResponse
+    from minidouble._server import asgi_app, bind_socket, build_uvicorn_server, format_base_url
+
+    options = {} if args.api_key is None else {"api_key": args.api_key}
+    fake = FakeGPT4oMini(allow_unused=True, **options)
+    log = fake.requests
+
+    def handle(request: HttpRequest) -> HttpResponse:
+        response = fake.handle(request)
+        if len(log) > 2 * _SERVE_LOG_KEPT:
+            del log[:-_SERVE_LOG_KEPT]
+        return response
+
+    try:
+        listener = bind_socket(args.host, args.port)
+    except OSError as exc:
+        raise SystemExit(exc.strerror) from exc
+    base_url = format_base_url(args.host, listener.getsockname()[1])
+    print(f"minidouble: a fake GPT-4o mini is serving at {base_url}")
+    print(_SERVE_EXAMPLE.format(base_url=base_url), flush=True)
+    server = build_uvicorn_server(asgi_app(handle, blocking=fake.blocking), quiet=False)
+    try:
+        server.run(sockets=[listener])
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the Ctrl-C it handled; the shutdown was already clean
+    finally:
+        listener.close()
+    print("minidouble: stopped", flush=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="minidouble", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -89,6 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="the endpoint the body is for (an Azure deployment path skips the model check)",
     )
     tokens.set_defaults(handler=_tokens)
+    serve = commands.add_parser(
+        "serve", help="run a fake GPT-4o mini on a local port for any OpenAI-compatible client"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port, 0 for any (default 8000)")
+    serve.add_argument(
+        "--api-key", default=None, help="the only key accepted (default: any non-empty key)"
+    )
+    serve.set_defaults(handler=_serve)
     return parser
 
 

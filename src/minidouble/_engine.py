@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from minidouble._profile import GPT4O_MINI, ModelProfile
-from minidouble._schema_values import generate
+from minidouble._schema_values import SchemaValueError, generate
 from minidouble._tokenizer import encoding
 from minidouble._wire import new_call_id
 
@@ -89,14 +89,19 @@ class ToolCall:
     id: str
     name: str
     arguments: str
-    fragments: tuple[str, ...]
+
+    def fragments(self) -> tuple[str, ...]:
+        """The arguments as streamed: one fragment per token (whole characters)."""
+        return text_fragments(self.arguments)
 
 
 @dataclass(frozen=True)
 class FunctionCall:
     name: str
     arguments: str
-    fragments: tuple[str, ...]
+
+    def fragments(self) -> tuple[str, ...]:
+        return text_fragments(self.arguments)
 
 
 @dataclass(frozen=True)
@@ -107,19 +112,61 @@ class Choice:
     function_call: FunctionCall | None
     finish_reason: str
     completion_tokens: int
-    pieces: tuple[Piece, ...] = ()
+    # The generated text's tokens; only streams and logprobs need them split.
+    tokens: tuple[int, ...] = ()
     logprobs: tuple[TokenLogprob, ...] | None = None
+
+    def pieces(self) -> tuple[Piece, ...]:
+        """The text as streamed deltas, each carrying its tokens' logprobs when requested."""
+        return _pieces(_token_bytes(self.tokens), self.logprobs)
 
 
 @dataclass(frozen=True)
 class Reply:
     choices: tuple[Choice, ...]
+    # Predicted Outputs: prediction tokens that did / did not appear in the reply. Rejected
+    # ones are billed as completion tokens although nobody sees them.
+    accepted_prediction_tokens: int = 0
+    rejected_prediction_tokens: int = 0
     completion_tokens: int = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "completion_tokens", sum(c.completion_tokens for c in self.choices)
+        generated = sum(c.completion_tokens for c in self.choices)
+        object.__setattr__(self, "completion_tokens", generated + self.rejected_prediction_tokens)
+
+
+def prediction_text(body: Mapping[str, Any]) -> str | None:
+    """The ``prediction`` content (Predicted Outputs), or None."""
+    prediction = body.get("prediction")
+    if not isinstance(prediction, Mapping) or prediction.get("type") != "content":
+        return None
+    content = prediction.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            part["text"]
+            for part in content
+            if isinstance(part, Mapping) and isinstance(part.get("text"), str)
         )
+    return None
+
+
+def assemble(choices: Sequence[Choice], body: Mapping[str, Any]) -> Reply:
+    """The reply, with prediction tokens matched against what each choice generated."""
+    predicted = prediction_text(body)
+    if predicted is None:
+        return Reply(tuple(choices))
+    import difflib
+
+    expected = encoding().encode_ordinary(predicted)
+    accepted = rejected = 0
+    for choice in choices:
+        matcher = difflib.SequenceMatcher(None, expected, list(choice.tokens), autojunk=False)
+        matched = sum(block.size for block in matcher.get_matching_blocks())
+        accepted += matched
+        rejected += len(expected) - matched
+    return Reply(tuple(choices), accepted, rejected)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,12 +194,46 @@ _DELIVERY_KEYS = frozenset(
 )
 
 
+def request_digest(body: Mapping[str, Any]) -> int:
+    """A stable fingerprint of what ``body`` asks the model to say (not how to deliver it).
+
+    Strings are hashed as their UTF-8 bytes instead of being JSON-encoded first: escaping a
+    128K-token prompt costs several times the hashing itself. Keys are visited sorted, so key
+    order does not matter; tags and lengths keep different structures from colliding.
+    """
+    hasher = hashlib.sha1(usedforsecurity=False)
+    for key in sorted(body):
+        if key not in _DELIVERY_KEYS:
+            _feed(hasher, key)
+            _feed(hasher, body[key])
+    return int.from_bytes(hasher.digest()[:8], "big")
+
+
+def _feed(hasher: Any, value: Any) -> None:
+    if isinstance(value, str):
+        raw = value.encode("utf-8", "surrogatepass")
+        hasher.update(b"s%d:" % len(raw))
+        hasher.update(raw)
+    elif isinstance(value, Mapping):
+        hasher.update(b"{%d" % len(value))
+        for key in sorted(value, key=str):
+            _feed(hasher, str(key))
+            _feed(hasher, value[key])
+    elif isinstance(value, (list, tuple)):
+        hasher.update(b"[%d" % len(value))
+        for item in value:
+            _feed(hasher, item)
+    else:
+        hasher.update(b"v" + repr(value).encode() + b";")
+
+
+def rng_for(digest: int, index: int = 0) -> random.Random:
+    return random.Random(digest * 131 + index)
+
+
 def request_rng(body: Mapping[str, Any], index: int = 0) -> random.Random:
     """The generator behind choice ``index`` of ``body``: same request and seed, same reply."""
-    meaningful = {k: v for k, v in body.items() if k not in _DELIVERY_KEYS}
-    canonical = json.dumps(meaningful, sort_keys=True, ensure_ascii=False, default=str)
-    digest = hashlib.blake2b(f"{index}\x00{canonical}".encode(), digest_size=8).digest()
-    return random.Random(int.from_bytes(digest, "big"))
+    return rng_for(request_digest(body), index)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,6 +332,15 @@ def wants_json_object(body: Mapping[str, Any]) -> bool:
     return isinstance(fmt, Mapping) and fmt.get("type") == "json_object"
 
 
+def _value_for(schema: Mapping[str, Any], rng: random.Random) -> Any:
+    try:
+        return generate(schema, rng)
+    except SchemaValueError:
+        # A schema nothing satisfies (or one reaching outside itself): the real model still
+        # answers something, and an empty object is the least surprising something.
+        return {}
+
+
 def default_intent(body: Mapping[str, Any], rng: random.Random) -> Intent:
     """A reply valid for ``body``: tool calls when it demands them, schema-valid JSON, or text."""
     mode = tool_mode(body)
@@ -258,11 +348,16 @@ def default_intent(body: Mapping[str, Any], rng: random.Random) -> Intent:
     if mode in ("required", "named"):
         tools = offered_tools(body)
         name = forced_tool(body) or list(tools)[rng.randrange(len(tools))]
-        arguments = compact_json(generate(tools[name].get("parameters") or {}, rng))
+        arguments = compact_json(_value_for(tools[name].get("parameters") or {}, rng))
         return Intent(tool_calls=(ToolCallIntent(name, arguments),), legacy_function=legacy)
     schema = response_schema(body)
     if schema is not None:
-        return Intent(text=compact_json(generate(schema, rng)))
+        return Intent(text=compact_json(_value_for(schema, rng)))
+    predicted = prediction_text(body)
+    if predicted is not None:
+        # Predicted Outputs are used to regenerate a known text with small edits; answering
+        # with the prediction itself is the likeliest model behaviour.
+        return Intent(text=predicted)
     if wants_json_object(body):
         return Intent(text=json.dumps({"answer": _default_text(rng)}, ensure_ascii=False))
     return Intent(text=_default_text(rng))
@@ -363,8 +458,13 @@ def _pieces(
     return tuple(pieces)
 
 
-def _fragments(text: str) -> tuple[str, ...]:
-    raw_tokens = [encoding().decode_single_token_bytes(t) for t in encoding().encode_ordinary(text)]
+def _token_bytes(tokens: Sequence[int]) -> list[bytes]:
+    decode = encoding().decode_single_token_bytes
+    return [decode(t) for t in tokens]
+
+
+def text_fragments(text: str) -> tuple[str, ...]:
+    raw_tokens = _token_bytes(encoding().encode_ordinary(text))
     return tuple(piece.text for piece in _pieces(raw_tokens, None))
 
 
@@ -383,11 +483,10 @@ def _render_text(
     finish = "stop"
     if len(tokens) > limit:
         tokens, finish = tokens[:limit], "length"
-    token_bytes = [encoding().decode_single_token_bytes(t) for t in tokens]
     if finish == "length":
         # A cut can split a character; the API drops the dangling bytes from the text.
-        text = b"".join(token_bytes).decode(errors="ignore")
-    entries = _logprobs_for(token_bytes, rng, top_logprobs) if logprobs else None
+        text = encoding().decode_bytes(tokens).decode(errors="ignore")
+    entries = _logprobs_for(_token_bytes(tokens), rng, top_logprobs) if logprobs else None
     return Choice(
         content=None if refusal else text,
         refusal=text if refusal else None,
@@ -395,7 +494,7 @@ def _render_text(
         function_call=None,
         finish_reason=finish,
         completion_tokens=len(tokens),
-        pieces=_pieces(token_bytes, entries),
+        tokens=tuple(tokens),
         logprobs=entries,
     )
 
@@ -437,17 +536,14 @@ def _render_calls(intent: Intent, *, limit: int, forced: bool, profile: ModelPro
             content=None,
             refusal=None,
             tool_calls=(),
-            function_call=FunctionCall(name, arguments, _fragments(arguments)),
+            function_call=FunctionCall(name, arguments),
             finish_reason=finish,
             completion_tokens=min(spent, limit),
         )
     return Choice(
         content=None,
         refusal=None,
-        tool_calls=tuple(
-            ToolCall(new_call_id(), name, arguments, _fragments(arguments))
-            for name, arguments in calls
-        ),
+        tool_calls=tuple(ToolCall(new_call_id(), name, arguments) for name, arguments in calls),
         function_call=None,
         finish_reason=finish,
         completion_tokens=min(spent, limit),

@@ -121,6 +121,14 @@ def quoted_list(values: tuple[str, ...] | list[str]) -> str:
     return ", ".join(quoted[:-1]) + f", and {quoted[-1]}"
 
 
+def one_of(values: tuple[str, ...] | list[str]) -> str:
+    """How a type error names an enumeration: ``one of 'a', 'b', or 'c'`` (or ``'a' or 'b'``)."""
+    quoted = [f"'{v}'" for v in values]
+    if len(quoted) <= 2:
+        return "one of " + " or ".join(quoted)
+    return "one of " + ", ".join(quoted[:-1]) + f", or {quoted[-1]}"
+
+
 def invalid_type(param: str, expected: str, value: object) -> OpenAIError:
     return invalid_request(
         f"Invalid type for '{param}': expected {expected}, but got {json_type_name(value)} "
@@ -166,8 +174,14 @@ def unknown_parameter(param: str) -> OpenAIError:
     return invalid_request(f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter")
 
 
-def unrecognized_arguments(names: list[str]) -> OpenAIError:
-    """Top-level keys the API does not know: the older layer's singular/plural wording."""
+def unrecognized_arguments(names: list[str], wording: str = "unrecognized") -> OpenAIError:
+    """Top-level keys the API does not know.
+
+    ``"unrecognized"``: the wording recorded for gpt-4o-mini (all names, singular or plural);
+    ``"unknown_parameter"``: the newer validator's, seen for later models (the first name).
+    """
+    if wording == "unknown_parameter":
+        return unknown_parameter(names[0])
     if len(names) == 1:
         return invalid_request(f"Unrecognized request argument supplied: {names[0]}")
     return invalid_request(f"Unrecognized request arguments supplied: {', '.join(names)}")
@@ -361,7 +375,22 @@ def model_not_found(model: str) -> OpenAIError:
 
 
 def top_logprobs_without_logprobs() -> OpenAIError:
-    return only_allowed_when("top_logprobs", "'logprobs' is enabled")
+    # [T other]: measured on the same endpoint for a 2026 model.
+    return invalid_request(
+        "The 'top_logprobs' parameter is only allowed when 'logprobs' is enabled.",
+        param="top_logprobs",
+    )
+
+
+def property_name_too_long(param: str, key: str, maximum: int, abbreviate_over: int) -> OpenAIError:
+    """A key of a free-form object (``metadata``) over its length limit [T other]."""
+    return invalid_request(
+        f"Invalid property name in '{param}': '{echo_value(key, abbreviate_over)}' is too long. "
+        f"Expected a string with maximum length {maximum}, but got a string with length "
+        f"{len(key)} instead.",
+        param=f"{param}.{key}",
+        code="property_name_above_max_length",
+    )
 
 
 def tool_choice_not_found(name: str) -> OpenAIError:

@@ -94,6 +94,19 @@ def azure_error(code: str) -> OpenAIError:
     return OpenAIError(status, {"error": {"code": code, "message": message}}, style="gateway")
 
 
+def azure_rate_limit(api_version: str, retry_after: float) -> Fault:
+    """Azure's own 429: the operation, the API version and the pricing tier, in prose."""
+    seconds = max(1, math.ceil(retry_after))
+    message = (
+        f"Requests to the ChatCompletions_Create Operation under Azure OpenAI API version "
+        f"{api_version} have exceeded token rate limit of your current OpenAI S0 pricing tier. "
+        f"Please retry after {seconds} seconds. Please go here: https://aka.ms/oai/quotaincrease "
+        "if you would like to further increase the default rate limit."
+    )
+    error = OpenAIError(429, {"error": {"code": "429", "message": message}}, style="gateway")
+    return Fault(429, error, [("retry-after", str(seconds))])
+
+
 # ---------------------------------------------------------------------------------------------
 # Scripted failures
 

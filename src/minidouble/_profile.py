@@ -20,6 +20,7 @@ __all__ = [
     "Prices",
     "RateLimits",
     "ReplyCosts",
+    "ResponsesRules",
     "StrictSchemaLimits",
     "TokenRules",
     "ValidationRules",
@@ -119,7 +120,8 @@ class ValidationRules:
     tool_types: tuple[str, ...] = ("function",)
     tool_choice_modes: tuple[str, ...] = ("none", "auto", "required")
     function_call_modes: tuple[str, ...] = ("none", "auto")
-    response_format_types: tuple[str, ...] = ("text", "json_object", "json_schema")
+    # The order the enum error lists them in (measured on the endpoint, 2026).
+    response_format_types: tuple[str, ...] = ("json_object", "json_schema", "text")
     modalities: tuple[str, ...] = ("text", "audio")
     # This snapshot neither hears nor speaks: audio parts and audio output are refused.
     supports_audio: bool = False
@@ -133,6 +135,15 @@ class ValidationRules:
     echo_abbreviate_over: int = 20
     # The word json_object mode requires somewhere in the messages (case-insensitive).
     json_object_word: str = "json"
+    # A history ending on tool calls nobody answered: refused like unanswered calls before a
+    # later message, pointing at the assistant message (no recording either way).
+    reject_trailing_tool_calls: bool = True
+    # A message without content (absent or null, bar an assistant's tool calls) is refused:
+    # recorded for gpt-4o-mini through 2025; a 2026 model was measured accepting both.
+    require_content: bool = True
+    # Unknown top-level keys: "Unrecognized request argument(s) supplied: a, b" was recorded for
+    # gpt-4o-mini; "unknown_parameter" ("Unknown parameter: 'a'.") is what later models get.
+    unknown_argument_wording: Literal["unrecognized", "unknown_parameter"] = "unrecognized"
 
 
 @dataclass(frozen=True)
@@ -158,6 +169,74 @@ class ReplyCosts:
     single_call: int = 7
     per_parallel_call: int = 7
     parallel_wrapper: int = 14
+
+
+@dataclass(frozen=True)
+class ResponsesRules:
+    """What differs on ``POST /v1/responses`` (reference §13, ``docs/responses.md``)."""
+
+    # "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16" [T].
+    min_output_tokens: int = 16
+    parameters: frozenset[str] = frozenset(
+        {
+            "model",
+            "input",
+            "instructions",
+            "background",
+            "conversation",
+            "include",
+            "max_output_tokens",
+            "max_tool_calls",
+            "metadata",
+            "parallel_tool_calls",
+            "previous_response_id",
+            "prompt",
+            "prompt_cache_key",
+            "prompt_cache_retention",
+            "reasoning",
+            "safety_identifier",
+            "service_tier",
+            "store",
+            "stream",
+            "stream_options",
+            "temperature",
+            "text",
+            "tool_choice",
+            "tools",
+            "top_logprobs",
+            "top_p",
+            "truncation",
+            "user",
+        }
+    )
+    # The enums as the API lists them in its "Supported values are: ..." errors [T 2025-07/08].
+    input_item_types: tuple[str, ...] = (
+        "code_interpreter_call",
+        "computer_call",
+        "computer_call_output",
+        "file_search_call",
+        "function_call",
+        "function_call_output",
+        "image_generation_call",
+        "item_reference",
+        "local_shell_call",
+        "local_shell_call_output",
+        "message",
+        "reasoning",
+        "web_search_call",
+    )
+    content_part_types: tuple[str, ...] = (
+        "input_text",
+        "input_image",
+        "output_text",
+        "refusal",
+        "input_file",
+        "computer_screenshot",
+        "summary_text",
+    )
+    roles: tuple[str, ...] = ("assistant", "system", "developer", "user")
+    text_format_types: tuple[str, ...] = ("text", "json_schema", "json_object")
+    max_top_logprobs: int = 20
 
 
 @dataclass(frozen=True)
@@ -202,6 +281,7 @@ class ModelProfile:
     openai_version: str = "2020-10-01"
     rate_limits: RateLimits = field(default_factory=RateLimits)
     reply_costs: ReplyCosts = field(default_factory=ReplyCosts)
+    responses: ResponsesRules = field(default_factory=ResponsesRules)
 
     def accepts_model(self, model: str) -> bool:
         return model in self.accepted_model_ids

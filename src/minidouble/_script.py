@@ -292,7 +292,11 @@ class RecordedRequest:
     def completion_tokens(self) -> int | None:
         if self.completion is None:
             return None
-        return int(self.completion["usage"]["completion_tokens"])
+        usage = self.completion["usage"]
+        # A Responses API answer (``response`` object) names them ``output_tokens``.
+        return int(
+            usage["completion_tokens"] if "completion_tokens" in usage else usage["output_tokens"]
+        )
 
     @property
     def messages(self) -> list[Any]:

@@ -8,12 +8,13 @@ indentation and the trailing newline, because code under test and cassettes comp
 from __future__ import annotations
 
 import json
+import os
 import random
 import string
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _encode_string
 from typing import Any
 
 from minidouble._errors import OpenAIError
@@ -34,9 +35,17 @@ __all__ = [
 ]
 
 _BASE62 = string.ascii_letters + string.digits
-# Ids and obfuscation padding must differ between requests, not be reproducible: a private
+# Random bytes map onto base62 through a table (a slight bias towards the first 8 letters is
+# harmless in an id and keeps id minting off the hot path's profile).
+_BASE62_TABLE = bytes((_BASE62 * 5)[:256], "ascii")
+# Obfuscation padding lengths must differ between requests, not be reproducible: a private
 # generator keeps them off the seeded one the engine uses for the reply itself.
 _ids = random.Random()
+
+
+def _base62(length: int) -> str:
+    return os.urandom(length).translate(_BASE62_TABLE).decode("ascii")
+
 
 JSON = "application/json"
 JSON_UTF8 = "application/json; charset=utf-8"
@@ -44,15 +53,15 @@ EVENT_STREAM = "text/event-stream; charset=utf-8"
 
 
 def new_completion_id() -> str:
-    return "chatcmpl-" + "".join(_ids.choices(_BASE62, k=29))
+    return "chatcmpl-" + _base62(29)
 
 
 def new_call_id() -> str:
-    return "call_" + "".join(_ids.choices(_BASE62, k=24))
+    return "call_" + _base62(24)
 
 
 def new_request_id() -> str:
-    return "req_" + uuid.uuid4().hex
+    return "req_" + os.urandom(16).hex()
 
 
 @dataclass(frozen=True)
@@ -71,8 +80,55 @@ OPENAI = Flavor()
 
 
 def pretty(document: Any) -> bytes:
-    """api.openai.com's completion style: 2-space indent, raw UTF-8, a trailing newline."""
-    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
+    """api.openai.com's completion style: 2-space indent, raw UTF-8, a trailing newline.
+
+    Byte-identical to ``json.dumps(document, indent=2, ensure_ascii=False) + "\\n"``, which
+    falls back to the pure-Python encoder whenever an indent is set; this walk escapes strings
+    with the C encoder and costs a third of it on the every-request path.
+    """
+    parts: list[str] = []
+    _pretty_into(document, "\n", parts)
+    parts.append("\n")
+    return "".join(parts).encode()
+
+
+_SCALARS: dict[Any, str] = {True: "true", False: "false", None: "null"}
+
+
+def _pretty_into(value: Any, newline: str, parts: list[str]) -> None:
+    kind = type(value)
+    if kind is str:
+        parts.append(_encode_string(value))
+    elif kind is int:
+        parts.append(int.__repr__(value))
+    elif kind is bool or value is None:
+        parts.append(_SCALARS[value])
+    elif isinstance(value, dict):
+        if not value:
+            parts.append("{}")
+            return
+        inner = newline + "  "
+        separator = "{" + inner
+        for key, item in value.items():
+            parts.append(separator)
+            parts.append(_encode_string(key if isinstance(key, str) else json.dumps(key)))
+            parts.append(": ")
+            _pretty_into(item, inner, parts)
+            separator = "," + inner
+        parts.append(newline + "}")
+    elif isinstance(value, list):
+        if not value:
+            parts.append("[]")
+            return
+        inner = newline + "  "
+        separator = "[" + inner
+        for item in value:
+            parts.append(separator)
+            _pretty_into(item, inner, parts)
+            separator = "," + inner
+        parts.append(newline + "]")
+    else:
+        parts.append(json.dumps(value))
 
 
 def compact(document: Any) -> bytes:
@@ -219,7 +275,8 @@ def _logprobs_block(
     )
 
 
-def usage_block(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
+def usage_block(prompt_tokens: int, reply: Any) -> dict[str, Any]:
+    completion_tokens = reply.completion_tokens
     return {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
@@ -228,8 +285,8 @@ def usage_block(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
         "completion_tokens_details": {
             "reasoning_tokens": 0,
             "audio_tokens": 0,
-            "accepted_prediction_tokens": 0,
-            "rejected_prediction_tokens": 0,
+            "accepted_prediction_tokens": reply.accepted_prediction_tokens,
+            "rejected_prediction_tokens": reply.rejected_prediction_tokens,
         },
     }
 
@@ -271,6 +328,7 @@ def completion_body(
     prompt_tokens: int,
     profile: ModelProfile = GPT4O_MINI,
     flavor: Flavor = OPENAI,
+    service_tier: str = "default",
 ) -> dict[str, Any]:
     """The ``chat.completion`` object, keys in the order api.openai.com serves them."""
     choices = []
@@ -290,14 +348,20 @@ def completion_body(
         "created": created,
         "model": profile.response_model,
         "choices": choices,
-        "usage": usage_block(prompt_tokens, reply.completion_tokens),
+        "usage": usage_block(prompt_tokens, reply),
     }
     if flavor.azure:
         body["prompt_filter_results"] = _azure_prompt_filters()
     else:
-        body["service_tier"] = "default"
+        body["service_tier"] = service_tier
     body["system_fingerprint"] = profile.system_fingerprint
     return body
+
+
+def served_tier(body: Any) -> str:
+    """The tier a response reports: the one asked for, ``default`` for ``auto`` or none."""
+    tier = body.get("service_tier") if isinstance(body, dict) else None
+    return tier if isinstance(tier, str) and tier != "auto" else "default"
 
 
 def completion_response(
@@ -307,6 +371,7 @@ def completion_response(
     headers: list[tuple[str, str]],
     profile: ModelProfile = GPT4O_MINI,
     flavor: Flavor = OPENAI,
+    service_tier: str = "default",
 ) -> tuple[HttpResponse, dict[str, Any]]:
     body = completion_body(
         reply,
@@ -315,6 +380,7 @@ def completion_response(
         prompt_tokens=prompt_tokens,
         profile=profile,
         flavor=flavor,
+        service_tier=service_tier,
     )
     raw = azure_compact(body) if flavor.azure else pretty(body)
     return json_response(200, raw, JSON, headers), body
@@ -339,11 +405,13 @@ class _ChunkWriter:
         obfuscate: bool,
         profile: ModelProfile,
         flavor: Flavor,
+        service_tier: str = "default",
     ) -> None:
+        self.service_tier = service_tier
         self.id = new_completion_id()
         self.created = int(time.time())
         self.include_usage = include_usage
-        self.obfuscate = obfuscate and not flavor.azure
+        self.obfuscate = obfuscate
         self.profile = profile
         self.flavor = flavor
 
@@ -355,7 +423,7 @@ class _ChunkWriter:
             "model": self.profile.response_model,
         }
         if not self.flavor.azure:
-            body["service_tier"] = "default"
+            body["service_tier"] = self.service_tier
         body["system_fingerprint"] = self.profile.system_fingerprint
         body["choices"] = choices
         if self.include_usage:
@@ -413,15 +481,15 @@ def _choice_deltas(choice: Any) -> Iterator[_Delta]:
         for call_index, call in enumerate(calls):
             if call_index:
                 yield {"tool_calls": [_call_opening(call_index, call)]}, None, None
-            for fragment in call.fragments:
+            for fragment in call.fragments():
                 call_delta = {"index": call_index, "function": {"arguments": fragment}}
                 yield {"tool_calls": [call_delta]}, None, None
     elif choice.function_call is not None:
-        for fragment in choice.function_call.fragments:
+        for fragment in choice.function_call.fragments():
             yield {"function_call": {"arguments": fragment}}, None, None
     else:
         key = "content" if choice.refusal is None else "refusal"
-        for piece in choice.pieces:
+        for piece in choice.pieces():
             logprobs = piece.logprobs if choice.logprobs is not None else None
             yield {key: piece.text}, logprobs, None
     yield {}, None, choice.finish_reason
@@ -444,6 +512,7 @@ def stream_events(
     obfuscate: bool,
     profile: ModelProfile = GPT4O_MINI,
     flavor: Flavor = OPENAI,
+    service_tier: str = "default",
 ) -> Iterator[bytes]:
     """Every SSE event of a streamed completion, ``data: [DONE]`` last.
 
@@ -451,7 +520,11 @@ def stream_events(
     reassemble by ``index``, as the SDK does, see the same result either way).
     """
     writer = _ChunkWriter(
-        include_usage=include_usage, obfuscate=obfuscate, profile=profile, flavor=flavor
+        include_usage=include_usage,
+        obfuscate=obfuscate,
+        profile=profile,
+        flavor=flavor,
+        service_tier=service_tier,
     )
     if flavor.azure:
         # Azure opens with a bare chunk reporting the prompt filter verdicts.
@@ -482,5 +555,5 @@ def stream_events(
             still_open.append((index, deltas))
         pending = still_open
     if include_usage:
-        yield writer.chunk([], usage_block(prompt_tokens, reply.completion_tokens))
+        yield writer.chunk([], usage_block(prompt_tokens, reply))
     yield b"data: [DONE]\n\n"

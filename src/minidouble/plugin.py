@@ -1,8 +1,94 @@
-"""The pytest plugin: thin fixtures over the library. Imports nothing heavy at start-up."""
+"""The pytest plugin: thin fixtures over the library. Imports nothing heavy at start-up.
+
+Fixtures: ``gpt4o_mini`` (the in-process fake), ``gpt4o_mini_server`` (the same fake on a
+loopback socket), ``openai_client`` / ``async_openai_client`` (the installed openai SDK,
+pointed at the fake). The ``gpt4o_mini`` marker's keywords are ``FakeGPT4oMini``'s; every
+``--minidouble-*`` option sets the same keyword for the whole run and is mirrored by a key in
+``[tool.minidouble]`` of ``pyproject.toml``. Precedence, lowest first: the constructor's
+default, ``[tool.minidouble]``, the markers (the closest to the test wins), the command line.
+
+At the end of the run a summary reports the requests the fakes answered, their tokens and
+what they would have cost at GPT-4o mini's prices (per test with ``-v``); under pytest-xdist
+the workers' numbers are summed on the controller.
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import pytest
+
+if TYPE_CHECKING:
+    from minidouble._fake import FakeGPT4oMini, FakeServer
+    from minidouble._server import LoopbackServer
+
+__all__ = [
+    "async_openai_client",
+    "gpt4o_mini",
+    "gpt4o_mini_server",
+    "openai_client",
+]
+
+# The key the client fixtures send: any non-empty key passes unless the fake sets api_key.
+FAKE_API_KEY = "sk-minidouble-fake-key"
+_OPENAI_BASE_URL = "https://api.openai.com/v1"
+
+
+@dataclass(frozen=True)
+class _Option:
+    """One run-wide setting: ``--minidouble-<name>`` = ``[tool.minidouble] <key>`` = kwarg."""
+
+    key: str
+    help: str
+    flag: bool = False  # a switch (store_true) rather than a value
+
+    @property
+    def cli(self) -> str:
+        return "--minidouble-" + self.key.replace("_", "-")
+
+
+_OPTIONS = (
+    _Option(
+        "allow_unused",
+        "let tests end with scripted replies/failures no request consumed",
+        flag=True,
+    ),
+    _Option("api_key", "the only API key the fakes accept (default: any non-empty key)"),
+    _Option(
+        "record_mode",
+        "cassette record mode for the whole run: none (replay only, the default), once, "
+        "new_episodes or all (see docs/cassettes.md)",
+    ),
+    _Option(
+        "cassette_strict",
+        "fail tests whose cassettes have unused interactions or drifted usage",
+        flag=True,
+    ),
+)
+
+_stats_key = pytest.StashKey["_UsageStats"]()
+# Run-wide keywords: from [tool.minidouble], and from the command line.
+_ini_key = pytest.StashKey[Mapping[str, Any]]()
+_cli_key = pytest.StashKey[Mapping[str, Any]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("minidouble", "minidouble: the fake GPT-4o mini")
+    for option in _OPTIONS:
+        if option.flag:
+            group.addoption(
+                option.cli, action="store_true", default=None, dest=_dest(option), help=option.help
+            )
+        else:
+            group.addoption(option.cli, default=None, dest=_dest(option), help=option.help)
+
+
+def _dest(option: _Option) -> str:
+    return "minidouble_" + option.key
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -11,3 +97,295 @@ def pytest_configure(config: pytest.Config) -> None:
         "gpt4o_mini(**kwargs): keyword arguments for the FakeGPT4oMini behind the "
         "gpt4o_mini fixtures (see docs/fixtures.md).",
     )
+    config.stash[_stats_key] = _UsageStats()
+    config.stash[_ini_key] = _read_pyproject_table(config)
+    config.stash[_cli_key] = {
+        option.key: value
+        for option in _OPTIONS
+        if (value := config.getoption(_dest(option))) is not None
+    }
+
+
+def _pyproject(config: pytest.Config) -> Path | None:
+    inipath = config.inipath
+    if inipath is not None and inipath.name == "pyproject.toml":
+        return inipath
+    candidate = config.rootpath / "pyproject.toml"
+    return candidate if candidate.is_file() else None
+
+
+def _read_pyproject_table(config: pytest.Config) -> dict[str, Any]:
+    """The ``[tool.minidouble]`` table, checked against the known options."""
+    settings: dict[str, Any] = {}
+    path = _pyproject(config)
+    if path is not None:
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover - Python 3.10
+            import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+        try:
+            table = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise pytest.UsageError(
+                f"minidouble: cannot read {path} ({exc}); expected valid TOML with an optional "
+                "[tool.minidouble] table."
+            ) from exc
+        section = table.get("tool", {}).get("minidouble", {})
+        known = {option.key: option for option in _OPTIONS}
+        for key, value in section.items():
+            option = known.get(key)
+            if option is None:
+                raise pytest.UsageError(
+                    f"minidouble: unknown key {key!r} in [tool.minidouble] of {path}; the "
+                    f"known keys are {', '.join(sorted(known))}."
+                )
+            if option.flag and not isinstance(value, bool):
+                raise pytest.UsageError(
+                    f"minidouble: [tool.minidouble] {key} in {path} must be true or false, "
+                    f"got {value!r}."
+                )
+            settings[key] = value
+    return settings
+
+
+def _fake_options(item: pytest.Item) -> dict[str, Any]:
+    ini: Mapping[str, Any] = item.config.stash[_ini_key]
+    command_line: Mapping[str, Any] = item.config.stash[_cli_key]
+    options: dict[str, Any] = {**ini}
+    # iter_markers yields the closest first; apply the farthest first so the closest wins.
+    for mark in reversed(list(item.iter_markers("gpt4o_mini"))):
+        if mark.args:
+            pytest.fail(
+                f"minidouble: @pytest.mark.gpt4o_mini takes keyword arguments only (those of "
+                f"FakeGPT4oMini), got positional {mark.args!r} on {item.nodeid}.",
+                pytrace=False,
+            )
+        options.update(mark.kwargs)
+    # The command line is the person running the suite now: it overrides the markers.
+    options.update(command_line)
+    return _cassette_options(item, options)
+
+
+def _cassette_options(item: pytest.Item, options: dict[str, Any]) -> dict[str, Any]:
+    """Run-wide cassette settings apply to tests that use a cassette; paths are per test.
+
+    ``cassette=True`` names the file after the test, as pytest-recording does:
+    ``<test dir>/cassettes/<module>/<test>.json``; a relative path is taken from the test
+    file's directory, so the suite records to the same place from any working directory.
+    """
+    cassette = options.get("cassette")
+    if cassette is None or cassette is False:
+        options.pop("cassette", None)
+        for run_wide in ("record_mode", "cassette_strict"):
+            options.pop(run_wide, None)
+        return options
+    base = item.path.parent
+    if cassette is True:
+        module = item.path.stem
+        name = _cassette_file_name(item.name)
+        options["cassette"] = base / "cassettes" / module / f"{name}.json"
+    else:
+        path = Path(cassette)
+        options["cassette"] = path if path.is_absolute() else base / path
+    return options
+
+
+def _cassette_file_name(test_name: str) -> str:
+    import hashlib
+    import re
+
+    name = re.sub(r"[<>?%*:|\"'/\\\s]", "-", test_name)
+    if len(name) > 120:  # file systems cap names at 255 bytes; keep room for a hash
+        name = name[:100] + "-" + hashlib.sha256(test_name.encode()).hexdigest()[:16]
+    return name
+
+
+# --- fixtures ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def _minidouble_fake(request: pytest.FixtureRequest) -> Iterator[FakeGPT4oMini]:
+    """The test's fake, shared by every gpt4o_mini fixture the test uses."""
+    from minidouble._cassettes._errors import CassetteError
+    from minidouble._fake import FakeCheckError, FakeGPT4oMini
+
+    try:
+        fake = FakeGPT4oMini(**_fake_options(request.node))
+    except (TypeError, ValueError, CassetteError) as exc:
+        # unknown or ill-typed keywords, a missing or unreadable cassette: the message says
+        # the cure
+        pytest.fail(str(exc), pytrace=False)
+    yield fake
+    request.config.stash[_stats_key].add(request.node.nodeid, fake)
+    try:
+        fake.check()
+    except FakeCheckError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def gpt4o_mini(_minidouble_fake: FakeGPT4oMini) -> Iterator[FakeGPT4oMini]:
+    """A fake GPT-4o mini intercepting httpx and httpx2 clients for the test's duration."""
+    _minidouble_fake.start()
+    try:
+        yield _minidouble_fake
+    finally:
+        _minidouble_fake.stop()
+
+
+class _Switchboard:
+    """The session server's handler: it serves whichever test's fake is plugged in."""
+
+    def __init__(self) -> None:
+        self.fake: FakeGPT4oMini | None = None
+
+    def __call__(self, request: Any) -> Any:
+        fake = self.fake
+        if fake is None:
+            from minidouble._http import HttpResponse
+
+            message = (
+                b'{"error": {"message": "minidouble: no test is using the gpt4o_mini_server '
+                b'fixture right now; its base_url is only served during such a test.", '
+                b'"type": "server_error", "param": null, "code": null}}'
+            )
+            return HttpResponse(503, [("content-type", "application/json")], message)
+        return fake.handle(request)
+
+    def blocking(self) -> bool:
+        return self.fake is not None and self.fake.blocking
+
+
+@pytest.fixture(scope="session")
+def _minidouble_loopback() -> Iterator[tuple[LoopbackServer, _Switchboard]]:
+    # One server per session (per xdist worker): starting uvicorn for every test would cost
+    # more than most tests.
+    from minidouble._server import LoopbackServer
+
+    switchboard = _Switchboard()
+    server = LoopbackServer(switchboard, blocking=switchboard.blocking)
+    try:
+        yield server, switchboard
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def gpt4o_mini_server(
+    _minidouble_fake: FakeGPT4oMini,
+    _minidouble_loopback: tuple[LoopbackServer, _Switchboard],
+) -> Iterator[FakeServer]:
+    """The test's fake on a real loopback socket: ``.base_url`` ends in ``/v1``."""
+    from minidouble._fake import FakeServer
+
+    server, switchboard = _minidouble_loopback
+    switchboard.fake = _minidouble_fake
+    handle = FakeServer(_minidouble_fake, server, owns_server=False)
+    try:
+        yield handle
+    finally:
+        switchboard.fake = None
+    if handle.errors:
+        first = handle.errors[0]
+        pytest.fail(
+            f"minidouble: the fake failed while serving this test ({type(first).__name__}: "
+            f"{first}); the client saw a 500. This is a bug in minidouble; please report it.",
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+def openai_client(gpt4o_mini: FakeGPT4oMini) -> Iterator[Any]:
+    """``openai.OpenAI`` (whichever version is installed) talking to the in-process fake."""
+    openai = pytest.importorskip("openai", reason="the openai_client fixture needs openai")
+    client = openai.OpenAI(api_key=_client_key(gpt4o_mini), base_url=_OPENAI_BASE_URL)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def async_openai_client(gpt4o_mini: FakeGPT4oMini) -> Any:
+    """``openai.AsyncOpenAI`` talking to the in-process fake.
+
+    Not closed at teardown (closing needs the test's event loop); in-process interception
+    opens no sockets, so nothing leaks.
+    """
+    openai = pytest.importorskip("openai", reason="the async_openai_client fixture needs openai")
+    return openai.AsyncOpenAI(api_key=_client_key(gpt4o_mini), base_url=_OPENAI_BASE_URL)
+
+
+def _client_key(fake: FakeGPT4oMini) -> str:
+    key = getattr(fake.app, "api_key", None)
+    return key if isinstance(key, str) else FAKE_API_KEY
+
+
+# --- the end-of-run summary -------------------------------------------------------------
+
+
+class _UsageStats:
+    """Per test: [requests, billed prompt tokens, completion tokens]."""
+
+    def __init__(self) -> None:
+        self.per_test: dict[str, list[int]] = {}
+
+    def add(self, nodeid: str, fake: FakeGPT4oMini) -> None:
+        requests = prompt = completion = 0
+        for recorded in fake.requests:
+            requests += 1
+            # The real API bills completions only; refused requests cost nothing.
+            if recorded.completion is not None:
+                prompt += recorded.prompt_tokens or 0
+                completion += recorded.completion_tokens or 0
+        self.merge({nodeid: [requests, prompt, completion]})
+
+    def merge(self, per_test: dict[str, list[int]]) -> None:
+        for nodeid, counts in per_test.items():
+            totals = self.per_test.setdefault(nodeid, [0, 0, 0])
+            for index, count in enumerate(counts):
+                totals[index] += int(count)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: hand the numbers to the controller
+        workeroutput["minidouble_usage"] = session.config.stash[_stats_key].per_test
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: add a finished worker's numbers to the run's."""
+    output = getattr(node, "workeroutput", None) or {}
+    per_test = output.get("minidouble_usage")
+    if per_test:
+        node.config.stash[_stats_key].merge(per_test)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if hasattr(config, "workeroutput"):
+        return
+    stats = config.stash.get(_stats_key, None)
+    if stats is None or not stats.per_test:
+        return
+    from minidouble._profile import GPT4O_MINI
+
+    prices = GPT4O_MINI.prices
+    rows = sorted(stats.per_test.items())
+    requests = sum(counts[0] for _, counts in rows)
+    prompt = sum(counts[1] for _, counts in rows)
+    completion = sum(counts[2] for _, counts in rows)
+    write = terminalreporter.write_line
+    terminalreporter.write_sep("-", "minidouble: fake GPT-4o mini usage")
+    write(
+        f"{requests:,} request(s) in {len(rows):,} test(s): {prompt:,} prompt + "
+        f"{completion:,} completion tokens = ${prices.cost(prompt, completion):.6f} "
+        "at GPT-4o mini prices"
+    )
+    if config.get_verbosity() > 0:
+        for nodeid, (test_requests, test_prompt, test_completion) in rows:
+            cost = prices.cost(test_prompt, test_completion)
+            write(
+                f"  {nodeid}: {test_requests:,} request(s), {test_prompt:,} prompt + "
+                f"{test_completion:,} completion tokens, ${cost:.6f}"
+            )

@@ -15,6 +15,7 @@ import pytest
 
 from minidouble._app import GPT4oMiniApp
 from minidouble._http import HttpRequest, HttpResponse
+from tests.behaviour.transport_senders import TRANSPORT_SENDERS
 
 Send = Callable[[HttpRequest], HttpResponse]
 # A factory gets the app and yields a sender; it may set up and tear down around the yield.
@@ -26,6 +27,7 @@ def _direct(app: GPT4oMiniApp) -> Iterator[Send]:
 
 
 SENDERS: dict[str, SenderFactory] = {"handle": _direct}
+SENDERS.update(TRANSPORT_SENDERS)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from minidouble._tokenizer import encoding
 
 from .conftest import Send
-from .helpers import as_json, chat_request, user
+from .helpers import as_json, chat_request, events, user
 
 WEATHER = {
     "type": "function",
@@ -361,3 +361,48 @@ def test_no_room_left_in_the_context_limits_the_reply() -> None:
     assert choice.completion_tokens == 3
     assert choice.finish_reason == "length"
     assert choice.content == "one two three"
+
+
+def test_unsatisfiable_schema_still_gets_an_answer(send: Send) -> None:
+    schema = {"type": "object", "properties": {"x": {"$ref": "https://example.com/s.json"}}}
+    tool = {"type": "function", "function": {"name": "f", "parameters": schema}}
+    response = send(chat_request(user("Hi", tools=[tool], tool_choice="required")))
+    assert response.status == 200
+    (call,) = as_json(response)["choices"][0]["message"]["tool_calls"]
+    assert call["function"]["arguments"] == "{}"
+
+
+def test_predicted_outputs_count_accepted_and_rejected_tokens(app: Any, send: Send) -> None:
+    code = "def add(a, b):\n    return a + b\n"
+    prediction = {"type": "content", "content": code}
+    same = complete(send, user("Rename nothing.", prediction=prediction))
+    assert same["choices"][0]["message"]["content"] == code
+    details = same["usage"]["completion_tokens_details"]
+    assert details["accepted_prediction_tokens"] == tokens(code)
+    assert details["rejected_prediction_tokens"] == 0
+    assert same["usage"]["completion_tokens"] == tokens(code)
+
+    edited = "def add(a, b):\n    return a - b\n"
+    app.reply(edited)
+    changed = complete(send, user("Subtract.", prediction=prediction))
+    details = changed["usage"]["completion_tokens_details"]
+    assert 0 < details["accepted_prediction_tokens"] < tokens(code)
+    assert (
+        details["rejected_prediction_tokens"]
+        == tokens(code) - details["accepted_prediction_tokens"]
+    )
+    # Rejected prediction tokens are billed as completion tokens.
+    assert changed["usage"]["completion_tokens"] == (
+        tokens(edited) + details["rejected_prediction_tokens"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("asked", "served"), [(None, "default"), ("auto", "default"), ("default", "default"),
+                          ("priority", "priority")]
+)  # fmt: skip
+def test_service_tier_echoes_the_tier_used(send: Send, asked: str | None, served: str) -> None:
+    extra = {} if asked is None else {"service_tier": asked}
+    assert complete(send, user("Hi", **extra))["service_tier"] == served
+    chunks = events(send(chat_request(user("Hi", stream=True, **extra))))
+    assert {c["service_tier"] for c in chunks[:-1]} == {served}

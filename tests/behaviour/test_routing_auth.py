@@ -237,7 +237,9 @@ def test_azure_stream_opens_with_prompt_filters(send: Send) -> None:
         "object": "",
         "prompt_filter_results": chunks[0]["prompt_filter_results"],
     }
-    assert all("obfuscation" not in c for c in chunks[1:-1])
+    # Azure pads its gpt-4o-mini chunks too (seen in 2026 traffic); keys stay sorted.
+    assert all("obfuscation" in c for c in chunks[1:-2])
+    assert all(list(c) == sorted(c) for c in chunks[1:-1])
     assert all("service_tier" not in c for c in chunks[1:-1])
     assert chunks[-1] == "[DONE]"
     assert chunks[-2]["usage"]["prompt_tokens"] > 0
@@ -247,3 +249,28 @@ def test_requests_to_base_host_are_answered_whatever_the_host(send: Send) -> Non
     request = chat_request(user(), base="http://127.0.0.1:8000")
     assert send(request).status == 200
     assert BASE.startswith("https://")
+
+
+def test_azure_v1_path_takes_the_deployment_from_the_body(send: Send) -> None:
+    body = {"model": "my-mini", "messages": [{"role": "user", "content": "Hi"}]}
+    response = send(azure_request(body, path="/openai/v1/chat/completions"))
+    assert response.status == 200
+    assert response.header("x-ms-deployment-name") == "my-mini"
+    assert json.loads(response.body)["model"] == "gpt-4o-mini-2024-07-18"
+    app = GPT4oMiniApp(azure_deployments=["mini"])
+    missing = app.handle(azure_request(body, path="/openai/v1/chat/completions"))
+    assert as_json(missing)["error"]["code"] == "DeploymentNotFound"
+
+
+def test_azure_rate_limit_is_azures_own_429(app: GPT4oMiniApp, send: Send) -> None:
+    app.fail(429, retry_after=12)
+    response = send(azure_request(user()))
+    assert response.status == 429
+    assert response.header("retry-after") == "12"
+    error = as_json(response)["error"]
+    assert error["code"] == "429"
+    assert error["message"].startswith(
+        "Requests to the ChatCompletions_Create Operation under Azure OpenAI API version "
+        "2024-12-01-preview have exceeded token rate limit"
+    )
+    assert "Please retry after 12 seconds." in error["message"]

@@ -1,0 +1,514 @@
+"""The cassette layer: replay recorded answers, or forward to the upstream and record.
+
+``CassetteLayer(path, record_mode=...).wrap(handler)`` gives the handler every transport
+calls. Replay is a dictionary lookup on the request's canonical key (``_match``), so its cost
+does not grow with the cassette; a miss never reaches the network unless the record mode
+says so, and fails with the nearest recorded request and a diff. Every replayed chat request
+is validated and recounted, so a cassette cannot hide a prompt that no longer fits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import warnings
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast, get_args
+from urllib.parse import urlsplit
+
+from minidouble._cassettes._errors import CassetteError, CassetteWarning
+from minidouble._cassettes._format import (
+    FORMAT,
+    VERSION,
+    decode_body,
+    decode_event,
+    encode_event,
+    encode_request_body,
+    encode_response_body,
+    parse_document,
+    recorded_prompt_tokens,
+    render_document,
+    split_frames,
+    summarize,
+)
+from minidouble._cassettes._match import (
+    IgnoreRule,
+    MatchKey,
+    RequestIndex,
+    body_diff,
+    match_key,
+    nearest,
+)
+from minidouble._cassettes._secrets import (
+    ERROR_RESPONSE_HEADERS_KEPT,
+    REQUEST_HEADERS_KEPT,
+    RESPONSE_HEADERS_KEPT,
+    Secrets,
+    find_key_like,
+    kept_headers,
+)
+from minidouble._cassettes._store import cassette_lock, write_if_changed
+from minidouble._cassettes._upstream import Upstream, UpstreamError, UpstreamResponse
+from minidouble._http import Handler, HttpRequest, HttpResponse
+
+__all__ = [
+    "RECORD_MODES",
+    "CassetteError",
+    "CassetteLayer",
+    "CassetteReport",
+    "CassetteWarning",
+    "RecordMode",
+]
+
+RecordMode = Literal["none", "once", "new_episodes", "all"]
+RECORD_MODES: tuple[str, ...] = get_args(RecordMode)
+_CHAT_PATH = "/v1/chat/completions"
+_AZURE_CHAT = re.compile(r"^/openai/deployments/[^/]+/chat/completions$")
+_DONE = "data: [DONE]\n\n"
+
+
+@dataclass
+class CassetteReport:
+    path: Path
+    record_mode: str
+    replayed: int = 0
+    recorded: int = 0
+    written: bool = False
+    unused: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _fingerprint(interaction: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in interaction.items() if k != "seq"}, sort_keys=True)
+
+
+def _is_api_path(path: str) -> bool:
+    return path.startswith(("/v1/", "/openai/"))
+
+
+def _path_and_query(request: HttpRequest) -> str:
+    query = urlsplit(request.url).query
+    return request.path + (f"?{query}" if query else "")
+
+
+def _minidouble_error(status: int, code: str, message: str) -> HttpResponse:
+    """An error the test caused, sent so that no SDK retries it and the text is in plain view."""
+    body = {"error": {"message": message, "type": "minidouble_cassette_error", "param": None,
+                      "code": code}}  # fmt: skip
+    headers = [("content-type", "application/json"), ("x-should-retry", "false")]
+    return HttpResponse(status, headers, json.dumps(body, indent=2).encode())
+
+
+class CassetteLayer:
+    """One cassette file in one record mode; ``wrap`` it around the fake's handler.
+
+    * ``record_mode``: ``"none"`` replays only (a miss is an error; CI's default), ``"once"``
+      records a cassette that does not exist yet and otherwise replays only,
+      ``"new_episodes"`` replays what matches and records the rest, ``"all"`` re-records
+      everything and replaces the cassette's interactions.
+    * ``upstream``: where recorded requests go. By default an intercepted request goes to the
+      host it named (api.openai.com, your Azure resource) and a loopback one to
+      ``https://api.openai.com/v1``.
+    * ``ignore_fields``: JSON pointers (``"/metadata/run_id"``, ``"/messages/*/name"``) left
+      out of matching.
+    * ``strict``: unused interactions and drifted usage fail instead of warning.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        record_mode: str = "none",
+        upstream: str | None = None,
+        ignore_fields: Sequence[str] = (),
+        strict: bool = False,
+    ) -> None:
+        if record_mode not in RECORD_MODES:
+            raise ValueError(
+                f"minidouble: record_mode must be one of {', '.join(map(repr, RECORD_MODES))}, "
+                f"got {record_mode!r}."
+            )
+        if isinstance(ignore_fields, str):
+            ignore_fields = (ignore_fields,)
+        self.path = Path(path)
+        self.record_mode = cast(RecordMode, record_mode)
+        self.strict = strict
+        self._ignores = tuple(IgnoreRule.parse(pattern) for pattern in ignore_fields)
+        self._upstream = Upstream(upstream)
+        self._secrets = Secrets()
+        self._lock = threading.Lock()
+        exists = self.path.exists()
+        if record_mode == "none" and not exists:
+            raise CassetteError(
+                f"minidouble: the cassette {self.path} does not exist and record_mode='none' "
+                "never records. Record it once with --minidouble-record-mode=once (or "
+                "record_mode='once' on FakeGPT4oMini / the marker) and your API key in the "
+                "environment, then commit the file."
+            )
+        self._replaying = record_mode in ("none", "new_episodes") or (
+            record_mode == "once" and exists
+        )
+        self._recording = record_mode in ("new_episodes", "all") or (
+            record_mode == "once" and not exists
+        )
+        self._document: dict[str, Any] = {"interactions": []}
+        if exists:
+            self._document = self._read(self.path)
+        self._loaded: list[dict[str, Any]] = self._document["interactions"]
+        self._keys = [self._stored_key(i) for i in self._loaded] if self._replaying else []
+        self._index = RequestIndex(self._keys)
+        self._new: list[tuple[int, dict[str, Any]]] = []
+        self._orders = 0
+        self._open_streams = 0
+        self._client: str | None = None
+        self._origin: str | None = None
+        self._report = CassetteReport(self.path, record_mode)
+        self._closed = False
+
+    @property
+    def forwards(self) -> bool:
+        """Whether requests may go to the upstream (handlers then block on network I/O)."""
+        return self._recording
+
+    # -----------------------------------------------------------------------------------------
+
+    def wrap(self, handler: Handler) -> Handler:
+        """The handler to install: cassette first, ``handler`` only for non-API paths."""
+
+        def cassette_handler(request: HttpRequest) -> HttpResponse:
+            if not _is_api_path(request.path):
+                return handler(request)
+            return self.handle(request)
+
+        return cassette_handler
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        if self._closed:
+            raise RuntimeError(f"minidouble: the cassette {self.path} is closed.")
+        key = match_key(
+            request.method,
+            _path_and_query(request),
+            self._secrets.scrub_bytes(request.body),
+            self._ignores,
+        )
+        if self._replaying:
+            with self._lock:
+                position = self._index.take(key)
+            if position is not None:
+                return self._replay(request, self._loaded[position])
+        if self._recording:
+            return self._record(request, key)
+        return self._miss(key)
+
+    # -----------------------------------------------------------------------------------------
+    # Replay
+
+    def _stored_key(self, interaction: dict[str, Any]) -> MatchKey:
+        request = interaction["request"]
+        return match_key(request["method"], request["path"], decode_body(request), self._ignores)
+
+    def _replay(self, request: HttpRequest, interaction: dict[str, Any]) -> HttpResponse:
+        with self._lock:
+            self._report.replayed += 1
+        response = interaction["response"]
+        refused = self._revalidate(request, interaction)
+        if refused is not None:
+            return refused
+        from minidouble._wire import new_request_id
+
+        headers = [*response.get("headers", {}).items(), ("x-request-id", new_request_id())]
+        events = response.get("events")
+        if events is not None:
+            return HttpResponse(response["status"], headers, b"", [decode_event(e) for e in events])
+        return HttpResponse(response["status"], headers, decode_body(response))
+
+    def _revalidate(self, request: HttpRequest, interaction: dict[str, Any]) -> HttpResponse | None:
+        """Check the request as GPT-4o mini would today; a refusal is what the test gets."""
+        path = request.path
+        azure = _AZURE_CHAT.match(path) is not None
+        if not (path == _CHAT_PATH or azure) or request.method != "POST":
+            return None
+        try:
+            body = json.loads(request.body)
+        except ValueError:
+            return None
+        if not isinstance(body, dict):
+            return None
+        from minidouble._errors import OpenAIError
+        from minidouble._profile import GPT4O_MINI
+        from minidouble._validate import check_request
+
+        if azure and "model" not in body:
+            body = {"model": GPT4O_MINI.response_model, **body}
+        response = interaction["response"]
+        status: int = response["status"]
+        seq = interaction["seq"]
+        try:
+            prompt_tokens = check_request(body, path=path if azure else _CHAT_PATH)
+        except OpenAIError as error:
+            if status >= 400:
+                return None  # recorded as refused too: the replay tells the same story
+            self._report.errors.append(
+                f"minidouble: interaction #{seq} of {self.path} was answered with {status} when "
+                f"it was recorded, but GPT-4o mini refuses the request the test sends now: "
+                f"{error.status} {error.message} The test received that error. Shrink the "
+                "request, or re-record the cassette if the upstream now accepts it."
+            )
+            from minidouble._wire import error_response, new_request_id
+
+            return error_response(error, [("x-request-id", new_request_id())])
+        if status < 400:
+            recorded = recorded_prompt_tokens(response)
+            if recorded is not None and recorded != prompt_tokens:
+                self._report.warnings.append(
+                    f"minidouble: interaction #{seq} of {self.path} recorded usage.prompt_tokens"
+                    f"={recorded}, but the replayed request counts {prompt_tokens} prompt "
+                    "tokens: the request changed in an ignored field or the recording is stale. "
+                    "Re-record it (--minidouble-record-mode=new_episodes after deleting it, or "
+                    "=all) so the usage the test sees is true."
+                )
+        return None
+
+    def _miss(self, key: MatchKey) -> HttpResponse:
+        if self._index.times_recorded(key):
+            detail = (
+                f"This exact request was recorded {self._index.times_recorded(key)} time(s) and "
+                "every recording has been replayed already: the code under test now sends it "
+                "more often than when the cassette was recorded."
+            )
+        else:
+            position = nearest(key, self._keys)
+            if position is None:
+                detail = "The cassette holds no interactions."
+            else:
+                seq = self._loaded[position]["seq"]
+                diff = body_diff(self._keys[position], key, f"recorded #{seq}")
+                detail = (
+                    f"The nearest recorded request is interaction #{seq} (key "
+                    f"{self._keys[position].digest}); what differs:\n{diff}"
+                )
+        flag = "new_episodes" if self.record_mode in ("none", "once") else "all"
+        message = (
+            f"minidouble: no recorded interaction in {self.path} matches {key.target} "
+            f"(key {key.digest}), and record_mode={self.record_mode!r} does not go to the "
+            f"network.\n{detail}\nTo re-record, run pytest with "
+            f"--minidouble-record-mode={flag} (or pass record_mode={flag!r} to FakeGPT4oMini "
+            "or the gpt4o_mini marker) with your API key in the environment, then review "
+            "the cassette's diff before committing it."
+        )
+        with self._lock:
+            self._report.errors.append(message)
+        return _minidouble_error(400, "minidouble_cassette_miss", message)
+
+    # -----------------------------------------------------------------------------------------
+    # Record
+
+    def _record(self, request: HttpRequest, key: MatchKey) -> HttpResponse:
+        with self._lock:
+            order = self._orders
+            self._orders += 1
+            if self._client is None:
+                self._client = request.headers.get("user-agent")
+            if self._origin is None:
+                scheme, host, port, _ = self._upstream.target(request)
+                default = 443 if scheme == "https" else 80
+                self._origin = (
+                    self._upstream.base_url
+                    if self._upstream.explicit
+                    else (f"{scheme}://{host}" + ("" if port == default else f":{port}"))
+                )
+        self._secrets.add_headers(request.headers)
+        try:
+            forwarded = self._upstream.send(request)
+        except UpstreamError as exc:
+            message = (
+                f"minidouble: recording into {self.path} failed: {exc}. Check the upstream "
+                f"({self._upstream.describe(request)}) and your network, or replay with "
+                "--minidouble-record-mode=none."
+            )
+            with self._lock:
+                self._report.errors.append(message)
+            return _minidouble_error(502, "minidouble_upstream_unreachable", message)
+        stored_request: dict[str, Any] = {
+            "method": request.method.upper(),
+            "path": self._secrets.scrub(_path_and_query(request)),
+            "headers": kept_headers(request.headers.items(), REQUEST_HEADERS_KEPT),
+            **self._secrets.scrub_value(encode_request_body(request.body)),
+        }
+        if forwarded.is_stream:
+            stream = self._recording_stream(order, stored_request, forwarded)
+            return HttpResponse(forwarded.status, forwarded.headers, b"", stream)
+        try:
+            body = forwarded.read()
+        except UpstreamError as exc:
+            message = f"minidouble: recording into {self.path} failed: {exc}."
+            with self._lock:
+                self._report.errors.append(message)
+            return _minidouble_error(502, "minidouble_upstream_broke_off", message)
+        self._add(order, stored_request, forwarded, encode_response_body(body))
+        return HttpResponse(forwarded.status, forwarded.headers, body)
+
+    def _recording_stream(
+        self, order: int, stored_request: dict[str, Any], forwarded: UpstreamResponse
+    ) -> Iterator[bytes]:
+        """Pass each event on the moment it is complete, and keep it for the cassette."""
+        events: list[Any] = []
+        finished = False
+        with self._lock:
+            self._open_streams += 1
+        try:
+            pending = b""
+            for data in forwarded.chunks():
+                frames, pending = split_frames(pending + data)
+                for frame in frames:
+                    events.append(encode_event(frame))
+                    yield frame
+            if pending:
+                events.append(encode_event(pending))
+                yield pending
+            finished = True
+        finally:
+            forwarded.close()
+            with self._lock:
+                self._open_streams -= 1
+            # SDKs may hang up right after [DONE] without reading to the end (aimock#288).
+            if finished or _DONE in events:
+                self._add(order, stored_request, forwarded, {"events": events})
+            else:
+                self._report.warnings.append(
+                    f"minidouble: a stream for {stored_request['path']} was abandoned after "
+                    f"{len(events)} event(s), before its end; it was not recorded into "
+                    f"{self.path}."
+                )
+
+    def _add(
+        self,
+        order: int,
+        stored_request: dict[str, Any],
+        forwarded: UpstreamResponse,
+        body_fields: dict[str, Any],
+    ) -> None:
+        allowed = RESPONSE_HEADERS_KEPT if forwarded.status < 400 else ERROR_RESPONSE_HEADERS_KEPT
+        response = {
+            "status": forwarded.status,
+            "headers": kept_headers(forwarded.headers, allowed),
+            **self._secrets.scrub_value(body_fields),
+        }
+        interaction = {
+            "seq": 0,
+            "key": self._stored_key({"request": stored_request}).digest,
+            "summary": summarize(response),
+            "request": stored_request,
+            "response": response,
+        }
+        with self._lock:
+            self._new.append((order, interaction))
+            self._report.recorded += 1
+
+    # -----------------------------------------------------------------------------------------
+    # Teardown
+
+    def close(self) -> CassetteReport:
+        """Save what was recorded, then fail on errors and warn about the rest (once)."""
+        if self._closed:
+            return self._report
+        self._closed = True
+        report = self._report
+        if self._open_streams:
+            report.warnings.append(
+                f"minidouble: {self._open_streams} recorded stream(s) were still open at "
+                f"teardown and were not saved into {self.path}: read streams to their end."
+            )
+        if self._replaying:
+            for position in self._index.unused():
+                interaction = self._loaded[position]
+                request = interaction["request"]
+                report.unused.append(
+                    f"#{interaction['seq']} {request['method']} {request['path']} "
+                    f"(key {interaction['key']})"
+                )
+        if report.unused:
+            listed = "; ".join(report.unused[:10])
+            more = f" and {len(report.unused) - 10} more" if len(report.unused) > 10 else ""
+            report.warnings.append(
+                f"minidouble: {len(report.unused)} interaction(s) of {self.path} were never "
+                f"replayed: {listed}{more}. The code under test sends fewer requests than when "
+                "it was recorded; re-record with --minidouble-record-mode=all to drop them."
+            )
+        if self._recording and (self._new or self.record_mode != "new_episodes"):
+            try:
+                report.written = self._save()
+            except CassetteError as exc:
+                report.errors.append(str(exc))
+        errors = list(report.errors)
+        if self.strict:
+            errors += report.warnings
+        if errors:
+            raise CassetteError("\n\n".join(errors))
+        for message in report.warnings:
+            warnings.warn(CassetteWarning(message), stacklevel=2)
+        return report
+
+    @staticmethod
+    def _read(path: Path) -> dict[str, Any]:
+        return parse_document(path.read_text(encoding="utf-8"), str(path))
+
+    def _save(self) -> bool:
+        new = [interaction for _, interaction in sorted(self._new, key=lambda item: item[0])]
+        with cassette_lock(self.path):
+            # Another process may have written since we loaded (xdist workers sharing a file).
+            on_disk = self._read(self.path) if self.path.exists() else {"interactions": []}
+            kept = on_disk["interactions"]
+            if self.record_mode == "all":
+                ours = Counter(_fingerprint(i) for i in self._loaded)
+                survivors = []
+                for interaction in kept:
+                    fingerprint = _fingerprint(interaction)
+                    if ours[fingerprint]:
+                        ours[fingerprint] -= 1
+                    else:
+                        survivors.append(interaction)
+                kept = survivors
+            interactions = [*kept, *new]
+            for seq, interaction in enumerate(interactions, start=1):
+                interaction["seq"] = seq
+            recorded_with = dict(on_disk.get("recorded_with") or {})
+            if new:
+                from minidouble import __version__
+
+                recorded_with = {"minidouble": __version__}
+                if self._client:
+                    recorded_with["client"] = self._client
+            document = {
+                "format": FORMAT,
+                "version": VERSION,
+                "recorded_with": recorded_with,
+                "upstream": on_disk.get("upstream") or self._upstream_label(),
+                "interactions": interactions,
+            }
+            problems = find_key_like(document)
+            if problems:
+                raise CassetteError(
+                    f"minidouble: refused to write {self.path}: "
+                    + "; ".join(problems)
+                    + ". Cassettes must never hold credentials. If it is a real key, rotate "
+                    "it and put it in OPENAI_API_KEY (its value is then replaced wherever it "
+                    "occurs); if it is test data, change it so it does not look like a key. "
+                    "Nothing was written."
+                )
+            return write_if_changed(self.path, render_document(document))
+
+    def _upstream_label(self) -> str | None:
+        """Where the recording came from, without credentials in the URL."""
+        if self._origin is None:
+            return None
+        parts = urlsplit(self._origin)
+        host = parts.hostname or ""
+        netloc = host if parts.port is None else f"{host}:{parts.port}"
+        return parts._replace(netloc=netloc, query="", fragment="").geturl()

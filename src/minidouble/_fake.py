@@ -1,0 +1,348 @@
+"""``FakeGPT4oMini``: the fake as a library object, in-process or on a loopback socket.
+
+``with FakeGPT4oMini() as fake:`` routes every httpx and httpx2 request to api.openai.com or
+an Azure OpenAI host to the one request handler for the block's duration; ``fake.serve()``
+puts the same handler behind a real socket. Scripting (``reply``, ``fail``, ``requests``) is
+the handler's own, so both modes see the same queue and the same log.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from minidouble._http import HttpRequest, HttpResponse
+from minidouble._server import LoopbackServer
+
+if TYPE_CHECKING:
+    from minidouble._app import GPT4oMiniApp
+    from minidouble._cassettes import CassetteLayer
+    from minidouble._script import RecordedRequest
+
+__all__ = ["FakeCheckError", "FakeGPT4oMini", "FakeServer"]
+
+# Keyword arguments the fake itself takes; the rest configure the request handler.
+_FAKE_OPTIONS = (
+    "allow_unused",
+    # Cassettes (docs/cassettes.md): record live sessions, replay them offline.
+    "cassette",
+    "record_mode",
+    "upstream",
+    "cassette_ignore",
+    "cassette_strict",
+)
+
+_claim_lock = threading.Lock()
+_intercepting: FakeGPT4oMini | None = None
+
+
+class FakeCheckError(AssertionError):
+    """A test scripted the fake and the run did not match the script."""
+
+
+def accepted_options() -> list[str]:
+    """Every keyword ``FakeGPT4oMini`` (and so the ``gpt4o_mini`` marker) accepts."""
+    from minidouble._app import GPT4oMiniApp
+
+    parameters = inspect.signature(GPT4oMiniApp).parameters
+    app_options = [
+        name for name, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    return sorted([*_FAKE_OPTIONS, *app_options])
+
+
+def _build_app(options: dict[str, Any]) -> GPT4oMiniApp:
+    from minidouble._app import GPT4oMiniApp
+
+    unknown = sorted(set(options) - set(accepted_options()))
+    if unknown:
+        raise TypeError(
+            f"minidouble: FakeGPT4oMini got unknown option(s) {', '.join(unknown)}; it accepts "
+            f"{', '.join(accepted_options())}. Check the spelling (the gpt4o_mini marker takes "
+            "the same keywords)."
+        )
+    return GPT4oMiniApp(**options)
+
+
+class FakeGPT4oMini:
+    """A fake GPT-4o mini: real limits, real errors, real token counts, scripted answers.
+
+    Use it as a context manager (sync or async) to intercept in-process, or call
+    :meth:`serve` for a loopback server. ``allow_unused=True`` lets the block end with
+    scripted replies or failures that no request consumed (by default that fails, because
+    a test that scripts an answer its code never asks for is usually testing nothing).
+    Other keywords configure the handler (``api_key``, ``azure_deployments``, ...).
+
+    ``cassette="cassettes/x.json"`` answers from a recorded session instead (see
+    ``docs/cassettes.md``): ``record_mode`` is ``"none"`` (replay only, the default),
+    ``"once"``, ``"new_episodes"`` or ``"all"``; ``upstream`` is where recordings are made
+    (by default the host the request named); ``cassette_ignore`` lists JSON pointers left out
+    of matching; ``cassette_strict=True`` fails on unused interactions and drifted usage.
+    """
+
+    def __init__(
+        self,
+        *,
+        allow_unused: bool = False,
+        cassette: str | os.PathLike[str] | None = None,
+        record_mode: str | None = None,
+        upstream: str | None = None,
+        cassette_ignore: Sequence[str] = (),
+        cassette_strict: bool = False,
+        **options: Any,
+    ) -> None:
+        self.allow_unused = allow_unused
+        self.app = _build_app(options)
+        # Whether the handler may wait on I/O or a clock (the loopback server then runs it
+        # off the event loop). Layers that forward upstream or simulate latency set it.
+        self.blocking = False
+        self._interception: AbstractContextManager[None] | None = None
+        self.cassette: CassetteLayer | None = None
+        self._handler: Callable[[HttpRequest], HttpResponse] = self.app.handle
+        if cassette is None:
+            if (
+                record_mode is not None
+                or upstream is not None
+                or cassette_ignore
+                or cassette_strict
+            ):
+                raise TypeError(
+                    "minidouble: record_mode, upstream, cassette_ignore and cassette_strict "
+                    "configure a cassette; pass cassette='cassettes/<name>.json' too (see "
+                    "docs/cassettes.md)."
+                )
+        else:
+            from minidouble._cassettes import CassetteLayer
+
+            self.cassette = CassetteLayer(
+                cassette,
+                record_mode=record_mode or "none",
+                upstream=upstream,
+                ignore_fields=cassette_ignore,
+                strict=cassette_strict,
+            )
+            self._handler = self.cassette.wrap(self.app.handle)
+            self.blocking = self.cassette.forwards
+
+    # --- scripting, delegated to the one handler --------------------------------------------
+
+    def reply(self, *args: Any, **kwargs: Any) -> None:
+        """Queue the next completion (see ``GPT4oMiniApp.reply``)."""
+        self.app.reply(*args, **kwargs)
+
+    def fail(self, *args: Any, **kwargs: Any) -> None:
+        """Make the next request(s) fail as the real API fails (see ``GPT4oMiniApp.fail``)."""
+        self.app.fail(*args, **kwargs)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received so far, in order, with its parsed body and prompt tokens."""
+        return self.app.requests
+
+    def unused_scripts(self) -> list[str]:
+        return self.app.unused_scripts()
+
+    def reset(self) -> None:
+        self.app.reset()
+
+    def check(self) -> None:
+        """Raise :class:`FakeCheckError` if the run did not match the script.
+
+        Fails when a scripted reply did not fit the request it answered (even if the code
+        under test swallowed the resulting HTTP error), and, unless ``allow_unused``, when
+        scripted replies or failures were never consumed.
+        """
+        problems: list[str] = []
+        cassette_problem = self.close_cassette()
+        if cassette_problem is not None:
+            problems.append(cassette_problem)
+        for mistake in self.app.script_errors:
+            problems.append(f"minidouble: a scripted reply did not fit its request: {mistake}")
+        unused = [] if self.allow_unused else self.app.unused_scripts()
+        if unused:
+            problems.append(
+                f"minidouble: {len(unused)} scripted answer(s) were never used: "
+                f"{', '.join(unused)}. Expected each fake.reply()/fake.fail() to answer a "
+                "request. Remove them, make the code send those requests, or allow it with "
+                "allow_unused=True (the gpt4o_mini marker's keyword, or "
+                "--minidouble-allow-unused)."
+            )
+        if problems:
+            raise FakeCheckError("\n".join(problems))
+
+    def close_cassette(self) -> str | None:
+        """Save the cassette (if recording) and return its problems, or None; idempotent."""
+        if self.cassette is None:
+            return None
+        from minidouble._cassettes import CassetteError
+
+        try:
+            self.cassette.close()
+        except CassetteError as exc:
+            return str(exc)
+        return None
+
+    # --- handler -------------------------------------------------------------------------
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        """The request handler every transport calls."""
+        return self._handler(request)
+
+    # --- in-process interception ---------------------------------------------------------
+
+    def start(self) -> None:
+        """Begin intercepting in-process (what ``with`` does); pair it with :meth:`stop`."""
+        global _intercepting
+        from minidouble._transports import intercept
+
+        with _claim_lock:
+            if _intercepting is not None:
+                same = _intercepting is self
+                raise RuntimeError(
+                    "minidouble: "
+                    + ("this FakeGPT4oMini is" if same else "another FakeGPT4oMini is")
+                    + " already intercepting OpenAI requests in this process (an enclosing "
+                    "`with FakeGPT4oMini()` or the gpt4o_mini fixture); two fakes cannot "
+                    "share api.openai.com. Script the active one (fake.reply / fake.fail), or "
+                    "use fake.serve() for an independent fake on its own loopback port."
+                )
+            _intercepting = self
+        interception = intercept(self.handle)
+        try:
+            interception.__enter__()
+        except BaseException:
+            with _claim_lock:
+                _intercepting = None
+            raise
+        self._interception = interception
+
+    def stop(self) -> None:
+        """Stop intercepting and undo every patch; safe to call when not started."""
+        global _intercepting
+        interception, self._interception = self._interception, None
+        try:
+            if interception is not None:
+                interception.__exit__(None, None, None)
+        finally:
+            with _claim_lock:
+                if _intercepting is self:
+                    _intercepting = None
+
+    def __enter__(self) -> FakeGPT4oMini:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+        # A failing block already has its error; the script check would only bury it.
+        if exc_type is None:
+            self.check()
+        else:
+            self.close_cassette()  # still save what was recorded
+
+    async def __aenter__(self) -> FakeGPT4oMini:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, traceback)
+
+    @property
+    def intercepting(self) -> bool:
+        return self._interception is not None
+
+    # --- loopback ------------------------------------------------------------------------
+
+    def serve(self, *, host: str = "127.0.0.1", port: int = 0) -> FakeServer:
+        """Serve this fake on a real socket; the handle's ``.base_url`` ends in ``/v1``.
+
+        The server runs until the handle is closed (``with fake.serve() as server:``).
+        It shares this fake's script and request log with in-process interception.
+        """
+        server = LoopbackServer(self.handle, host=host, port=port, blocking=self.blocking)
+        return FakeServer(self, server, owns_server=True)
+
+    def __repr__(self) -> str:
+        mode = "intercepting" if self.intercepting else "idle"
+        return f"<FakeGPT4oMini {mode}, {len(self.requests)} request(s)>"
+
+
+class FakeServer:
+    """A :class:`FakeGPT4oMini` reachable over a loopback socket.
+
+    Scripting (``reply``, ``fail``, ``requests``) goes to the same fake. ``errors`` holds
+    exceptions the handler raised while serving (the client saw a 500).
+    """
+
+    def __init__(self, fake: FakeGPT4oMini, server: LoopbackServer, *, owns_server: bool) -> None:
+        self.fake = fake
+        self._server = server
+        self._owns_server = owns_server
+        self._first_error = len(server.errors)
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/v1``: pass it as the OpenAI client's ``base_url``."""
+        return self._server.base_url
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    @property
+    def host(self) -> str:
+        return self._server.host
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    @property
+    def errors(self) -> list[BaseException]:
+        return self._server.errors[self._first_error :]
+
+    def reply(self, *args: Any, **kwargs: Any) -> None:
+        self.fake.reply(*args, **kwargs)
+
+    def fail(self, *args: Any, **kwargs: Any) -> None:
+        self.fake.fail(*args, **kwargs)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        return self.fake.requests
+
+    def close(self) -> None:
+        if self._owns_server:
+            self._server.close()
+            if not self.fake.intercepting:
+                problem = self.fake.close_cassette()
+                if problem is not None:
+                    raise FakeCheckError(problem)
+
+    def __enter__(self) -> FakeServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<FakeServer {self.base_url}>"

@@ -1,0 +1,157 @@
+"""A Responses request seen as the Chat Completions request the model actually reads.
+
+The Responses API renders its input through the same chat template as Chat Completions: from
+April 2025 on, ``input_tokens`` equals the chat count of the request rewritten this way
+(``docs/responses.md`` has the evidence). So token accounting and reply generation both run
+on the rewritten body, and there is one counting rule and one generator for both endpoints.
+
+The rewrite assumes a body that passed :mod:`minidouble._responses._validate`; on anything
+else it skips what it cannot read instead of failing, because the counter must never crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["chat_messages", "chat_tool", "to_chat_body"]
+
+_TEXT_PARTS = frozenset({"input_text", "output_text", "summary_text"})
+
+
+def _chat_part(part: Any) -> dict[str, Any] | None:
+    if not isinstance(part, Mapping):
+        return None
+    kind = part.get("type")
+    if kind in _TEXT_PARTS and isinstance(part.get("text"), str):
+        return {"type": "text", "text": part["text"]}
+    if kind == "refusal" and isinstance(part.get("refusal"), str):
+        return {"type": "text", "text": part["refusal"]}
+    if kind == "input_image" and isinstance(part.get("image_url"), str):
+        image: dict[str, Any] = {"url": part["image_url"]}
+        if isinstance(part.get("detail"), str):
+            image["detail"] = part["detail"]
+        return {"type": "image_url", "image_url": image}
+    return None
+
+
+def _chat_content(content: Any) -> Any:
+    if isinstance(content, list):
+        return [chat for part in content if (chat := _chat_part(part)) is not None]
+    return content
+
+
+def _tool_call(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": item.get("call_id"),
+        "type": "function",
+        "function": {"name": item.get("name"), "arguments": item.get("arguments")},
+    }
+
+
+def _tool_output(output: Any) -> Any:
+    if isinstance(output, list):
+        return _chat_content(output)
+    return output
+
+
+def chat_messages(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``instructions`` and ``input`` as chat messages, in the order the model reads them.
+
+    ``instructions`` is a leading developer message; consecutive ``function_call`` items are
+    one assistant message with several ``tool_calls`` (how the model emitted them), and each
+    ``function_call_output`` is a tool message.
+    """
+    messages: list[dict[str, Any]] = []
+    instructions = body.get("instructions")
+    if isinstance(instructions, str):
+        messages.append({"role": "developer", "content": instructions})
+    source = body.get("input")
+    if isinstance(source, str):
+        messages.append({"role": "user", "content": source})
+        return messages
+    if not isinstance(source, list):
+        return messages
+    for item in source:
+        if not isinstance(item, Mapping):
+            continue
+        kind = item.get("type", "message")
+        if kind == "message" and isinstance(item.get("role"), str):
+            messages.append({"role": item["role"], "content": _chat_content(item.get("content"))})
+        elif kind == "function_call":
+            last = messages[-1] if messages else None
+            if last is not None and last["role"] == "assistant" and "tool_calls" in last:
+                last["tool_calls"].append(_tool_call(item))
+            else:
+                messages.append(
+                    {"role": "assistant", "content": None, "tool_calls": [_tool_call(item)]}
+                )
+        elif kind == "function_call_output":
+            messages.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": item.get("call_id"),
+                    "content": _tool_output(item.get("output")),
+                }
+            )
+    return messages
+
+
+def chat_tool(tool: Mapping[str, Any]) -> dict[str, Any]:
+    """A flat Responses function tool as the nested Chat Completions tool."""
+    function = {
+        key: tool[key] for key in ("name", "description", "parameters", "strict") if key in tool
+    }
+    return {"type": "function", "function": function}
+
+
+def _chat_tool_choice(choice: Any) -> Any:
+    if isinstance(choice, Mapping) and choice.get("type") == "function":
+        return {"type": "function", "function": {"name": choice.get("name")}}
+    if isinstance(choice, Mapping) and choice.get("type") == "allowed_tools":
+        # The model still reads every tool; the mode is what constrains its answer.
+        return choice.get("mode")
+    return choice
+
+
+def _chat_response_format(text: Any) -> dict[str, Any] | None:
+    if not isinstance(text, Mapping):
+        return None
+    fmt = text.get("format")
+    if not isinstance(fmt, Mapping):
+        return None
+    if fmt.get("type") == "json_schema":
+        schema = {
+            key: fmt[key] for key in ("name", "description", "schema", "strict") if key in fmt
+        }
+        return {"type": "json_schema", "json_schema": schema}
+    if fmt.get("type") == "json_object":
+        return {"type": "json_object"}
+    return None
+
+
+def to_chat_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The Chat Completions body equivalent to a Responses body, for counting and generating."""
+    chat: dict[str, Any] = {"model": body.get("model"), "messages": chat_messages(body)}
+    tools = body.get("tools")
+    if isinstance(tools, list):
+        functions = [
+            chat_tool(tool)
+            for tool in tools
+            if isinstance(tool, Mapping) and tool.get("type") == "function"
+        ]
+        if functions:
+            chat["tools"] = functions
+    if "tool_choice" in body:
+        chat["tool_choice"] = _chat_tool_choice(body["tool_choice"])
+    if "parallel_tool_calls" in body and "tools" in chat:
+        chat["parallel_tool_calls"] = body["parallel_tool_calls"]
+    response_format = _chat_response_format(body.get("text"))
+    if response_format is not None:
+        chat["response_format"] = response_format
+    for key in ("temperature", "top_p", "seed"):
+        if body.get(key) is not None:
+            chat[key] = body[key]
+    if body.get("max_output_tokens") is not None:
+        chat["max_completion_tokens"] = body["max_output_tokens"]
+    return chat

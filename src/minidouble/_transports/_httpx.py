@@ -1,0 +1,73 @@
+"""httpx clients (openai 1.x/2.x and most Python LLM libraries), intercepted through respx.
+
+One catch-all route decides per request: OpenAI and Azure hosts get the handler's answer; any
+other host goes to the next respx router the test has started (so a user's own ``respx.mock``
+keeps working beside the fake) or, when there is none, out to the network untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import httpcore
+import httpx
+import respx
+
+from minidouble._http import Handler
+from minidouble._transports import is_openai_host
+from minidouble._transports._common import (
+    FaultTypes,
+    HandlerStream,
+    build_request,
+    translated_faults,
+)
+
+__all__ = ["intercept_httpx"]
+
+_FAULTS = FaultTypes(timeout=httpcore.ReadTimeout, disconnect=httpcore.RemoteProtocolError)
+
+
+def _route_to(
+    handler: Handler, router: respx.MockRouter
+) -> Callable[[httpx.Request], httpx.Response | httpx.Request | None]:
+    def side_effect(request: httpx.Request) -> httpx.Response | httpx.Request | None:
+        url = request.url
+        if not is_openai_host(url.host):
+            return _elsewhere(request, router)
+        http_request = build_request(
+            request.method,
+            url.raw_scheme,
+            url.raw_host,
+            url.port,
+            url.raw_path,
+            request.headers.raw,
+            request.content,
+        )
+        with translated_faults(_FAULTS):
+            response = handler(http_request)
+        if response.stream is None:
+            return httpx.Response(response.status, headers=response.headers, content=response.body)
+        return httpx.Response(
+            response.status,
+            headers=response.headers,
+            stream=HandlerStream(response.stream, _FAULTS),  # type: ignore[arg-type]
+        )
+
+    return side_effect
+
+
+def _elsewhere(request: httpx.Request, router: respx.MockRouter) -> httpx.Request | None:
+    mocker = router.Mocker
+    others = [other for other in (mocker.routers if mocker else ()) if other is not router]
+    # None means "not mine": respx then asks the test's own routers. The request itself
+    # means pass it through to the network.
+    return None if others else request
+
+
+@contextmanager
+def intercept_httpx(handler: Handler) -> Iterator[None]:
+    router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True, using="httpcore")
+    router.route().mock(side_effect=_route_to(handler, router))
+    with router:
+        yield

@@ -1,0 +1,101 @@
+"""The behaviour suite's transport modes: the same cases through every real path to the app.
+
+``httpx`` and ``httpx2`` send each request with a real client of that generation while
+in-process interception is on; ``loopback`` sends it over a real socket to the uvicorn
+server. Streams are read chunk by chunk, so the responses the tests see keep their chunking.
+"""
+
+from __future__ import annotations
+
+import atexit
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import httpx2
+import pytest
+
+from minidouble._app import GPT4oMiniApp
+from minidouble._http import HttpRequest, HttpResponse
+from minidouble._server import LoopbackServer
+from minidouble._transports import intercept, is_openai_host
+
+Send = Callable[[HttpRequest], HttpResponse]
+_TIMEOUT = 30.0
+
+
+def _through(client: Any, request: HttpRequest, url: str, *, wire: bool = False) -> HttpResponse:
+    headers = dict(request.headers)
+    if wire:
+        # HTTP strips whitespace around header values (RFC 9110 §5.5), and h11 refuses to
+        # send it: "Bearer " reaches any server as "Bearer".
+        headers = {name: value.strip() for name, value in headers.items()}
+    with client.stream(request.method, url, headers=headers, content=request.body) as response:
+        # Raw bytes: the app's own content-encoding (if any) must reach the test unchanged.
+        chunks = [chunk for chunk in response.iter_raw() if chunk]
+        pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw]
+    streamed = response.headers.get("content-type", "").startswith("text/event-stream")
+    if streamed:
+        return HttpResponse(response.status_code, pairs, stream=chunks)
+    return HttpResponse(response.status_code, pairs, b"".join(chunks))
+
+
+def _in_process(lib: ModuleType) -> Callable[[GPT4oMiniApp], Iterator[Send]]:
+    def factory(app: GPT4oMiniApp) -> Iterator[Send]:
+        with lib.Client(timeout=_TIMEOUT) as client, intercept(app.handle):
+            yield lambda request: _through(client, request, _intercepted(request))
+
+    return factory
+
+
+def _intercepted(request: HttpRequest) -> str:
+    if not is_openai_host(request.host):
+        pytest.skip(f"in-process interception answers OpenAI and Azure hosts, not {request.host}")
+    return request.url
+
+
+class _SharedServer:
+    """One loopback server for the whole run; each test plugs its app in."""
+
+    def __init__(self) -> None:
+        self.app: GPT4oMiniApp | None = None
+        self._server: LoopbackServer | None = None
+        self._client: httpx.Client | None = None
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        assert self.app is not None, "no behaviour test is using the loopback server now"
+        return self.app.handle(request)
+
+    def started(self) -> tuple[LoopbackServer, httpx.Client]:
+        if self._server is None or self._client is None:
+            self._server = LoopbackServer(self)
+            self._client = httpx.Client(timeout=_TIMEOUT)
+            atexit.register(self._server.close)
+        return self._server, self._client
+
+
+_shared = _SharedServer()
+
+
+def _loopback(app: GPT4oMiniApp) -> Iterator[Send]:
+    server, client = _shared.started()
+    _shared.app = app
+
+    def send(request: HttpRequest) -> HttpResponse:
+        parts = urlsplit(request.url)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        return _through(client, request, server.url + target, wire=True)
+
+    try:
+        yield send
+    finally:
+        _shared.app = None
+
+
+TRANSPORT_SENDERS: dict[str, Callable[[GPT4oMiniApp], Iterator[Send]]] = {
+    "httpx": _in_process(httpx),
+    "httpx2": _in_process(httpx2),
+    "loopback": _loopback,
+}

@@ -1,0 +1,141 @@
+"""Cassettes through the pytest plugin: the marker, --minidouble-record-mode, xdist workers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from _cassette_support import FAKE_KEY, upstream_app
+
+pytest_plugins = ["pytester"]
+
+# Each test sends its own question through the openai SDK to the intercepted api.openai.com.
+SHARED_SUITE = """
+import os
+import openai
+import pytest
+
+pytestmark = pytest.mark.gpt4o_mini(
+    cassette="cassettes/shared.json", upstream=os.environ.get("MD_UPSTREAM")
+)
+
+@pytest.mark.parametrize("number", range({count}))
+def test_asks(gpt4o_mini, number):
+    client = openai.OpenAI()
+    for turn in range(2):
+        reply = client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{{"role": "user", "content": f"question {{number}} turn {{turn}}"}}],
+        )
+        assert reply.choices[0].message.content
+"""
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    pytester.makepyprojecttoml("[tool.pytest.ini_options]\n")
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    return pytester
+
+
+def test_xdist_workers_recording_into_one_cassette_lose_nothing(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    count = 8
+    suite.makepyfile(test_shared=SHARED_SUITE.format(count=count))
+    with upstream_app() as upstream:
+        monkeypatch.setenv("MD_UPSTREAM", upstream)
+        recorded = suite.runpytest_subprocess(
+            "-n", "2", "-p", "xdist", "--minidouble-record-mode=new_episodes"
+        )
+    recorded.assert_outcomes(passed=count)
+    cassette = suite.path / "cassettes" / "shared.json"
+    document = json.loads(cassette.read_text())
+    asked = sorted(i["request"]["body"]["messages"][0]["content"] for i in document["interactions"])
+    assert asked == sorted(f"question {n} turn {t}" for n in range(count) for t in range(2))
+    assert [i["seq"] for i in document["interactions"]] == list(range(1, 2 * count + 1))
+    assert FAKE_KEY not in cassette.read_text()
+
+    monkeypatch.delenv("MD_UPSTREAM")
+    replayed = suite.runpytest_subprocess("-n", "2", "-p", "xdist")  # record mode none
+    replayed.assert_outcomes(passed=count)
+
+
+def test_marker_cassette_true_names_the_file_after_the_test(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.makepyfile(
+        test_named="""
+        import os, openai, pytest
+
+        @pytest.mark.gpt4o_mini(cassette=True, upstream=os.environ.get("MD_UPSTREAM"))
+        @pytest.mark.parametrize("word", ["a/b", "c"])
+        def test_named(gpt4o_mini, word):
+            openai.OpenAI().chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": word}])
+        """
+    )
+    with upstream_app() as upstream:
+        monkeypatch.setenv("MD_UPSTREAM", upstream)
+        suite.runpytest("--minidouble-record-mode=once").assert_outcomes(passed=2)
+    names = sorted(p.name for p in (suite.path / "cassettes" / "test_named").iterdir())
+    assert names == ["test_named[a-b].json", "test_named[c].json"]
+    monkeypatch.delenv("MD_UPSTREAM")
+    suite.runpytest().assert_outcomes(passed=2)
+
+
+def test_missing_cassette_in_replay_fails_with_the_cure(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.gpt4o_mini(cassette=True)
+        def test_never_recorded(gpt4o_mini):
+            pass
+
+        def test_without_cassette_ignores_the_record_mode(gpt4o_mini):
+            pass
+        """
+    )
+    result = suite.runpytest("--minidouble-record-mode=none")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*does not exist and record_mode='none' never records*"])
+
+
+def test_a_miss_fails_the_test_even_if_the_code_swallows_it(
+    suite: pytest.Pytester, tmp_path: Path
+) -> None:
+    suite.makepyfile(
+        """
+        import openai, pytest
+
+        @pytest.mark.gpt4o_mini(cassette="empty.json")
+        def test_swallows(gpt4o_mini):
+            try:
+                openai.OpenAI(api_key="k").chat.completions.create(
+                    model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+            except openai.BadRequestError:
+                pass
+        """
+    )
+    (suite.path / "empty.json").write_text(
+        '{"format": "minidouble-cassette", "version": 1, "interactions": []}\n'
+    )
+    result = suite.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*no recorded interaction in*empty.json matches POST*"])
+
+
+def test_bad_record_mode_option_is_a_clear_error(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.gpt4o_mini(cassette=True)
+        def test_x(gpt4o_mini):
+            pass
+        """
+    )
+    result = suite.runpytest("--minidouble-record-mode=rewrite")
+    result.stdout.fnmatch_lines(["*record_mode must be one of 'none', 'once'*"])

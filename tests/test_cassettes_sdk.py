@@ -1,0 +1,136 @@
+"""Cassettes through the real openai SDK: record from the loopback fake, replay offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from minidouble._fake import FakeCheckError, FakeGPT4oMini
+
+openai = pytest.importorskip("openai")
+pytestmark = pytest.mark.sdk
+
+KEY = "sk-test-RoundTrip-0123456789abcdefghij"
+WEATHER = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": WEATHER}}]
+
+
+def session(client: Any) -> list[Any]:
+    """What a small app does: a plain answer, a stream with usage, a tool call, an error."""
+    seen: list[Any] = []
+    plain = client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "Say hi"}], max_tokens=20
+    )
+    seen.append(plain.model_dump())
+    stream = client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "Count to five"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    seen.append([chunk.model_dump() for chunk in stream])
+    tools = client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "Weather in Oslo?"}],
+        tools=TOOLS,
+        tool_choice="required",
+    )
+    seen.append(tools.model_dump())
+    try:
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}], max_tokens=10**6
+        )
+    except openai.BadRequestError as error:
+        seen.append((error.status_code, error.body))
+    return seen
+
+
+def raw_stream_chunks(base_url: str) -> list[bytes]:
+    """The transport-level chunks of one streamed completion, as the client receives them."""
+    body = {"model": "gpt-4o-mini", "stream": True,
+            "messages": [{"role": "user", "content": "Chunks, please"}]}  # fmt: skip
+    with (
+        httpx2.Client() as client,
+        client.stream(
+            "POST",
+            f"{base_url}/chat/completions",
+            json=body,
+            headers={"authorization": f"Bearer {KEY}"},
+        ) as response,  # fmt: skip
+    ):
+        return list(response.iter_raw())
+
+
+@pytest.fixture
+def recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, list[Any], list[bytes]]:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    path = tmp_path / "cassettes" / "session.json"
+    with FakeGPT4oMini().serve() as live:  # stands in for api.openai.com
+        with FakeGPT4oMini(cassette=path, record_mode="once", upstream=live.base_url) as fake:
+            seen = session(openai.OpenAI())
+            chunks = raw_stream_chunks("https://api.openai.com/v1")
+        assert len(live.requests) == 5 and not fake.requests
+    return path, seen, chunks
+
+
+def test_replay_in_process_is_identical_and_offline(
+    recorded: tuple[Path, list[Any], list[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, seen, chunks = recorded
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-another-key-on-the-ci-machine-000")
+    with FakeGPT4oMini(cassette=path) as fake:  # record_mode="none", no upstream
+        assert session(openai.OpenAI()) == seen
+        assert raw_stream_chunks("https://api.openai.com/v1") == chunks
+    assert fake.cassette is not None and not fake.requests
+    usage = seen[1][-1]["usage"]
+    assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
+    assert len(chunks) > 3 and chunks[-1] == b"data: [DONE]\n\n"
+
+
+def test_replay_over_the_loopback_server_is_identical(
+    recorded: tuple[Path, list[Any], list[bytes]],
+) -> None:
+    path, seen, chunks = recorded
+    with FakeGPT4oMini(cassette=path).serve() as server:
+        client = openai.OpenAI(api_key="any", base_url=server.base_url)
+        assert session(client) == seen
+        assert raw_stream_chunks(server.base_url) == chunks
+
+
+def test_key_is_nowhere_on_disk(recorded: tuple[Path, list[Any], list[bytes]]) -> None:
+    path, _, _ = recorded
+    for file in path.parent.parent.rglob("*"):
+        if file.is_file():
+            assert KEY.encode() not in file.read_bytes()
+    document = json.loads(path.read_text())
+    assert document["recorded_with"]["client"].startswith("OpenAI/Python")
+    assert [i["summary"]["status"] for i in document["interactions"]] == [200, 200, 200, 400, 200]
+
+
+def test_edited_request_fails_loudly_with_the_diff(
+    recorded: tuple[Path, list[Any], list[bytes]],
+) -> None:
+    path, _, _ = recorded
+    # Even if the code under test swallowed the error, leaving the block fails the test.
+    with pytest.raises(FakeCheckError, match="no recorded interaction"):  # noqa: SIM117
+        with FakeGPT4oMini(cassette=path):
+            with pytest.raises(openai.BadRequestError) as raised:
+                openai.OpenAI(api_key="k").chat.completions.create(
+                    model="gpt-4o-mini",
+                    messages=[{"role": "user", "content": "Say hI"}],
+                    max_tokens=20,
+                )
+    message = raised.value.message
+    assert '-      "content": "Say hi",' in message and '+      "content": "Say hI",' in message
+    assert "--minidouble-record-mode=new_episodes" in message
+
+
+def test_cassette_options_need_a_cassette() -> None:
+    with pytest.raises(TypeError, match="pass cassette="):
+        FakeGPT4oMini(record_mode="all")

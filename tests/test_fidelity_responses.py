@@ -1,0 +1,297 @@
+"""The Responses API against the real gpt-4o-mini recordings (``/v1/responses`` items).
+
+Token accounting: from April 2025 on, ``input_tokens`` is the chat count of the request seen
+as chat messages (``instructions`` a leading developer message, ``input`` a user message or
+the input messages, function calls and their outputs as tool history, flat tools as chat
+tools). Items recorded before April 2025 carry an older overhead (+18, fidelity README "Time
+drift") and are left out. An item is *reproducible* when everything the model read is in the
+request: no ``previous_response_id``/``conversation`` (server-side state), no hosted tools,
+no files, no remote or file-id images.
+
+Text items (messages only, no tools, no structured output, no image) must all match; the
+other categories depend on the tool and schema renderings of the chat counter and are
+reported per category. Recorded refusals are reproduced where the body alone decides them,
+and no recorded answered request may be refused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from minidouble._errors import OpenAIError
+from minidouble._responses import check_responses_request
+
+# The Responses API's own counting matched the chat rule from this date on.
+DRIFT_END = datetime(2025, 4, 1, tzinfo=timezone.utc)
+
+MESSAGE_ITEMS = frozenset({"message"})
+HISTORY_ITEMS = frozenset({"message", "function_call", "function_call_output"})
+TEXT_PARTS = frozenset({"input_text", "output_text"})
+
+
+def _recorded(item: Mapping[str, Any]) -> datetime | None:
+    stamp = item.get("recorded")
+    if not stamp:
+        return None
+    if stamp[0].isdigit():
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    return parsedate_to_datetime(stamp)
+
+
+def _responses_items(fidelity_dir: Path, name: str) -> Iterator[dict[str, Any]]:
+    with (fidelity_dir / name).open(encoding="utf-8") as lines:
+        for line in lines:
+            item = json.loads(line)
+            if item["endpoint"].endswith("/responses"):
+                yield item
+
+
+def _input_items(request: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    source = request.get("input")
+    if isinstance(source, str):
+        return [{"type": "message", "role": "user", "content": source}]
+    return [item for item in source or () if isinstance(item, Mapping)]
+
+
+def _parts(item: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    content = item.get("content", item.get("output"))
+    return (
+        [part for part in content if isinstance(part, Mapping)] if isinstance(content, list) else []
+    )
+
+
+def _why_not_reproducible(item: Mapping[str, Any]) -> str | None:
+    request = item["request"]
+    recorded = _recorded(item)
+    if recorded is None or recorded < DRIFT_END:
+        return "recorded before April 2025 (older Responses overhead)"
+    if request.get("previous_response_id") or request.get("conversation"):
+        return "continues server-side state"
+    if request.get("background"):
+        return "background mode"
+    if any(tool.get("type") != "function" for tool in request.get("tools") or ()):
+        return "hosted tools"
+    for entry in _input_items(request):
+        if entry.get("type", "message") not in HISTORY_ITEMS:
+            return "server-side input items"
+        for part in _parts(entry):
+            kind = part.get("type")
+            if kind == "input_file":
+                return "files"
+            if kind == "input_image" and not str(part.get("image_url", "")).startswith("data:"):
+                return "remote or file-id images"
+    return None
+
+
+def _category(item: Mapping[str, Any]) -> str:
+    """The rule family an item exercises, most demanding first."""
+    request = item["request"]
+    entries = _input_items(request)
+    kinds = {entry.get("type", "message") for entry in entries}
+    text = request.get("text") if isinstance(request.get("text"), Mapping) else {}
+    fmt = text.get("format") if isinstance(text.get("format"), Mapping) else {}
+    if any(part.get("type") == "input_image" for entry in entries for part in _parts(entry)):
+        return "image_base64"
+    if kinds - MESSAGE_ITEMS:
+        return "tool_results"
+    if request.get("tools"):
+        return "tools"
+    if fmt.get("type") == "json_schema":
+        return "json_schema"
+    return "text"
+
+
+def _is_text(item: Mapping[str, Any]) -> bool:
+    return _category(item) == "text"
+
+
+def _labels(item: Mapping[str, Any]) -> list[str]:
+    """Finer labels inside the text category, for the table."""
+    request = item["request"]
+    labels = ["input_string" if isinstance(request.get("input"), str) else "input_messages"]
+    entries = _input_items(request)
+    if request.get("instructions") is not None:
+        labels.append("instructions")
+    if any(entry.get("role") in ("system", "developer") for entry in entries):
+        labels.append("system_message")
+    if (
+        any(entry.get("role") == "assistant" for entry in entries)
+        or sum(entry.get("role") == "user" for entry in entries) > 1
+    ):
+        labels.append("multi_turn")
+    if any(_parts(entry) for entry in entries):
+        labels.append("content_parts")
+    if "non_ascii" in item["categories"]:
+        labels.append("non_ascii")
+    if item["stream"]:
+        labels.append("stream")
+    if "azure" in item["categories"]:
+        labels.append("azure")
+    return labels
+
+
+def _counted(request: Mapping[str, Any]) -> int | None:
+    body = dict(request)
+    body.setdefault("model", "gpt-4o-mini")  # Azure requests name the deployment instead
+    try:
+        return check_responses_request(body)
+    except OpenAIError:
+        return None
+
+
+def _print_table(title: str, rows: Mapping[str, tuple[int, int]]) -> None:
+    print(f"\n{title}")
+    print(f"| {'category':<22} | {'exact':>7} | {'items':>5} | {'rate':>7} |")
+    print(f"|{'-' * 24}|{'-' * 9}|{'-' * 7}|{'-' * 9}|")
+    for name, (exact, total) in rows.items():
+        print(f"| {name:<22} | {exact:>7} | {total:>5} | {exact / total:>6.1%} |")
+
+
+def test_input_tokens_exact_for_every_reproducible_text_item(fidelity_dir: Path) -> None:
+    exact: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    excluded: Counter[str] = Counter()
+    misses: list[str] = []
+    for item in _responses_items(fidelity_dir, "real_gpt4o_mini.jsonl"):
+        if item["usage"] is None:
+            continue
+        reason = _why_not_reproducible(item)
+        if reason is not None:
+            excluded[reason] += 1
+            continue
+        category = _category(item)
+        counted = _counted(item["request"])
+        real = item["usage"]["input_tokens"]
+        names = (
+            [category, *(f"  {label}" for label in _labels(item))]
+            if category == "text"
+            else [category]
+        )
+        for name in ["ALL", *names]:
+            total[name] += 1
+            exact[name] += counted == real
+        if category == "text" and counted != real:
+            misses.append(f"{item['source']}: counted {counted}, recorded {real}")
+    order = ["ALL", "text", *sorted(k for k in total if k.startswith("  "))]
+    order += sorted(k for k in total if k not in order)
+    _print_table(
+        "Responses input_tokens vs real gpt-4o-mini (recorded from April 2025 on)",
+        {name: (exact[name], total[name]) for name in order},
+    )
+    print("excluded:", dict(excluded))
+    assert total["text"] >= 150, "the corpus lost its Responses text items"
+    assert not misses, "\n".join(misses)
+
+
+def test_no_recorded_answered_request_is_refused(fidelity_dir: Path) -> None:
+    """A false rejection is as bad as a missed one: every request the API answered passes."""
+    refused = []
+    checked = 0
+    for item in _responses_items(fidelity_dir, "real_gpt4o_mini.jsonl"):
+        if item["usage"] is None or _why_not_reproducible(item) is not None:
+            continue
+        checked += 1
+        body = {"model": "gpt-4o-mini", **item["request"]}
+        try:
+            check_responses_request(body)
+        except OpenAIError as error:
+            refused.append(f"{item['source']}: {error.status} {error.message}")
+    assert checked >= 300
+    assert not refused, "\n".join(refused)
+
+
+# Recorded refusals the body alone decides. gpt-4o's are included with the model set to
+# gpt-4o-mini: the same endpoint validates the same way for both (the rules involved are not
+# model-specific; reasoning is unsupported by both).
+def _refusals(fidelity_dir: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name in ("real_gpt4o_mini.jsonl", "real_gpt4o.jsonl"):
+        for item in _responses_items(fidelity_dir, name):
+            if item["error"] is not None and item["status"] != 200:
+                yield name, item
+
+
+NOT_REPRODUCIBLE = {
+    401: "authentication belongs to the server (the recorded key is not stored)",
+    429: "account quota",
+}
+NOT_REPRODUCIBLE_CODES = {
+    "content_filter": "Azure's content classifiers",
+}
+
+
+def _refusal_reason(item: Mapping[str, Any]) -> str | None:
+    error = item["error"]
+    if item["status"] in NOT_REPRODUCIBLE:
+        return NOT_REPRODUCIBLE[item["status"]]
+    if error.get("code") in NOT_REPRODUCIBLE_CODES:
+        return NOT_REPRODUCIBLE_CODES[error["code"]]
+    if error.get("param") == "url":
+        return "a remote download"
+    if any(tool.get("type") != "function" for tool in item["request"].get("tools") or ()):
+        return "hosted tools"
+    if any(
+        part.get("type") == "input_file"
+        for entry in _input_items(item["request"])
+        for part in _parts(entry)
+    ):
+        return "files"
+    return None
+
+
+def test_recorded_refusals_are_reproduced(fidelity_dir: Path) -> None:
+    rows: list[tuple[str, str, str]] = []
+    wrong = []
+    reproduced = 0
+    for name, item in _refusals(fidelity_dir):
+        real = item["error"]
+        key = (item["status"], real.get("type"), real.get("code"), real.get("param"))
+        reason = _refusal_reason(item)
+        if reason is not None:
+            rows.append((name, str(key), f"skipped: {reason}"))
+            continue
+        body = dict(item["request"])
+        if name == "real_gpt4o.jsonl":
+            body["model"] = "gpt-4o-mini"
+        try:
+            check_responses_request(body)
+        except OpenAIError as error:
+            got = (error.status, error.type, error.code, error.param)
+            if got == key and error.message == real["message"]:
+                reproduced += 1
+                rows.append((name, str(key), "reproduced verbatim"))
+                continue
+            wrong.append(f"{item['source']}: recorded {key} {real['message']!r}, got {got} "
+                         f"{error.message!r}")  # fmt: skip
+            continue
+        wrong.append(f"{item['source']}: recorded {key}, accepted")
+    print("\nResponses refusals (status, type, code, param):")
+    for name, key, outcome in rows:
+        print(f"  {name:<22} {key:<95} {outcome}")
+    assert reproduced >= 9
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"input": "hi", "max_output_tokens": 16}, None),
+        ({"input": "hi", "max_output_tokens": 15}, "max_output_tokens"),
+    ],
+)
+def test_max_output_tokens_minimum_is_the_recorded_16(
+    body: dict[str, Any], param: str | None
+) -> None:
+    try:
+        check_responses_request({"model": "gpt-4o-mini", **body})
+    except OpenAIError as error:
+        assert error.param == param
+    else:
+        assert param is None
