@@ -34,6 +34,19 @@ def test_a_valid_request(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     ]
 
 
+def test_the_cost_uses_the_requested_maximum(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = {
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": "Hello!"}],
+        "max_completion_tokens": 100,
+    }
+    code, out = run(tmp_path, body, capsys)
+    assert code == 0
+    assert "cost:          $0.00000135 input; $0.00006135 with 100 output tokens" in out
+
+
 def test_a_rejected_request_shows_the_first_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

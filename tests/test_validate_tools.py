@@ -88,6 +88,13 @@ def test_tool_shape() -> None:
     )
 
 
+def test_descriptions_are_strings() -> None:
+    assert error_of(chat(tools=[tool(description=5)]))[1:3] == (
+        "tools[0].function.description",
+        "invalid_type",
+    )
+
+
 def test_tool_names() -> None:
     validate_request(chat(tools=[tool("a" * 64)]))
     assert error_of(chat(tools=[tool("a" * 65)]))[1:3] == (
@@ -305,6 +312,7 @@ def test_legacy_functions() -> None:
     function = {"name": "f", "parameters": {"type": "object", "properties": {}}}
     validate_request(chat(functions=[function], function_call="auto"))
     validate_request(chat(functions=[function], function_call={"name": "f"}))
+    validate_request(chat(functions=[{**function, "name": f"f{i}"} for i in range(128)]))
     assert error_of(chat(functions=[]))[1:3] == ("functions", "empty_array")
     assert error_of(chat(functions=[function] * 129))[1:3] == (
         "functions",

@@ -71,6 +71,8 @@ RESPONSES_PATH = "/v1/responses"
 _AZURE_CHAT = re.compile(r"^/openai/deployments/([^/]+)/chat/completions$")
 # Azure's newer v1 API: no api-version, and the body's "model" names the deployment.
 _AZURE_V1_CHAT = "/openai/v1/chat/completions"
+# Azure's Responses API: the dated path needs ?api-version=, the v1 path does not.
+_AZURE_RESPONSES = ("/openai/responses", "/openai/v1/responses")
 _MODEL_PATH = re.compile(r"^/v1/models/([^/]+)$")
 _UNSET: Any = object()
 
@@ -282,6 +284,10 @@ class GPT4oMiniApp:
     ) -> HttpResponse:
         if request.path == _AZURE_V1_CHAT and request.method == "POST":
             return self._azure_deployment(request, "", request_id, started)
+        if request.path in _AZURE_RESPONSES and request.method == "POST":
+            from minidouble._responses import handle_azure_responses
+
+            return handle_azure_responses(self, request, request_id, started)
         if match is None or request.method != "POST" or "api-version" not in request.query:
             flavor = Flavor(azure=True)
             headers = self._headers(request_id, started, flavor, spent_tokens=None)

@@ -47,7 +47,7 @@ def _tokens(args: argparse.Namespace) -> int:
         print("prompt_tokens: unknown (the body is not a request the API would read)")
     else:
         room = profile.context_window - prompt_tokens
-        max_out = min(profile.max_output_tokens, max(room, 0))
+        max_out = min(profile.max_output_tokens, max(room, 0), _requested_maximum(body))
         cost_in = profile.prices.cost(prompt_tokens, 0)
         cost_max = profile.prices.cost(prompt_tokens, max_out)
         print(f"prompt_tokens: {prompt_tokens}")
@@ -63,6 +63,16 @@ def _tokens(args: argparse.Namespace) -> int:
         return 1
     print("valid:         yes")
     return 0
+
+
+def _requested_maximum(body: Any) -> int:
+    """The completion cap the request sets (``max_completion_tokens`` or ``max_tokens``)."""
+    if isinstance(body, dict):
+        for field in ("max_completion_tokens", "max_tokens"):
+            value = body.get(field)
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                return value
+    return sys.maxsize
 
 
 def _count_anyway(count: Any, body: Any) -> int | None:
@@ -143,7 +153,40 @@ def build_parser() -> argparse.ArgumentParser:
         "--api-key", default=None, help="the only key accepted (default: any non-empty key)"
     )
     serve.set_defaults(handler=_serve)
+    _add_cassette_commands(commands)
     return parser
+
+
+def _add_cassette_commands(commands: Any) -> None:
+    cassette = commands.add_parser("cassette", help="check and import cassettes")
+    actions = cassette.add_subparsers(dest="cassette_command", required=True)
+    verify = actions.add_parser(
+        "verify",
+        help="check format, version, summaries and secrets of cassettes (exit 1 on a problem)",
+    )
+    verify.add_argument("paths", nargs="+", metavar="PATH", help="cassette files or directories")
+    verify.set_defaults(handler=_cassette_verify)
+    imports = actions.add_parser(
+        "import", help="convert vcrpy / pytest-recording cassettes of OpenAI traffic"
+    )
+    imports.add_argument("sources", nargs="+", metavar="SOURCE", help="vcrpy YAML or JSON files")
+    imports.add_argument(
+        "-o", "--output", help="file (one source) or directory; default: SOURCE with .json"
+    )
+    imports.add_argument("--force", action="store_true", help="replace existing files")
+    imports.set_defaults(handler=_cassette_import)
+
+
+def _cassette_verify(args: argparse.Namespace) -> int:
+    from minidouble._cassettes._commands import verify_paths
+
+    return verify_paths(args.paths)
+
+
+def _cassette_import(args: argparse.Namespace) -> int:
+    from minidouble._cassettes._commands import import_paths
+
+    return import_paths(args.sources, args.output, args.force)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

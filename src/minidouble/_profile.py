@@ -15,6 +15,7 @@ from typing import Literal
 __all__ = [
     "GPT4O_MINI",
     "ImageRules",
+    "ImageSize",
     "ModelProfile",
     "NumberRule",
     "Prices",
@@ -57,6 +58,14 @@ class Prices:
 
 
 @dataclass(frozen=True)
+class ImageSize:
+    """Pixel dimensions of an image."""
+
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
 class ImageRules:
     """How an image part turns into prompt tokens (GPT-4o mini's own numbers, not GPT-4o's)."""
 
@@ -66,6 +75,8 @@ class ImageRules:
     fit_within: int = 2_048
     short_side: int = 768
     formats: tuple[str, ...] = ("png", "jpeg", "gif", "webp")
+    # Remote image URLs cannot be measured offline; they are counted as this size.
+    assumed_remote_size: ImageSize = field(default_factory=lambda: ImageSize(1024, 1024))
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,43 @@ class TokenRules:
     reply_priming: int = 3
     per_message: int = 3
     image: ImageRules = field(default_factory=ImageRules)
+    # File parts (PDF text and page images) and input_audio parts cannot be measured offline.
+    assumed_file_tokens: int = 0
+    assumed_audio_tokens: int = 0
+    # Tool definitions: a TypeScript-like block inside the first system/developer message.
+    tools_header: str = "# Tools\n\n## functions\n\nnamespace functions {\n\n"
+    tools_footer: str = "} // namespace functions"
+    tools_separator: str = "\n\n"
+    tools_role: str = "system"
+    instruction_roles: tuple[str, ...] = ("system", "developer")
+    # The recorded block is one token cheaper than the text above (from 2024-11-08 on).
+    tools_adjustment: int = -1
+    # tool_choice effects: "none" and a named function add these (named: + the name's tokens).
+    tool_choice_none: int = 1
+    tool_choice_named: int = 7
+    # Tool calls in the history: "assistant to=functions" + NAME turns, +2 tokens each.
+    assistant_to_prefix: str = "assistant to=functions"
+    functions_prefix: str = "functions."
+    parallel_tool_header: str = "assistant to=multi_tool_use.parallel"
+    per_tool_call: int = 2
+    # response_format json_schema: a "# Response Formats" section in the instructions, and
+    # the reply primed with the format's name plus this many tokens.
+    response_format_header: str = "# Response Formats\n\n## "
+    response_format_overhead: int = 2
+    response_format_keys: frozenset[str] = frozenset(
+        {
+            "type",
+            "properties",
+            "items",
+            "enum",
+            "anyOf",
+            "$ref",
+            "$defs",
+            "const",
+            "title",
+            "description",
+        }
+    )
 
 
 @dataclass(frozen=True)

@@ -187,6 +187,11 @@ def _check_text_format(script: ScriptedReply, body: Mapping[str, Any]) -> None:
                 "minidouble: the scripted text does not match the request's response_format "
                 f"schema: {reason}. Fix the scripted value."
             )
+    elif not isinstance(value, dict):
+        raise ScriptError(
+            "minidouble: response_format json_object always yields a JSON object, but the "
+            f"test scripted {script.describe()}. Script a JSON object."
+        )
 
 
 def make_reply(

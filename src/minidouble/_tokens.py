@@ -1,26 +1,94 @@
 """``usage.prompt_tokens`` for a Chat Completions body, as the real API counts it.
 
-The chat template wraps every message as ``<|start|>{role}[:{name}]<|message|>{content}<|end|>``
-and primes the reply with ``<|start|>assistant<|message|>``: 3 tokens per message, 3 for the
-priming, plus the encoded text. See ``docs/token-accounting.md`` for the evidence.
+The request is first turned into a :class:`Prompt` (turns of header + text, tool definitions,
+fixed extras such as images), then counted. Every rule lives in one function below and every
+number in :class:`minidouble._profile.TokenRules`; ``docs/token-accounting.md`` gives the
+evidence for each. The Responses API can build the same :class:`Prompt` from its ``input``.
+
+The template, as far as the recorded usage shows::
+
+    <|start|>{role}[:{name}]<|message|>{text}<|end|>          3 tokens + header + text
+    <|start|>assistant<|message|>                             3 tokens, primes the reply
+
+Tool definitions become a TypeScript-like ``namespace functions { ... }`` block appended to
+the first system (or developer) message, or a new system message when there is none. A tool
+call in the history is its own assistant turn addressed ``to=functions.{name}``, whose text is
+the arguments JSON; the tool's answer is a turn whose header is ``functions.{name}``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from minidouble._profile import GPT4O_MINI, ModelProfile
+from minidouble._images import data_url_size, image_tokens
+from minidouble._profile import GPT4O_MINI, ModelProfile, TokenRules
 from minidouble._tokenizer import token_count
 
-__all__ = ["count_prompt_tokens"]
+__all__ = [
+    "FunctionSpec",
+    "Prompt",
+    "Turn",
+    "chat_prompt",
+    "count_prompt",
+    "count_prompt_tokens",
+    "render_functions",
+    "render_response_format",
+    "render_schema_type",
+]
 
 
-def _message_text(message: Mapping[str, Any]) -> str:
-    content = message.get("content")
-    if content is None and message.get("role") == "assistant":
-        refusal = message.get("refusal")
-        return refusal if isinstance(refusal, str) else ""
+@dataclass(frozen=True)
+class Turn:
+    """One rendered message: ``per_message + tokens(header) + tokens(recipient) + tokens(text)``.
+
+    ``recipient`` is the called function's name in an assistant tool-call turn; the recordings
+    show it encoded on its own (``grep`` costs 1 token there, not the 2 of ``.grep``).
+    """
+
+    header: str
+    text: str
+    recipient: str = ""
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A function tool as the template sees it (from ``tools`` or legacy ``functions``)."""
+
+    name: str
+    description: str | None
+    parameters: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class ResponseFormatSpec:
+    """A ``json_schema`` response format (``json_object`` and ``text`` add nothing)."""
+
+    name: str
+    description: str | None
+    schema: Mapping[str, Any]
+
+
+@dataclass
+class Prompt:
+    """What the model reads, before tokenisation: the neutral form Chat and Responses share."""
+
+    turns: list[Turn] = field(default_factory=list)
+    functions: list[FunctionSpec] = field(default_factory=list)
+    response_format: ResponseFormatSpec | None = None
+    # False when tools may be called: the reply then cannot be primed with the format.
+    reply_constrained: bool = True
+    # Tokens that are not text: images, and rule-based adjustments (tool_choice...).
+    extra_tokens: int = 0
+
+
+# --------------------------------------------------------------------------------------------
+# Messages
+
+
+def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -33,6 +101,14 @@ def _message_text(message: Mapping[str, Any]) -> str:
     return ""
 
 
+def _message_text(message: Mapping[str, Any]) -> str:
+    content = message.get("content")
+    if content is None and message.get("role") == "assistant":
+        refusal = message.get("refusal")
+        return refusal if isinstance(refusal, str) else ""
+    return _text_of(content)
+
+
 def _message_header(message: Mapping[str, Any]) -> str:
     role = message.get("role")
     header = role if isinstance(role, str) else ""
@@ -43,17 +119,407 @@ def _message_header(message: Mapping[str, Any]) -> str:
     return header
 
 
-def count_prompt_tokens(body: Mapping[str, Any], *, profile: ModelProfile = GPT4O_MINI) -> int:
-    """What the real API reports as ``usage.prompt_tokens`` for this request body."""
-    rules = profile.tokens
-    total = rules.reply_priming
+def _image_parts(content: Any) -> Iterator[Mapping[str, Any]]:
+    if isinstance(content, list):
+        for part in content:
+            if isinstance(part, Mapping) and part.get("type") == "image_url":
+                image = part.get("image_url")
+                if isinstance(image, Mapping):
+                    yield image
+
+
+def _media_cost(content: Any, rules: TokenRules) -> int:
+    """Prompt tokens of the non-text parts of a message: images, files, audio."""
+    total = 0
+    if isinstance(content, list):
+        for part in content:
+            kind = part.get("type") if isinstance(part, Mapping) else None
+            if kind == "file":
+                total += rules.assumed_file_tokens
+            elif kind == "input_audio":
+                total += rules.assumed_audio_tokens
+    for image in _image_parts(content):
+        url = image.get("url")
+        detail = image.get("detail")
+        detail = detail if isinstance(detail, str) else "auto"
+        if not isinstance(url, str):
+            continue
+        size = data_url_size(url) if url.startswith("data:") else None
+        if size is None:
+            # Remote URLs (and unreadable data) cannot be measured offline: assume the
+            # profile's size. One field to change: TokenRules.image.assumed_remote_size.
+            size = rules.image.assumed_remote_size
+        total += image_tokens(size, detail, rules.image)
+    return total
+
+
+def _arguments_text(arguments: Any) -> str:
+    """The arguments as the model sees them: re-serialised compactly when they are JSON."""
+    if not isinstance(arguments, str):
+        return ""
+    try:
+        parsed = json.loads(arguments)
+    except ValueError:
+        return arguments
+    return json.dumps(parsed, separators=(",", ":"), ensure_ascii=False)
+
+
+def _call_function(call: Any) -> tuple[str, Any]:
+    function = call.get("function") if isinstance(call, Mapping) else None
+    if not isinstance(function, Mapping):
+        return "", ""
+    name = function.get("name")
+    return (name if isinstance(name, str) else ""), function.get("arguments")
+
+
+def _tool_call_turns(calls: Sequence[Any], rules: TokenRules) -> Iterator[Turn]:
+    """An assistant's tool calls: one addressed turn, or one parallel wrapper for several."""
+    if len(calls) == 1:
+        name, arguments = _call_function(calls[0])
+        yield Turn(rules.assistant_to_prefix, _arguments_text(arguments), recipient=name)
+        return
+    uses = []
+    for call in calls:
+        name, arguments = _call_function(call)
+        try:
+            parameters = json.loads(arguments) if isinstance(arguments, str) else {}
+        except ValueError:
+            parameters = arguments
+        uses.append({"recipient_name": f"{rules.functions_prefix}{name}", "parameters": parameters})
+    wrapper = json.dumps({"tool_uses": uses}, separators=(",", ":"), ensure_ascii=False)
+    yield Turn(rules.parallel_tool_header, wrapper)
+
+
+def chat_prompt(body: Mapping[str, Any], rules: TokenRules) -> Prompt:
+    """The :class:`Prompt` of a Chat Completions request body (never raises on bad input)."""
+    prompt = Prompt(functions=list(_function_specs(body)), response_format=_response_format(body))
     messages = body.get("messages")
     if not isinstance(messages, list):
-        return total
+        return prompt
+    call_names: dict[Any, str] = {}
     for message in messages:
         if not isinstance(message, Mapping):
             continue
-        total += rules.per_message
-        total += token_count(_message_header(message))
-        total += token_count(_message_text(message))
+        role = message.get("role")
+        content = message.get("content")
+        prompt.extra_tokens += _media_cost(content, rules)
+        if (
+            role == "assistant"
+            and isinstance(message.get("tool_calls"), list)
+            and message["tool_calls"]
+        ):
+            calls = message["tool_calls"]
+            text = _message_text(message)
+            if text:
+                prompt.turns.append(Turn(_message_header(message), text))
+            for call in calls:
+                if isinstance(call, Mapping):
+                    # Answers to a parallel call are matched by order: their header carries
+                    # no function name (17 of 17 recorded parallel rounds agree).
+                    name = _call_function(call)[0] if len(calls) == 1 else ""
+                    call_names[call.get("id")] = name
+            prompt.turns.extend(_tool_call_turns(calls, rules))
+            prompt.extra_tokens += rules.per_tool_call * len(calls)
+        elif role == "assistant" and isinstance(message.get("function_call"), Mapping):
+            text = _message_text(message)
+            if text:
+                prompt.turns.append(Turn(_message_header(message), text))
+            call = {"function": message["function_call"]}
+            prompt.turns.extend(_tool_call_turns([call], rules))
+            prompt.extra_tokens += rules.per_tool_call
+        elif role == "tool":
+            name = call_names.get(message.get("tool_call_id"), "")
+            prompt.turns.append(Turn(f"{rules.functions_prefix}{name}", _text_of(content)))
+        elif role == "function":
+            function_name = message.get("name")
+            function_name = function_name if isinstance(function_name, str) else ""
+            header = f"{rules.functions_prefix}{function_name}"
+            prompt.turns.append(Turn(header, _text_of(content)))
+        else:
+            prompt.turns.append(Turn(_message_header(message), _message_text(message)))
+    prompt.extra_tokens += _tool_choice_cost(body, rules)
+    prompt.reply_constrained = not prompt.functions or body.get("tool_choice") == "none"
+    return prompt
+
+
+def _tool_choice_cost(body: Mapping[str, Any], rules: TokenRules) -> int:
+    if not prompt_has_functions(body):
+        return 0
+    choice = body.get("tool_choice", body.get("function_call"))
+    if choice == "none":
+        return rules.tool_choice_none
+    if isinstance(choice, Mapping):
+        function = choice.get("function") if "function" in choice else choice
+        name = function.get("name") if isinstance(function, Mapping) else None
+        if isinstance(name, str):
+            return rules.tool_choice_named + token_count(name)
+    return 0
+
+
+def prompt_has_functions(body: Mapping[str, Any]) -> bool:
+    return any(True for _ in _function_specs(body))
+
+
+# --------------------------------------------------------------------------------------------
+# Tool definitions
+
+
+def _function_specs(body: Mapping[str, Any]) -> Iterator[FunctionSpec]:
+    tools = body.get("tools")
+    if isinstance(tools, list):
+        for tool in tools:
+            if isinstance(tool, Mapping) and isinstance(tool.get("function"), Mapping):
+                spec = _spec(tool["function"])
+                if spec is not None:
+                    yield spec
+    functions = body.get("functions")
+    if isinstance(functions, list):
+        for function in functions:
+            if isinstance(function, Mapping):
+                spec = _spec(function)
+                if spec is not None:
+                    yield spec
+
+
+def _spec(function: Mapping[str, Any]) -> FunctionSpec | None:
+    name = function.get("name")
+    if not isinstance(name, str):
+        return None
+    description = function.get("description")
+    parameters = function.get("parameters")
+    return FunctionSpec(
+        name,
+        description if isinstance(description, str) else None,
+        parameters if isinstance(parameters, Mapping) else None,
+    )
+
+
+def render_functions(functions: Sequence[FunctionSpec], rules: TokenRules) -> str:
+    """The ``namespace functions`` block the model reads for these function tools."""
+    parts = [rules.tools_header]
+    for function in functions:
+        if function.description:
+            parts.append(f"// {function.description}\n")
+        parameters = function.parameters or {}
+        properties = parameters.get("properties")
+        if isinstance(properties, Mapping) and properties:
+            defs = _definitions(parameters)
+            arguments = _render_object(parameters, defs)
+            parts.append(f"type {function.name} = (_: {arguments}) => any;\n\n")
+        else:
+            parts.append(f"type {function.name} = () => any;\n\n")
+    parts.append(rules.tools_footer)
+    return "".join(parts)
+
+
+def _definitions(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    for key in ("$defs", "definitions"):
+        defs = schema.get(key)
+        if isinstance(defs, Mapping):
+            return defs
+    return {}
+
+
+def _resolve(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> Mapping[str, Any]:
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        target = defs.get(ref.rsplit("/", 1)[-1])
+        if isinstance(target, Mapping):
+            return target
+    return schema
+
+
+def _comment_lines(schema: Mapping[str, Any]) -> list[str]:
+    lines = []
+    for key in ("title", "description"):
+        text = schema.get(key)
+        if isinstance(text, str) and text:
+            # A multi-line text stays one comment: every line gets its own "//".
+            lines.append("// " + text.replace("\n", "\n// ") + "\n")
+    return lines
+
+
+def _default_comment(schema: Mapping[str, Any]) -> str:
+    if "default" not in schema:
+        return ""
+    default = schema["default"]
+    enum = schema.get("enum")
+    if isinstance(default, str) and isinstance(enum, list) and enum:
+        return f" // default: {default}"
+    return f" // default: {json.dumps(default, ensure_ascii=False)}"
+
+
+def _render_object(schema: Mapping[str, Any], defs: Mapping[str, Any], depth: int = 0) -> str:
+    properties = schema.get("properties")
+    if not isinstance(properties, Mapping) or not properties:
+        return "object"
+    required = schema.get("required")
+    required_names = set(required) if isinstance(required, list) else set()
+    indent = ""
+    rendered = []
+    any_comment = False
+    for key, value in properties.items():
+        value = value if isinstance(value, Mapping) else {}
+        comments = _comment_lines(value)
+        default = _default_comment(value)
+        any_comment = any_comment or bool(comments) or bool(default)
+        optional = "" if key in required_names else "?"
+        line = f"{key}{optional}: {render_schema_type(value, defs, depth + 1)}"
+        rendered.append((comments, line, default))
+    title = schema.get("title")
+    heading = f"// {title}\n" if isinstance(title, str) and title else ""
+    if not any_comment and not heading:
+        # Without comments the object is written on one line, like a TypeScript literal.
+        return "{" + ", ".join(line for _, line, _ in rendered) + "}"
+    body = heading + "".join(
+        "".join(indent + c for c in comments) + f"{indent}{line},{default}\n"
+        for comments, line, default in rendered
+    )
+    return "{\n" + body + indent + "}"
+
+
+def render_schema_type(
+    schema: Mapping[str, Any], defs: Mapping[str, Any] | None = None, depth: int = 0
+) -> str:
+    """A JSON Schema as the TypeScript type the model reads."""
+    defs = defs if defs is not None else _definitions(schema)
+    if depth > 32:
+        return "any"
+    schema = _resolve(schema, defs)
+    for key in ("anyOf", "oneOf"):
+        variants = schema.get(key)
+        if isinstance(variants, list) and variants:
+            return " | ".join(
+                render_schema_type(v if isinstance(v, Mapping) else {}, defs, depth + 1)
+                for v in variants
+            )
+    enum = schema.get("enum")
+    if isinstance(enum, list) and enum:
+        return " | ".join(json.dumps(v, ensure_ascii=False) for v in enum)
+    if "const" in schema:
+        return json.dumps(schema["const"], ensure_ascii=False)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        return " | ".join(_scalar_type(k, schema, defs, depth) for k in kind if isinstance(k, str))
+    if isinstance(kind, str):
+        return _scalar_type(kind, schema, defs, depth)
+    if isinstance(schema.get("properties"), Mapping):
+        return _render_object(schema, defs, depth)
+    return "any"
+
+
+def _scalar_type(kind: str, schema: Mapping[str, Any], defs: Mapping[str, Any], depth: int) -> str:
+    if kind in ("number", "integer"):
+        return "number"
+    if kind in ("string", "boolean", "null"):
+        return kind
+    if kind == "array":
+        items = schema.get("items")
+        if isinstance(items, Mapping):
+            element = render_schema_type(items, defs, depth + 1)
+            if element.startswith("{") or " | " in element:
+                # Compound element types are written Array<...> (11 of 11 recorded
+                # arrays of objects agree), simple ones as T[].
+                return f"Array<{element}>"
+            return f"{element}[]"
+        return "any[]"
+    if kind == "object":
+        return _render_object(schema, defs, depth)
+    return "any"
+
+
+# --------------------------------------------------------------------------------------------
+# Structured outputs
+
+
+def _response_format(body: Mapping[str, Any]) -> ResponseFormatSpec | None:
+    response_format = body.get("response_format")
+    if not isinstance(response_format, Mapping) or response_format.get("type") != "json_schema":
+        return None
+    spec = response_format.get("json_schema")
+    if not isinstance(spec, Mapping):
+        return None
+    name = spec.get("name")
+    description = spec.get("description")
+    schema = spec.get("schema")
+    return ResponseFormatSpec(
+        name if isinstance(name, str) else "",
+        description if isinstance(description, str) and description else None,
+        schema if isinstance(schema, Mapping) else {},
+    )
+
+
+def render_response_format(spec: ResponseFormatSpec, rules: TokenRules) -> str:
+    """The ``# Response Formats`` section: the schema as ASCII JSON, reduced to what it shows."""
+    comment = f"// {spec.description}\n" if spec.description else ""
+    schema = _schema_shown(spec.schema, rules.response_format_keys)
+    shown = json.dumps(schema, separators=(",", ":"), ensure_ascii=True)
+    return f"{rules.response_format_header}{spec.name}\n\n{comment}{shown}"
+
+
+def _schema_shown(schema: Any, keys: frozenset[str]) -> Any:
+    """The schema with only the keywords the model is shown (no required, no bounds...)."""
+    if isinstance(schema, list):
+        return [_schema_shown(item, keys) for item in schema]
+    if not isinstance(schema, Mapping):
+        return schema
+    shown: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in ("properties", "$defs", "definitions") and isinstance(value, Mapping):
+            if key in keys:
+                shown[key] = {name: _schema_shown(sub, keys) for name, sub in value.items()}
+        elif key in keys:
+            shown[key] = _schema_shown(value, keys)
+    return shown
+
+
+# --------------------------------------------------------------------------------------------
+# Counting
+
+
+def _instruction_sections(prompt: Prompt, rules: TokenRules) -> tuple[list[str], int]:
+    """Texts the API adds to the instructions, and the fixed tokens that come with them."""
+    sections = []
+    extra = 0
+    if prompt.functions:
+        sections.append(render_functions(prompt.functions, rules))
+        extra += rules.tools_adjustment
+    if prompt.response_format is not None:
+        sections.append(render_response_format(prompt.response_format, rules))
+        if prompt.reply_constrained:
+            # The reply is primed with the format's name (a constrained-output marker), unless
+            # the model may answer with a tool call instead.
+            extra += rules.response_format_overhead + token_count(prompt.response_format.name)
+    return sections, extra
+
+
+def count_prompt(prompt: Prompt, rules: TokenRules) -> int:
+    """Tokens of a :class:`Prompt`: each text encoded once, fixed costs from the profile."""
+    turns = prompt.turns
+    total = rules.reply_priming + prompt.extra_tokens
+    sections, extra = _instruction_sections(prompt, rules)
+    if sections:
+        total += extra
+        added = rules.tools_separator.join(sections)
+        first = turns[0] if turns else None
+        if first is not None and first.header.split(":", 1)[0] in rules.instruction_roles:
+            merged = Turn(first.header, first.text + rules.tools_separator + added, first.recipient)
+            turns = [merged, *turns[1:]]
+        else:
+            turns = [Turn(rules.tools_role, added), *turns]
+    for turn in turns:
+        total += rules.per_message + token_count(turn.header) + token_count(turn.text)
+        if turn.recipient:
+            total += token_count(turn.recipient)
     return total
+
+
+def count_prompt_tokens(body: object, *, profile: ModelProfile = GPT4O_MINI) -> int:
+    """What the real API reports as ``usage.prompt_tokens`` for this request body.
+
+    Any JSON value is accepted: what is not a well-formed request counts what it can (the
+    validator, not the counter, rejects bad requests).
+    """
+    if not isinstance(body, Mapping):
+        return profile.tokens.reply_priming
+    return count_prompt(chat_prompt(body, profile.tokens), profile.tokens)

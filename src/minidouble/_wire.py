@@ -15,11 +15,14 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring as _encode_string
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from minidouble._errors import OpenAIError
 from minidouble._http import HttpResponse
 from minidouble._profile import GPT4O_MINI, ModelProfile
+
+if TYPE_CHECKING:  # the engine imports this module for ids
+    from minidouble._engine import Choice, Reply, TokenLogprob, ToolCall
 
 __all__ = [
     "Flavor",
@@ -231,7 +234,7 @@ def error_response(
 # chat.completion
 
 
-def _message(choice: Any) -> dict[str, Any]:
+def _message(choice: Choice) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": choice.content}
     if choice.tool_calls:
         message["tool_calls"] = [
@@ -252,7 +255,7 @@ def _message(choice: Any) -> dict[str, Any]:
     return message
 
 
-def _logprob_entry(token: Any) -> dict[str, Any]:
+def _logprob_entry(token: TokenLogprob) -> dict[str, Any]:
     return {
         "token": token.token,
         "logprob": token.logprob,
@@ -265,7 +268,7 @@ def _logprob_entry(token: Any) -> dict[str, Any]:
 
 
 def _logprobs_block(
-    tokens: Sequence[Any] | None, *, refusal: bool = False
+    tokens: Sequence[TokenLogprob] | None, *, refusal: bool = False
 ) -> dict[str, Any] | None:
     if tokens is None:
         return None
@@ -275,7 +278,7 @@ def _logprobs_block(
     )
 
 
-def usage_block(prompt_tokens: int, reply: Any) -> dict[str, Any]:
+def usage_block(prompt_tokens: int, reply: Reply) -> dict[str, Any]:
     completion_tokens = reply.completion_tokens
     return {
         "prompt_tokens": prompt_tokens,
@@ -321,7 +324,7 @@ def _azure_prompt_filters() -> list[dict[str, Any]]:
 
 
 def completion_body(
-    reply: Any,
+    reply: Reply,
     *,
     completion_id: str,
     created: int,
@@ -365,7 +368,7 @@ def served_tier(body: Any) -> str:
 
 
 def completion_response(
-    reply: Any,
+    reply: Reply,
     *,
     prompt_tokens: int,
     headers: list[tuple[str, str]],
@@ -441,7 +444,7 @@ class _ChunkWriter:
         index: int,
         delta: dict[str, Any],
         *,
-        logprobs: Sequence[Any] | None = None,
+        logprobs: Sequence[TokenLogprob] | None = None,
         finish_reason: str | None = None,
         refusal: bool = False,
     ) -> dict[str, Any]:
@@ -456,10 +459,10 @@ class _ChunkWriter:
         return entry
 
 
-_Delta = tuple[dict[str, Any], "Sequence[Any] | None", "str | None"]
+_Delta = tuple[dict[str, Any], "Sequence[TokenLogprob] | None", "str | None"]
 
 
-def _choice_deltas(choice: Any) -> Iterator[_Delta]:
+def _choice_deltas(choice: Choice) -> Iterator[_Delta]:
     """One choice as (delta, logprobs, finish_reason) steps: opening, fragments, finish."""
     opening: dict[str, Any] = {"role": "assistant"}
     calls = choice.tool_calls
@@ -495,7 +498,7 @@ def _choice_deltas(choice: Any) -> Iterator[_Delta]:
     yield {}, None, choice.finish_reason
 
 
-def _call_opening(call_index: int, call: Any) -> dict[str, Any]:
+def _call_opening(call_index: int, call: ToolCall) -> dict[str, Any]:
     return {
         "index": call_index,
         "id": call.id,
@@ -505,7 +508,7 @@ def _call_opening(call_index: int, call: Any) -> dict[str, Any]:
 
 
 def stream_events(
-    reply: Any,
+    reply: Reply,
     *,
     prompt_tokens: int,
     include_usage: bool,
@@ -516,8 +519,7 @@ def stream_events(
 ) -> Iterator[bytes]:
     """Every SSE event of a streamed completion, ``data: [DONE]`` last.
 
-    Choices stream one after another (the API interleaves them for n > 1; clients that
-    reassemble by ``index``, as the SDK does, see the same result either way).
+    With n > 1 the choices' chunks interleave, one choice per chunk, as the API sends them.
     """
     writer = _ChunkWriter(
         include_usage=include_usage,

@@ -473,3 +473,50 @@ def test_scripted_failures_apply_to_responses_too(send: Send, app: GPT4oMiniApp)
     app.fail(429, times=1)
     assert post(send, {"model": "gpt-4o-mini", "input": "x"}).status == 429
     assert post(send, {"model": "gpt-4o-mini", "input": "x"}).status == 200
+
+
+# --- Azure OpenAI ----------------------------------------------------------------------------
+
+AZURE = "https://my-resource.openai.azure.com"
+AZURE_HEADERS = {"api-key": "azure-key-123", "content-type": "application/json"}
+AZURE_FIELDS = [
+    "id", "object", "created_at", "status", "background", "content_filters", "error",
+    "incomplete_details", "instructions", "max_output_tokens", "max_tool_calls", "model",
+    "output", "parallel_tool_calls", "previous_response_id", "prompt_cache_key", "reasoning",
+    "safety_identifier", "service_tier", "store", "temperature", "text", "tool_choice", "tools",
+    "top_logprobs", "top_p", "truncation", "usage", "user", "metadata",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "path", ["/openai/responses?api-version=2025-03-01-preview", "/openai/v1/responses"]
+)
+def test_azure_responses_name_the_deployment(send: Send, path: str) -> None:
+    body = {"model": "my-mini-deployment", "input": "What is 4200 + 42?"}
+    response = send(chat_request(body, path=path, base=AZURE, headers=AZURE_HEADERS))
+    assert response.status == 200, body_bytes(response)
+    assert response.header("apim-request-id") is not None
+    document = json.loads(body_bytes(response))
+    assert list(document) == AZURE_FIELDS
+    assert document["model"] == "my-mini-deployment"
+    assert document["usage"]["input_tokens"] == 16  # the recorded Azure count for this input
+    assert document["usage"]["input_tokens_details"] == {"cached_tokens": 0}
+
+
+def test_azure_responses_need_a_key_and_an_api_version(send: Send) -> None:
+    body = {"model": "dep", "input": "Hi"}
+    no_version = send(chat_request(body, path="/openai/responses", base=AZURE,
+                                   headers=AZURE_HEADERS))  # fmt: skip
+    assert no_version.status == 404
+    no_key = send(chat_request(body, path="/openai/v1/responses", base=AZURE, headers={}))
+    assert no_key.status == 401
+
+
+def test_azure_responses_stream_without_obfuscation(send: Send) -> None:
+    body = {"model": "dep", "input": "Hi", "stream": True}
+    events = typed_events(
+        send(chat_request(body, path="/openai/v1/responses", base=AZURE, headers=AZURE_HEADERS))
+    )
+    assert events[-1][0] == "response.completed"
+    assert list(events[-1][1]["response"]) == AZURE_FIELDS
+    assert not any("obfuscation" in data for _, data in events)

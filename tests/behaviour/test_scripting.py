@@ -135,6 +135,16 @@ MISTAKES = [
     ({"json": {"name": "Ada"}}, user("Hi", response_format=SCHEMA_FORMAT), "'age'"),
     ({"json": {"name": "Ada", "age": 1}}, user("Hi"), "no JSON response_format"),
     ({"text": "not json"}, user("Hi", response_format=SCHEMA_FORMAT), "is not JSON"),
+    (
+        {"text": "[1, 2]"},
+        user("Reply in JSON.", response_format={"type": "json_object"}),
+        "always yields a JSON object",
+    ),
+    (
+        {"json": [1, 2]},
+        user("Reply in JSON.", response_format={"type": "json_object"}),
+        "always yields a JSON object",
+    ),
 ]
 
 
@@ -326,3 +336,11 @@ def test_unused_scripts_and_reset(app: GPT4oMiniApp) -> None:
     app.reset()
     assert app.unused_scripts() == []
     assert app.requests == []
+
+
+def test_a_refused_request_leaves_the_script_queued(app: GPT4oMiniApp, send: Send) -> None:
+    app.reply("for the valid request")
+    refused = send(chat_request({"model": "gpt-4o-mini", "messages": []}))
+    assert refused.status == 400
+    assert app.unused_scripts() == ["reply('for the valid request')"]
+    assert message(send, user())["content"] == "for the valid request"

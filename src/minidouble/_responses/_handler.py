@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from minidouble._engine import default_intent, render, request_rng
 from minidouble._errors import OpenAIError
+from minidouble._faults import azure_error
 from minidouble._http import HttpRequest, HttpResponse
 from minidouble._responses._mapping import to_chat_body
 from minidouble._responses._validate import (
@@ -36,12 +37,12 @@ from minidouble._responses._wire import (
 )
 from minidouble._script import ScriptError
 from minidouble._validate import parse_json_body
-from minidouble._wire import EVENT_STREAM, JSON, OPENAI, error_response, json_response
+from minidouble._wire import EVENT_STREAM, JSON, OPENAI, Flavor, error_response, json_response
 
 if TYPE_CHECKING:
     from minidouble._app import GPT4oMiniApp
 
-__all__ = ["handle_responses", "stored_responses"]
+__all__ = ["handle_azure_responses", "handle_responses", "stored_responses"]
 
 
 @dataclass(frozen=True)
@@ -95,22 +96,58 @@ def _history(app: GPT4oMiniApp, body: Mapping[str, Any]) -> tuple[Mapping[str, A
 def handle_responses(
     app: GPT4oMiniApp, request: HttpRequest, request_id: str, started: float
 ) -> HttpResponse:
+    """``POST /v1/responses`` on api.openai.com."""
     refused = app._authenticate(request, OPENAI)
     if refused is not None:
         return app._finish(request, None, error_response(refused, [("x-request-id", request_id)]))
+    return _validated(app, request, request_id, started, OPENAI)
+
+
+def handle_azure_responses(
+    app: GPT4oMiniApp, request: HttpRequest, request_id: str, started: float
+) -> HttpResponse:
+    """Azure OpenAI's Responses API: the body's ``model`` names the deployment."""
+    body: Any = None
+    refused: OpenAIError | None = None
+    if request.path.endswith("/openai/responses") and "api-version" not in request.query:
+        refused = azure_error("404")
+    else:
+        try:
+            body = parse_json_body(request.body)
+        except OpenAIError:
+            body = None
+    model = body.get("model") if isinstance(body, Mapping) else None
+    flavor = Flavor(azure=True, deployment=model if isinstance(model, str) else "")
+    if refused is None:
+        refused = app._authenticate(request, flavor)
+    if refused is None and (
+        app.azure_deployments is not None and flavor.deployment not in app.azure_deployments
+    ):
+        refused = azure_error("DeploymentNotFound")
+    if refused is not None:
+        headers = app._headers(request_id, started, flavor, spent_tokens=None)
+        return app._finish(request, body, error_response(refused, headers, flavor=flavor))
+    return _validated(app, request, request_id, started, flavor)
+
+
+def _validated(
+    app: GPT4oMiniApp, request: HttpRequest, request_id: str, started: float, flavor: Flavor
+) -> HttpResponse:
     body: Any = None
     try:
         body = parse_json_body(request.body)
         failure = app._next_failure()
         if failure is not None:
-            return app._failure(request, body, failure, request_id, started, OPENAI)
+            return app._failure(request, body, failure, request_id, started, flavor)
         history = _history(app, body) if isinstance(body, Mapping) else ()
-        input_tokens = check_responses_request(body, history=history, profile=app.profile)
+        input_tokens = check_responses_request(
+            body, history=history, azure=flavor.azure, profile=app.profile
+        )
     except OpenAIError as error:
         spent = None if error.style == "gateway" else 0
-        headers = app._headers(request_id, started, OPENAI, spent_tokens=spent)
-        return app._finish(request, body, error_response(error, headers))
-    return _respond(app, request, body, history, input_tokens, request_id, started)
+        headers = app._headers(request_id, started, flavor, spent_tokens=spent)
+        return app._finish(request, body, error_response(error, headers, flavor=flavor))
+    return _respond(app, request, body, history, input_tokens, request_id, started, flavor)
 
 
 def _respond(
@@ -121,6 +158,7 @@ def _respond(
     input_tokens: int,
     request_id: str,
     started: float,
+    flavor: Flavor,
 ) -> HttpResponse:
     conversation = (*history, *as_items(body.get("input")))
     chat = to_chat_body({**body, "input": list(conversation)})
@@ -152,13 +190,14 @@ def _respond(
         usage=usage_block(input_tokens, choice.completion_tokens),
         status=status,
         completed_at=None if status == "incomplete" else created_at,
+        azure=flavor.azure,
         profile=app.profile,
     )
     if body.get("store") is not False:
         stored = StoredResponse((*conversation, *output), final)
         stored_responses(app).put(response_id, stored)
     spent = input_tokens + choice.completion_tokens
-    headers = app._headers(request_id, started, OPENAI, spent_tokens=spent)
+    headers = app._headers(request_id, started, flavor, spent_tokens=spent)
     if body.get("stream") is True:
         snapshot = response_object(
             body,
@@ -168,6 +207,7 @@ def _respond(
             usage=None,
             status="in_progress",
             completed_at=None,
+            azure=flavor.azure,
             profile=app.profile,
         )
         options = body.get("stream_options")
@@ -177,7 +217,9 @@ def _respond(
                 snapshot,
                 final,
                 choice,
-                obfuscate=app.stream_obfuscation if obfuscate is None else obfuscate is True,
+                # Azure sends no obfuscation padding (as on its chat streams).
+                obfuscate=not flavor.azure
+                and (app.stream_obfuscation if obfuscate is None else obfuscate is True),
             )
         )
         response = HttpResponse(200, [("content-type", EVENT_STREAM), *headers], b"", events)

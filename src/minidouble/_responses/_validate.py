@@ -124,6 +124,7 @@ def check_responses_request(
     body: Any,
     *,
     history: Sequence[Mapping[str, Any]] = (),
+    azure: bool = False,
     profile: ModelProfile = GPT4O_MINI,
 ) -> int:
     """Validate a Responses body as the real API does and return its ``input_tokens``.
@@ -132,6 +133,7 @@ def check_responses_request(
     ``history`` is the conversation a ``previous_response_id`` continues (input and output
     items, oldest first): the model reads it before ``input``, and its function calls may be
     answered by this input. Whether the id exists is the app's state, not checked here.
+    On Azure (``azure``) ``model`` names a deployment, which the app has already checked.
     """
     if not isinstance(body, Mapping):
         raise err.invalid_type("body", "an object", body)
@@ -141,7 +143,7 @@ def check_responses_request(
     # The input's shape is checked before the model is looked up: a recorded request for
     # another model was refused for an input part type, not for its model [T].
     _check_input(body.get("input"), body, history, profile)
-    _check_model(body, profile)
+    _check_model(body, azure, profile)
     for key, check in _CHECKS.items():
         value = body.get(key)
         if value is not None:
@@ -159,12 +161,12 @@ def check_responses_request(
     return input_tokens
 
 
-def _check_model(body: Mapping[str, Any], profile: ModelProfile) -> None:
+def _check_model(body: Mapping[str, Any], azure: bool, profile: ModelProfile) -> None:
     model = body.get("model")
     if model is None:
         raise err.missing_parameter("model")
     model = _require_string("model", model)
-    if not profile.accepts_model(model):
+    if not azure and not profile.accepts_model(model):
         raise model_not_found(model)
 
 

@@ -182,9 +182,14 @@ def response_object(
     usage: Mapping[str, Any] | None,
     status: str,
     completed_at: int | None,
+    azure: bool = False,
     profile: ModelProfile = GPT4O_MINI,
 ) -> dict[str, Any]:
-    """The ``response`` object, in the real field order, echoing the request's settings."""
+    """The ``response`` object, in the real field order, echoing the request's settings.
+
+    ``azure`` gives Azure OpenAI's variant (recorded 2025-11): an older field set with
+    ``content_filters``, and ``model`` naming the deployment the request addressed.
+    """
     tier = body.get("service_tier")
     if status == "in_progress":
         served_tier = tier or "auto"
@@ -197,7 +202,7 @@ def response_object(
         if isinstance(tool, Mapping) and tool.get("type") == "function"
     ]
     metadata = body.get("metadata")
-    return {
+    document = {
         "id": response_id,
         "object": "response",
         "created_at": created_at,
@@ -244,6 +249,30 @@ def response_object(
         "user": body.get("user"),
         "metadata": dict(metadata) if isinstance(metadata, Mapping) else {},
     }
+    return _azure_variant(document, body) if azure else document
+
+
+_AZURE_FIELDS = (
+    "id", "object", "created_at", "status", "background", "content_filters", "error",
+    "incomplete_details", "instructions", "max_output_tokens", "max_tool_calls", "model",
+    "output", "parallel_tool_calls", "previous_response_id", "prompt_cache_key", "reasoning",
+    "safety_identifier", "service_tier", "store", "temperature", "text", "tool_choice", "tools",
+    "top_logprobs", "top_p", "truncation", "usage", "user", "metadata",
+)  # fmt: skip
+
+
+def _azure_variant(document: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
+    changed = {
+        **document,
+        "content_filters": None,
+        "model": body.get("model"),
+        "reasoning": {"effort": None, "summary": None},
+    }
+    usage = document["usage"]
+    if usage is not None:
+        details = {"cached_tokens": usage["input_tokens_details"]["cached_tokens"]}
+        changed["usage"] = {**usage, "input_tokens_details": details}
+    return {key: changed[key] for key in _AZURE_FIELDS}
 
 
 def response_bytes(document: Mapping[str, Any]) -> bytes:

@@ -1,0 +1,367 @@
+"""Tool definitions, tool calls in the history, tool_choice and json_schema response formats.
+
+Each test pins one rule of docs/token-accounting.md. The anchors are recorded requests from
+the fidelity corpus (named in the test); the rest checks the rule's shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from minidouble import count_prompt_tokens
+from minidouble._profile import GPT4O_MINI
+from minidouble._tokenizer import token_count
+from minidouble._tokens import (
+    FunctionSpec,
+    ResponseFormatSpec,
+    render_functions,
+    render_response_format,
+    render_schema_type,
+)
+
+RULES = GPT4O_MINI.tokens
+
+
+def function(name: str, parameters: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {"name": name, **extra}
+    if parameters is not None:
+        spec["parameters"] = parameters
+    return {"type": "function", "function": spec}
+
+
+def obj(properties: dict[str, Any], required: list[str] | None = None, **extra: Any) -> Any:
+    schema: dict[str, Any] = {"type": "object", "properties": properties, **extra}
+    if required is not None:
+        schema["required"] = required
+    return schema
+
+
+def chat(*messages: dict[str, Any], **params: Any) -> dict[str, Any]:
+    return {"model": "gpt-4o-mini", "messages": list(messages), **params}
+
+
+SYSTEM = {"role": "system", "content": "You are a helpful assistant"}
+USER = {"role": "user", "content": "What is the weather in Tokyo?"}
+
+
+# --- rendering of definitions ---------------------------------------------------------------
+
+
+def test_function_block_text() -> None:
+    spec = FunctionSpec(
+        "get_weather",
+        "Get the weather",
+        obj({"city": {"type": "string", "description": "The city"}}, ["city"]),
+    )
+    assert render_functions([spec], RULES) == (
+        "# Tools\n\n## functions\n\nnamespace functions {\n\n"
+        "// Get the weather\n"
+        "type get_weather = (_: {\n// The city\ncity: string,\n}) => any;\n\n"
+        "} // namespace functions"
+    )
+
+
+def test_function_without_parameters_takes_no_argument() -> None:
+    block = render_functions([FunctionSpec("now", None, obj({}))], RULES)
+    assert "type now = () => any;" in block
+
+
+def test_object_without_comments_is_written_on_one_line() -> None:
+    schema = obj({"a": {"type": "integer"}, "b": {"type": "number"}}, ["a"])
+    assert render_schema_type(schema) == "{a: number, b?: number}"
+
+
+@pytest.mark.parametrize(
+    ("schema", "rendered"),
+    [
+        ({"type": "string"}, "string"),
+        ({"type": "integer"}, "number"),
+        ({"type": "boolean"}, "boolean"),
+        ({"type": "null"}, "null"),
+        ({"type": ["string", "null"]}, "string | null"),
+        ({"type": "string", "enum": ["c", "f"]}, '"c" | "f"'),
+        ({"enum": [1, 2]}, "1 | 2"),
+        ({"const": "x"}, '"x"'),
+        ({"type": "array", "items": {"type": "integer"}}, "number[]"),
+        ({"type": "array"}, "any[]"),
+        ({"anyOf": [{"type": "string"}, {"type": "null"}]}, "string | null"),
+        ({"type": "object"}, "object"),
+        ({}, "any"),
+    ],
+)
+def test_schema_types(schema: dict[str, Any], rendered: str) -> None:
+    assert render_schema_type(schema) == rendered
+
+
+def test_titles_descriptions_and_defaults_become_comments() -> None:
+    schema = obj(
+        {
+            "path": {"type": "string", "title": "Path", "description": "Where", "default": "."},
+            "unit": {"type": "string", "enum": ["c", "f"], "default": "c"},
+        },
+        title="Args",
+    )
+    assert render_schema_type(schema) == (
+        '{\n// Args\n// Path\n// Where\npath?: string, // default: "."\n'
+        'unit?: "c" | "f", // default: c\n}'
+    )
+
+
+def test_multiline_property_description_comments_every_line() -> None:
+    schema = obj({"q": {"type": "string", "description": "one\ntwo"}})
+    assert render_schema_type(schema) == "{\n// one\n// two\nq?: string,\n}"
+
+
+def test_refs_resolve_into_defs() -> None:
+    schema = {
+        "$defs": {"Point": obj({"x": {"type": "number"}}, ["x"])},
+        "type": "object",
+        "properties": {"at": {"$ref": "#/$defs/Point"}},
+    }
+    assert render_schema_type(schema) == "{at?: {x: number}}"
+
+
+def test_recursive_refs_end() -> None:
+    schema = {
+        "$defs": {"Node": obj({"next": {"$ref": "#/$defs/Node"}})},
+        "$ref": "#/$defs/Node",
+    }
+    assert render_schema_type(schema).count("next") > 3  # bounded, not infinite
+
+
+# --- where the block goes -------------------------------------------------------------------
+
+
+def test_tools_join_the_system_message_or_open_a_new_one() -> None:
+    tools = [function("f", obj({"a": {"type": "string"}}))]
+    with_system = count_prompt_tokens(chat(SYSTEM, USER, tools=tools))
+    without = count_prompt_tokens(chat(USER, tools=tools))
+    plain_with_system = count_prompt_tokens(chat(SYSTEM, USER))
+    plain = count_prompt_tokens(chat(USER))
+    block = render_functions([FunctionSpec("f", None, obj({"a": {"type": "string"}}))], RULES)
+    # A new system message: its wrapper, its role, the block, the adjustment.
+    assert without - plain == RULES.per_message + 1 + token_count(block) + RULES.tools_adjustment
+    # Inside the system message: the separator and the block only.
+    joined = token_count(SYSTEM["content"] + RULES.tools_separator + block)
+    assert with_system - plain_with_system == (
+        joined - token_count(SYSTEM["content"]) + RULES.tools_adjustment
+    )
+
+
+def test_recorded_anchor_failing_tool_with_system_message() -> None:
+    # crewAI test_tools_emits_error_events (2026): the tools added exactly 26 tokens.
+    tools = [
+        function(
+            "failing_tool",
+            obj({}),
+            description="This tool always fails",
+        )
+    ]
+    system = {"role": "system", "content": "x"}
+    assert (
+        count_prompt_tokens(chat(system, USER, tools=tools))
+        - count_prompt_tokens(chat(system, USER))
+        == 26
+    )
+
+
+def test_legacy_functions_render_like_tools() -> None:
+    spec = {"name": "f", "description": "d", "parameters": obj({"a": {"type": "string"}})}
+    assert count_prompt_tokens(chat(USER, functions=[spec])) == count_prompt_tokens(
+        chat(USER, tools=[{"type": "function", "function": spec}])
+    )
+
+
+def test_tool_choice_effects() -> None:
+    tools = [function("get_weather", obj({"city": {"type": "string"}}))]
+    auto = count_prompt_tokens(chat(USER, tools=tools, tool_choice="auto"))
+    assert count_prompt_tokens(chat(USER, tools=tools)) == auto
+    assert count_prompt_tokens(chat(USER, tools=tools, tool_choice="required")) == auto
+    assert count_prompt_tokens(chat(USER, tools=tools, tool_choice="none")) == (
+        auto + RULES.tool_choice_none
+    )
+    named = {"type": "function", "function": {"name": "get_weather"}}
+    assert count_prompt_tokens(chat(USER, tools=tools, tool_choice=named)) == (
+        auto + RULES.tool_choice_named + token_count("get_weather")
+    )
+
+
+def test_parallel_tool_calls_flag_costs_nothing() -> None:
+    tools = [function("f", obj({"a": {"type": "string"}}))]
+    assert count_prompt_tokens(chat(USER, tools=tools, parallel_tool_calls=False)) == (
+        count_prompt_tokens(chat(USER, tools=tools))
+    )
+
+
+# --- tool calls in the history --------------------------------------------------------------
+
+
+def call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def test_a_tool_round_costs_two_addressed_turns() -> None:
+    tools = [function("grep", obj({"q": {"type": "string"}}))]
+    before = count_prompt_tokens(chat(USER, tools=tools))
+    history = chat(
+        USER,
+        {"role": "assistant", "content": None, "tool_calls": [call("c1", "grep", '{"q":"x"}')]},
+        {"role": "tool", "tool_call_id": "c1", "content": "found"},
+        tools=tools,
+    )
+    call_turn = (
+        RULES.per_message
+        + token_count(RULES.assistant_to_prefix)
+        + token_count("grep")  # the name is encoded on its own
+        + token_count('{"q":"x"}')
+        + RULES.per_tool_call
+    )
+    result_turn = RULES.per_message + token_count("functions.grep") + token_count("found")
+    assert count_prompt_tokens(history) - before == call_turn + result_turn
+
+
+def test_arguments_are_reserialised_compactly() -> None:
+    def with_arguments(arguments: str) -> dict[str, Any]:
+        message = {"role": "assistant", "tool_calls": [call("c1", "f", arguments)]}
+        return chat(USER, message, {"role": "tool", "tool_call_id": "c1", "content": "ok"})
+
+    assert count_prompt_tokens(with_arguments('{"a": 1,  "b": "x"}')) == count_prompt_tokens(
+        with_arguments('{"a":1,"b":"x"}')
+    )
+    # Arguments that are not JSON are counted as they are, never rejected here.
+    assert count_prompt_tokens(with_arguments("{not json")) > 0
+
+
+def test_assistant_text_next_to_tool_calls_is_its_own_turn() -> None:
+    calls = [call("c1", "f", "{}")]
+    silent = chat(USER, {"role": "assistant", "content": "", "tool_calls": calls})
+    talking = chat(USER, {"role": "assistant", "content": "Checking.", "tool_calls": calls})
+    assert count_prompt_tokens(talking) - count_prompt_tokens(silent) == (
+        RULES.per_message + token_count("assistant") + token_count("Checking.")
+    )
+
+
+def test_tool_message_name_field_is_not_counted() -> None:
+    calls = [call("c1", "f", "{}")]
+    plain = {"role": "tool", "tool_call_id": "c1", "content": "ok"}
+    named = {**plain, "name": "f"}
+    assistant = {"role": "assistant", "tool_calls": calls}
+    assert count_prompt_tokens(chat(USER, assistant, named)) == count_prompt_tokens(
+        chat(USER, assistant, plain)
+    )
+
+
+def test_parallel_calls_are_one_wrapped_turn() -> None:
+    calls = [call("a", "get_weather", '{"city":"Paris"}'), call("b", "get_time", "{}")]
+    body = chat(
+        USER,
+        {"role": "assistant", "tool_calls": calls},
+        {"role": "tool", "tool_call_id": "a", "content": "sunny"},
+        {"role": "tool", "tool_call_id": "b", "content": "noon"},
+    )
+    wrapper = (
+        '{"tool_uses":[{"recipient_name":"functions.get_weather","parameters":{"city":"Paris"}},'
+        '{"recipient_name":"functions.get_time","parameters":{}}]}'
+    )
+    expected = (
+        count_prompt_tokens(chat(USER))
+        + RULES.per_message
+        + token_count(RULES.parallel_tool_header)
+        + token_count(wrapper)
+        + 2 * RULES.per_tool_call
+        + 2 * (RULES.per_message + token_count(RULES.functions_prefix))
+        + token_count("sunny")
+        + token_count("noon")
+    )
+    assert count_prompt_tokens(body) == expected
+
+
+def test_legacy_function_call_and_function_role() -> None:
+    legacy = chat(
+        USER,
+        {"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": "{}"}},
+        {"role": "function", "name": "f", "content": "ok"},
+    )
+    modern = chat(
+        USER,
+        {"role": "assistant", "content": None, "tool_calls": [call("c", "f", "{}")]},
+        {"role": "tool", "tool_call_id": "c", "content": "ok"},
+    )
+    assert count_prompt_tokens(legacy) == count_prompt_tokens(modern)
+
+
+# --- response_format ------------------------------------------------------------------------
+
+
+def json_schema(name: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, **extra}}
+
+
+def test_response_format_section_text() -> None:
+    schema = obj({"n": {"type": "integer", "minimum": 1}}, ["n"], additionalProperties=False)
+    spec = ResponseFormatSpec("count", "How many", schema)
+    assert render_response_format(spec, RULES) == (
+        '# Response Formats\n\n## count\n\n// How many\n{"type":"object","properties":'
+        '{"n":{"type":"integer"}}}'
+    )
+
+
+def test_json_schema_adds_the_section_and_the_primed_name() -> None:
+    schema = obj({"joke": {"type": "string", "description": "The joke"}})
+    spec = ResponseFormatSpec("joke", None, schema)
+    body = chat(USER, response_format=json_schema("joke", schema))
+    section = render_response_format(spec, RULES)
+    assert count_prompt_tokens(body) - count_prompt_tokens(chat(USER)) == (
+        RULES.per_message
+        + token_count("system")
+        + token_count(section)
+        + RULES.response_format_overhead
+        + token_count("joke")
+    )
+
+
+def test_json_schema_with_callable_tools_is_not_primed() -> None:
+    schema = obj({"a": {"type": "string"}})
+    tools = [function("f", obj({"a": {"type": "string"}}))]
+    primed = count_prompt_tokens(
+        chat(USER, tools=tools, tool_choice="none", response_format=json_schema("out", schema))
+    )
+    free = count_prompt_tokens(chat(USER, tools=tools, response_format=json_schema("out", schema)))
+    assert primed - free == RULES.tool_choice_none + RULES.response_format_overhead + 1
+
+
+@pytest.mark.parametrize("kind", ["json_object", "text"])
+def test_other_response_formats_add_nothing(kind: str) -> None:
+    assert count_prompt_tokens(chat(USER, response_format={"type": kind})) == count_prompt_tokens(
+        chat(USER)
+    )
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"messages": "nope"},
+        {"messages": [None, 1, "x", {"role": 5, "content": {"a": 1}}]},
+        {"messages": [{"role": "assistant", "tool_calls": [None, {"function": 3}]}]},
+        {"messages": [], "tools": [None, {"type": "function", "function": {"name": 3}}]},
+        {
+            "messages": [],
+            "tools": [{"type": "function", "function": {"name": "f", "parameters": 1}}],
+        },
+        {"messages": [], "response_format": {"type": "json_schema", "json_schema": None}},
+        {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": 7}]}]},
+        {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]},
+    ],
+)
+def test_malformed_bodies_are_counted_without_crashing(body: dict[str, Any]) -> None:
+    assert count_prompt_tokens(body) >= RULES.reply_priming
+
+
+def test_non_mapping_body_is_just_the_priming() -> None:
+    assert count_prompt_tokens([1, 2]) == RULES.reply_priming
