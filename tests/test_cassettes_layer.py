@@ -324,3 +324,41 @@ def test_written_file_is_world_readable_and_leaves_no_temporary(tmp_path: Path) 
     if os.name != "nt":
         assert path.stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["perm.json"]
+
+
+WORKER = """
+import json, sys
+from minidouble._cassettes import CassetteLayer
+from minidouble._http import HttpRequest
+
+path, upstream, worker = sys.argv[1], sys.argv[2], sys.argv[3]
+for turn in range(4):
+    # A fresh layer per turn: every close() is a read-merge-write racing the other workers.
+    layer = CassetteLayer(path, record_mode="new_episodes", upstream=upstream)
+    body = {"model": "gpt-4o-mini",
+            "messages": [{"role": "user", "content": f"worker {worker} turn {turn}"}]}
+    request = HttpRequest("POST", "https://api.openai.com/v1/chat/completions",
+                          {"authorization": "Bearer sk-worker-key-0123456789abcdef"},
+                          json.dumps(body).encode())
+    assert layer.wrap(lambda r: None)(request).status == 200
+    layer.close()
+"""
+
+
+def test_processes_recording_into_one_cassette_at_once_lose_nothing(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "shared.json"
+    workers = 4
+    with upstream_app() as upstream:
+        running = [
+            subprocess.Popen([sys.executable, "-c", WORKER, str(path), upstream, str(n)])
+            for n in range(workers)
+        ]
+        assert [process.wait(timeout=300) for process in running] == [0] * workers
+    document = json.loads(path.read_text())
+    asked = sorted(i["request"]["body"]["messages"][0]["content"] for i in document["interactions"])
+    assert asked == sorted(f"worker {w} turn {t}" for w in range(workers) for t in range(4))
+    assert [i["seq"] for i in document["interactions"]] == list(range(1, 4 * workers + 1))
+    assert "sk-worker-key" not in path.read_text()

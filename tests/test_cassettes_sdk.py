@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pytest
 
 from minidouble._fake import FakeCheckError, FakeGPT4oMini
@@ -49,8 +49,15 @@ def session(client: Any) -> list[Any]:
     return seen
 
 
+def sdk_httpx() -> Any:
+    """The httpx the installed SDK runs on: httpx2 for openai 3.x, httpx for 1.x and 2.x."""
+    base = importlib.import_module("openai._base_client")
+    return getattr(base, "httpx2", None) or base.httpx
+
+
 def raw_stream_chunks(base_url: str) -> list[bytes]:
     """The transport-level chunks of one streamed completion, as the client receives them."""
+    httpx2 = sdk_httpx()
     body = {"model": "gpt-4o-mini", "stream": True,
             "messages": [{"role": "user", "content": "Chunks, please"}]}  # fmt: skip
     with (
@@ -129,6 +136,28 @@ def test_edited_request_fails_loudly_with_the_diff(
     message = raised.value.message
     assert '-      "content": "Say hi",' in message and '+      "content": "Say hI",' in message
     assert "--minidouble-record-mode=new_episodes" in message
+
+
+def test_async_client_replays_the_same_stream(
+    recorded: tuple[Path, list[Any], list[bytes]],
+) -> None:
+    import asyncio
+
+    path, seen, _ = recorded
+
+    async def stream() -> list[Any]:
+        client = openai.AsyncOpenAI(api_key="any")
+        chunks = await client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "Count to five"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        return [chunk.model_dump() async for chunk in chunks]
+
+    with FakeGPT4oMini(cassette=path, cassette_strict=False) as fake:
+        assert asyncio.run(stream()) == seen[1]
+    assert fake.cassette is not None and fake.cassette.close().replayed == 1
 
 
 def test_cassette_options_need_a_cassette() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from minidouble._app import GPT4oMiniApp
-from minidouble._engine import response_schema, tool_mode
+from minidouble._engine import offered_tools, response_schema, tool_mode
 from minidouble._http import HttpRequest
 from minidouble._schema_values import first_violation
 
@@ -91,3 +91,39 @@ def test_every_accepted_real_request_gets_a_valid_reply(fidelity_dir: Path) -> N
                 assert first_violation(value, schema) is None, where
         checked += 1
     assert checked > 2_000
+
+
+def test_tool_call_completion_tokens_match_the_recordings(fidelity_dir: Path) -> None:
+    """Replaying each recorded tool-call reply as a script reproduces its completion_tokens.
+
+    The per-call overhead (``GPT4O_MINI.reply_costs``) is fitted, not published: the bar is
+    the fit's measured quality, so a change that degrades it fails here.
+    """
+    app = GPT4oMiniApp()
+    differences = []
+    for item in _chat_items(fidelity_dir):
+        message = item.get("response_message") or {}
+        calls = message.get("tool_calls")
+        if not calls or message.get("content") or not item.get("usage"):
+            continue
+        offered = offered_tools(item["request"])
+        if any(c["function"]["name"] not in offered for c in calls):
+            continue  # a stitched fixture: the reply comes from another request
+        app.reply(
+            tool_calls=[
+                {"name": c["function"]["name"], "arguments": c["function"]["arguments"]}
+                for c in calls
+            ]
+        )
+        body = {**item["request"], "stream": False}
+        body.pop("stream_options", None)
+        raw = json.dumps(body).encode()
+        response = app.handle(HttpRequest("POST", _url(item["endpoint"]), HEADERS, raw))
+        assert response.status == 200, (item["source"], response.body[:300])
+        fake_tokens = json.loads(response.body)["usage"]["completion_tokens"]
+        differences.append(fake_tokens - item["usage"]["completion_tokens"])
+    assert len(differences) > 400
+    exact = sum(d == 0 for d in differences) / len(differences)
+    close = sum(abs(d) <= 2 for d in differences) / len(differences)
+    assert exact >= 0.58, exact
+    assert close >= 0.93, close

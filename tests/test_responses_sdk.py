@@ -161,3 +161,11 @@ def test_requests_log_counts_responses_tokens(openai_client: Any, gpt4o_mini: An
     assert recorded.path == "/v1/responses"
     assert recorded.prompt_tokens == response.usage.input_tokens
     assert recorded.completion_tokens == response.usage.output_tokens
+
+
+def test_retrieve_and_delete(client: Any) -> None:
+    created = client.responses.create(model="gpt-4o-mini", input="Hi")
+    assert client.responses.retrieve(created.id).output_text == created.output_text
+    client.responses.delete(created.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(created.id)

@@ -8,13 +8,16 @@ failures (where the rate limiter sits), model lookup and body validation, genera
 
 from __future__ import annotations
 
+import random
 import re
 import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
+from minidouble._budget import Budget, Usage, usage_of
 from minidouble._engine import (
     Reply,
     assemble,
@@ -27,17 +30,26 @@ from minidouble._engine import (
 )
 from minidouble._errors import OpenAIError
 from minidouble._faults import (
-    FAULT_STATUSES,
+    SHAPING_FAULTS,
     azure_error,
     azure_rate_limit,
+    check_fail_arguments,
+    filter_reply,
+    filtered_prompt,
     invalid_api_key,
     invalid_url,
     missing_api_key,
     model_not_found,
+    raise_transport_fault,
+    rate_limit_error,
     scripted_fault,
+    shape_response,
 )
 from minidouble._http import HttpRequest, HttpResponse
+from minidouble._latency import LatencyModel
 from minidouble._profile import GPT4O_MINI, ModelProfile
+from minidouble._ratelimit import Clock, RateLimiter, estimate_tokens
+from minidouble._resilience import ResilienceReport
 from minidouble._script import (
     RecordedRequest,
     ScriptedFailure,
@@ -55,7 +67,6 @@ from minidouble._wire import (
     completion_body,
     completion_response,
     error_response,
-    idle_rate_limits,
     json_response,
     new_completion_id,
     new_request_id,
@@ -89,6 +100,14 @@ class GPT4oMiniApp:
     * ``stream_obfuscation``: whether stream chunks carry the ``obfuscation`` padding field
       when the request does not say (``stream_options.include_obfuscation``). The real API
       pads by default, so this defaults to True.
+    * ``requests_per_minute``, ``tokens_per_minute``: enforce the account's rate limits
+      (either one turns enforcement on; the other keeps the profile's tier-1 value). Without
+      them the buckets only drive the ``x-ratelimit-*`` headers. ``clock``: the limiter's
+      time source in seconds (default ``time.monotonic``), for deterministic tests.
+    * ``latency``: ``"instant"`` (default) or ``"realistic"`` (time to first token, then the
+      model's output speed); ``latency_speedup`` divides every simulated wait.
+    * ``budget_usd``, ``budget_tokens``: what this fake's requests may cost and use; see
+      :meth:`budget_overruns`.
     """
 
     def __init__(
@@ -97,6 +116,13 @@ class GPT4oMiniApp:
         api_key: str | None = None,
         azure_deployments: Iterable[str] | None = None,
         stream_obfuscation: bool = True,
+        requests_per_minute: int | None = None,
+        tokens_per_minute: int | None = None,
+        clock: Clock | None = None,
+        latency: str = "instant",
+        latency_speedup: float = 1.0,
+        budget_usd: float | str | Decimal | None = None,
+        budget_tokens: int | None = None,
         profile: ModelProfile = GPT4O_MINI,
     ) -> None:
         if api_key is not None and (not isinstance(api_key, str) or not api_key):
@@ -114,7 +140,22 @@ class GPT4oMiniApp:
         self.script_errors: list[ScriptError] = []
         self._replies: deque[ScriptedReply] = deque()
         self._failures: deque[ScriptedFailure] = deque()
+        self._standing: list[ScriptedFailure] = []
         self._lock = threading.Lock()
+        self.limiter = RateLimiter(
+            requests_per_minute=_limit("requests_per_minute", requests_per_minute)
+            or profile.rate_limits.requests_per_minute,
+            tokens_per_minute=_limit("tokens_per_minute", tokens_per_minute)
+            or profile.rate_limits.tokens_per_minute,
+            enforce=requests_per_minute is not None or tokens_per_minute is not None,
+            clock=time.monotonic if clock is None else clock,
+            profile=profile,
+        )
+        self.latency = LatencyModel.from_options(latency, latency_speedup, profile)
+        self.budget = Budget.from_options(budget_usd, budget_tokens)
+        # The request this thread is handling: when it arrived, and its shaping fault (cut
+        # stream, filtered completion...), drawn before validation and applied to the answer.
+        self._current = threading.local()
 
     # -----------------------------------------------------------------------------------------
     # Scripting
@@ -133,40 +174,75 @@ class GPT4oMiniApp:
         with self._lock:
             self._replies.append(scripted)
 
-    def fail(self, status: int = 429, *, times: int = 1, **details: Any) -> None:
-        """Make the next ``times`` chat requests fail as the real API fails with ``status``.
+    def fail(
+        self,
+        status: int | str = 429,
+        *,
+        times: int | None = 1,
+        probability: float | None = None,
+        seed: int = 0,
+        **details: Any,
+    ) -> None:
+        """Make the next ``times`` completion requests fail as the real service fails.
 
-        ``details`` override the error body (``message``, ``type``, ``code``, ``param``) or
-        add behaviour (``retry_after`` seconds, extra ``headers``);
-        ``fail(429, code="insufficient_quota")`` is the out-of-credit error.
+        ``status`` is an HTTP status (400, 401, 403, 404, 409, 429, 500, 502, 503) answered
+        with the real body and headers, or a fault: ``"timeout"``, ``"connection_reset"``,
+        ``"stream_cut"``, ``"stream_error"``, ``"malformed_chunk"`` (``after_chunks=N``),
+        ``"filtered_prompt"``, ``"filtered_completion"`` (Azure's content filter:
+        ``category=``, ``severity=``). ``details`` override the error body (``message``,
+        ``type``, ``code``, ``param``) or add behaviour (``retry_after`` seconds, extra
+        ``headers``); ``fail(429, code="insufficient_quota")`` is the out-of-credit error.
+
+        With ``probability=p`` the failure stands instead of queueing: every request fails
+        with chance ``p``, drawn from a generator seeded with ``seed`` (the same run fails the
+        same requests), at most ``times`` times (``times=None``: without end).
         """
-        if status not in FAULT_STATUSES:
-            raise ValueError(
-                f"minidouble: fail() knows the statuses {list(FAULT_STATUSES)}, got {status!r}."
-            )
-        if not isinstance(times, int) or times < 1:
-            raise ValueError(f"minidouble: fail(times=...) must be an int >= 1, got {times!r}.")
-        allowed = {"message", "type", "code", "param", "retry_after", "headers"}
-        unknown = sorted(set(details) - allowed)
-        if unknown:
-            raise TypeError(
-                f"minidouble: fail() got unknown details {unknown}; it accepts {sorted(allowed)}."
-            )
+        check_fail_arguments(status, times, probability, details)
+        failure = ScriptedFailure(status, times, dict(details))
         with self._lock:
-            self._failures.append(ScriptedFailure(status, times, dict(details)))
+            if probability is None:
+                self._failures.append(failure)
+            else:
+                failure.probability = float(probability)
+                failure.seed = seed
+                failure.rng = random.Random(seed)
+                self._standing.append(failure)
 
     def unused_scripts(self) -> list[str]:
         """Queued replies and failures no request consumed, described as they were scripted."""
         with self._lock:
-            return [f.describe() for f in self._failures] + [r.describe() for r in self._replies]
+            # A standing failure no request ever reached tested nothing; one that was
+            # reached and happened not to fire is the luck of its draw.
+            idle = [f.describe() for f in self._standing if f.seen == 0]
+            return (
+                [f.describe() for f in self._failures]
+                + idle
+                + [r.describe() for r in self._replies]
+            )
 
     def reset(self) -> None:
         """Forget queued scripts, recorded requests and script errors."""
         with self._lock:
             self._replies.clear()
             self._failures.clear()
+            self._standing.clear()
             self.requests.clear()
             self.script_errors.clear()
+
+    def usage(self) -> Usage:
+        """Requests received so far and the tokens billed for them."""
+        with self._lock:
+            return usage_of(list(self.requests))
+
+    def budget_overruns(self) -> list[str]:
+        """A sentence per budget (``budget_usd``, ``budget_tokens``) the requests exceeded."""
+        return self.budget.overruns(self.usage(), self.profile)
+
+    def resilience(self) -> ResilienceReport:
+        """How the client coped with the failures it met (see ``ResilienceReport``)."""
+        with self._lock:
+            recorded = list(self.requests)
+        return ResilienceReport.of(recorded)
 
     # -----------------------------------------------------------------------------------------
     # Handling
@@ -175,6 +251,9 @@ class GPT4oMiniApp:
         return self.handle(request)
 
     def handle(self, request: HttpRequest) -> HttpResponse:
+        self._current.failure = None
+        self._current.limits = None
+        self._current.received_at = time.monotonic()
         started = time.perf_counter()
         request_id = new_request_id()
         path = request.path
@@ -188,6 +267,10 @@ class GPT4oMiniApp:
             from minidouble._responses import handle_responses
 
             return handle_responses(self, request, request_id, started)
+        if path.startswith(RESPONSES_PATH + "/") and request.method in ("GET", "DELETE"):
+            from minidouble._responses import handle_stored_response
+
+            return handle_stored_response(self, request, request_id, started)
         if request.method == "GET" and (path == "/v1/models" or _MODEL_PATH.match(path)):
             return self._models(request, request_id, started)
         return self._finish(
@@ -205,7 +288,25 @@ class GPT4oMiniApp:
         prompt_tokens: int | None = None,
         completion: dict[str, Any] | None = None,
         scripted: str | None = None,
+        fault: str | None = None,
     ) -> HttpResponse:
+        shaping: ScriptedFailure | None = getattr(self._current, "failure", None)
+        self._current.failure = None
+        if shaping is not None:
+            kind = str(shaping.status)
+            applies = response.status == 200 and (
+                kind == "filtered_completion" or shape_response(response, kind, shaping.details)
+            )
+            if applies:
+                fault = None if kind == "filtered_completion" else kind
+                scripted = "; ".join(filter(None, (scripted, shaping.describe())))
+            else:
+                # Spent on a request it cannot break (an error, a non-streamed answer for an
+                # error event): it waits for the next answer it can.
+                self._return_failure(shaping)
+        if self.latency is not None and response.status == 200 and completion is not None:
+            tokens = _billed_completion_tokens(completion)
+            self.latency.pace(response, tokens)
         record = RecordedRequest(
             method=request.method,
             path=request.path,
@@ -215,6 +316,8 @@ class GPT4oMiniApp:
             response=response,
             completion=completion,
             scripted=scripted,
+            fault=fault,
+            received_at=getattr(self._current, "received_at", None) or time.monotonic(),
         )
         with self._lock:
             self.requests.append(record)
@@ -228,12 +331,14 @@ class GPT4oMiniApp:
         *,
         spent_tokens: int | None,
     ) -> list[tuple[str, str]]:
-        """Service headers; ``spent_tokens`` None means a layer in front of the rate limiter."""
-        limits = (
-            None
-            if spent_tokens is None
-            else idle_rate_limits(self.profile, spent_tokens=spent_tokens)
-        )
+        """Service headers; ``spent_tokens`` None means a layer in front of the rate limiter.
+
+        Behind it, the ``x-ratelimit-*`` values are the limiter's buckets, which were charged
+        the request's estimate when it was admitted (the exact count no longer matters).
+        """
+        limits = None
+        if spent_tokens is not None:
+            limits = getattr(self._current, "limits", None) or self.limiter.headers()
         elapsed = round((time.perf_counter() - started) * 1000)
         return api_headers(request_id, processing_ms=elapsed, rate_limits=limits, flavor=flavor)
 
@@ -337,7 +442,7 @@ class GPT4oMiniApp:
         body: Any = None
         try:
             body = parse_json_body(request.body)
-            failure = self._next_failure()
+            failure = self._next_failure(body)
             if failure is not None:
                 return self._failure(request, body, failure, request_id, started, flavor)
             prompt_tokens = check_request(body, path=path, profile=self.profile)
@@ -347,15 +452,62 @@ class GPT4oMiniApp:
             return self._finish(request, body, error_response(error, headers, flavor=flavor))
         return self._complete(request, body, prompt_tokens, request_id, started, flavor)
 
-    def _next_failure(self) -> ScriptedFailure | None:
+    def _next_failure(self, body: Any = None) -> ScriptedFailure | None:
+        """The failure this request meets, in the real order: scripts, then rate limits.
+
+        A fault that breaks the answer rather than replacing it (a cut stream...) is kept
+        for :meth:`_finish` and None returned, so the request is answered first. Given the
+        parsed ``body``, the rate limiter charges its estimate (or refuses with a 429).
+        """
+        failure = self._scripted_failure()
+        if failure is not None and failure.status in SHAPING_FAULTS:
+            self._current.failure = failure
+            failure = None
+        if failure is None and body is not None:
+            rejection = self.limiter.admit(estimate_tokens(body, self.profile))
+            if rejection is not None:
+                return ScriptedFailure(429, None, rejection=rejection)
+            # The headers tell the state right after this request's charge, however long
+            # the answer then takes.
+            self._current.limits = self.limiter.headers()
+        return failure
+
+    def _scripted_failure(self) -> ScriptedFailure | None:
         with self._lock:
-            if not self._failures:
-                return None
-            failure = self._failures[0]
-            failure.remaining -= 1
-            if failure.remaining == 0:
-                self._failures.popleft()
-            return failure
+            if self._failures:
+                failure = self._failures[0]
+                assert failure.remaining is not None
+                failure.remaining -= 1
+                if failure.remaining == 0:
+                    self._failures.popleft()
+                return failure
+            for standing in self._standing:
+                standing.seen += 1
+                assert standing.rng is not None and standing.probability is not None
+                if standing.rng.random() < standing.probability:
+                    standing.fired += 1
+                    if standing.remaining is not None:
+                        standing.remaining -= 1
+                        if standing.remaining == 0:
+                            self._standing.remove(standing)
+                    return standing
+            return None
+
+    def _return_failure(self, failure: ScriptedFailure) -> None:
+        """Put back a failure drawn for a request it could not apply to."""
+        with self._lock:
+            if failure.probability is not None:
+                failure.fired -= 1
+                if failure.remaining is not None:
+                    failure.remaining += 1
+                    if failure not in self._standing:
+                        self._standing.append(failure)
+            elif self._failures and self._failures[0] is failure:
+                assert failure.remaining is not None
+                failure.remaining += 1
+            else:
+                failure.remaining = 1
+                self._failures.appendleft(failure)
 
     def _failure(
         self,
@@ -366,35 +518,75 @@ class GPT4oMiniApp:
         started: float,
         flavor: Flavor,
     ) -> HttpResponse:
-        requested = 0
-        if isinstance(body, Mapping):
-            requested = completion_limit(body, 0, self.profile)
+        description = None if failure.rejection is not None else failure.describe()
+        if isinstance(failure.status, str):
+            return self._transport_failure(request, body, failure, request_id, started, flavor)
+        estimate = estimate_tokens(body, self.profile)
         details = failure.details
-        if flavor.azure and failure.status == 429 and details.get("code") != "insufficient_quota":
+        if failure.rejection is not None and flavor.azure:
+            version = request.query.get("api-version", "v1")
+            fault = azure_rate_limit(version, failure.rejection.retry_after or 60.0)
+        elif failure.rejection is not None:
+            fault = rate_limit_error(failure.rejection, self.profile)
+        elif flavor.azure and failure.status == 429 and details.get("code") != "insufficient_quota":
             version = request.query.get("api-version", "v1")
             fault = azure_rate_limit(version, details.get("retry_after", 1.0))
         else:
             fault = scripted_fault(
                 failure.status,
                 request_id=request_id,
-                requested_tokens=requested,
+                requested_tokens=estimate,
                 profile=self.profile,
-                **details,
+                limits=(self.limiter.requests_per_minute, self.limiter.tokens_per_minute),
+                **failure.details,
             )
-        spent = 0 if fault.with_rate_limits else None
-        headers = self._headers(request_id, started, flavor, spent_tokens=spent)
-        if fault.status == 429 and fault.with_rate_limits:
-            headers = [
-                (k, "0") if k in ("x-ratelimit-remaining-tokens",) else (k, v) for k, v in headers
-            ]
+            if fault.with_rate_limits and fault.status != 429:
+                # Failures from behind the limiter were admitted (and charged) first.
+                self.limiter.admit(estimate)
+        limits = None
+        if fault.with_rate_limits:
+            limits = self.limiter.headers(fault.rejection)
+            if fault.rejection is not None and failure.rejection is None:
+                # A scripted 429 reports the bucket its message describes, not the real one.
+                rejected = fault.rejection
+                bucket = "requests" if rejected.kind == "requests" else "tokens"
+                remaining = max(rejected.limit - rejected.used, 0)
+                limits[f"x-ratelimit-remaining-{bucket}"] = str(remaining)
+        elapsed = round((time.perf_counter() - started) * 1000)
+        headers = api_headers(request_id, processing_ms=elapsed, rate_limits=limits, flavor=flavor)
         headers += fault.headers
-        description = failure.describe()
         if fault.error is None:
             raw = fault.raw_body or b""
             response = json_response(fault.status, raw, fault.content_type or JSON, headers)
         else:
             response = error_response(fault.error, headers, flavor=flavor)
         return self._finish(request, body, response, scripted=description)
+
+    def _transport_failure(
+        self,
+        request: HttpRequest,
+        body: Any,
+        failure: ScriptedFailure,
+        request_id: str,
+        started: float,
+        flavor: Flavor,
+    ) -> HttpResponse:
+        """A fault that replaces the answer: a filtered prompt, or no answer at all."""
+        self.limiter.admit(estimate_tokens(body, self.profile))
+        kind = str(failure.status)
+        if kind == "filtered_prompt":
+            fault = filtered_prompt(
+                failure.details.get("category", "violence"),
+                failure.details.get("severity", "medium"),
+            )
+            headers = [
+                *self._headers(request_id, started, flavor, spent_tokens=0),
+                *fault.headers,
+            ]
+            response = json_response(400, fault.raw_body or b"", JSON, headers)
+            return self._finish(request, body, response, scripted=failure.describe())
+        self._finish(request, body, HttpResponse(0), scripted=failure.describe(), fault=kind)
+        raise_transport_fault(kind, failure.details)
 
     def _complete(
         self,
@@ -409,6 +601,11 @@ class GPT4oMiniApp:
             scripted = self._replies.popleft() if self._replies else None
         try:
             reply = self._generate(body, prompt_tokens, scripted)
+            shaping: ScriptedFailure | None = getattr(self._current, "failure", None)
+            if shaping is not None and shaping.status == "filtered_completion":
+                details = shaping.details
+                category = details.get("category", "violence")
+                reply = filter_reply(reply, category, details.get("severity", "medium"))
         except ScriptError as mistake:
             self.script_errors.append(mistake)
             return self._finish(
@@ -478,6 +675,27 @@ class GPT4oMiniApp:
                 render(chosen, body, prompt_tokens=prompt_tokens, rng=rng, profile=self.profile)
             )
         return assemble(choices, body)
+
+
+def _limit(name: str, value: Any) -> int | None:
+    """A rate limit option as an int (the command line gives strings), checked."""
+    if value is None:
+        return None
+    try:
+        number = int(value) if not isinstance(value, (bool, float)) else None
+    except ValueError:
+        number = None
+    if number is None or number < 1:
+        raise ValueError(
+            f"minidouble: {name}={value!r} is not a rate limit; expected a whole number >= 1 "
+            "(the real tier-1 limits are 500 requests and 200000 tokens per minute)."
+        )
+    return number
+
+
+def _billed_completion_tokens(completion: Mapping[str, Any]) -> int:
+    usage = completion.get("usage") or {}
+    return int(usage.get("completion_tokens", usage.get("output_tokens", 0)) or 0)
 
 
 def _script_error_response(mistake: ScriptError, request_id: str) -> HttpResponse:

@@ -115,6 +115,8 @@ class Choice:
     # The generated text's tokens; only streams and logprobs need them split.
     tokens: tuple[int, ...] = ()
     logprobs: tuple[TokenLogprob, ...] | None = None
+    # (category, severity) when Azure's content filter stopped this choice.
+    content_filter: tuple[str, str] | None = None
 
     def pieces(self) -> tuple[Piece, ...]:
         """The text as streamed deltas, each carrying its tokens' logprobs when requested."""

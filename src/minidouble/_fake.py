@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -21,10 +21,12 @@ from minidouble._server import LoopbackServer
 
 if TYPE_CHECKING:
     from minidouble._app import GPT4oMiniApp
+    from minidouble._budget import Usage
     from minidouble._cassettes import CassetteLayer
+    from minidouble._resilience import ResilienceReport
     from minidouble._script import RecordedRequest
 
-__all__ = ["FakeCheckError", "FakeGPT4oMini", "FakeServer"]
+__all__ = ["FakeCheckError", "FakeGPT4oMini", "FakeServer", "ResilienceError"]
 
 # Keyword arguments the fake itself takes; the rest configure the request handler.
 _FAKE_OPTIONS = (
@@ -43,6 +45,10 @@ _intercepting: FakeGPT4oMini | None = None
 
 class FakeCheckError(AssertionError):
     """A test scripted the fake and the run did not match the script."""
+
+
+class ResilienceError(AssertionError):
+    """The client under test did not cope with the failures the fake served."""
 
 
 def accepted_options() -> list[str]:
@@ -154,10 +160,11 @@ class FakeGPT4oMini:
         """Raise :class:`FakeCheckError` if the run did not match the script.
 
         Fails when a scripted reply did not fit the request it answered (even if the code
-        under test swallowed the resulting HTTP error), and, unless ``allow_unused``, when
-        scripted replies or failures were never consumed.
+        under test swallowed the resulting HTTP error), unless ``allow_unused``, when
+        scripted replies or failures were never consumed, and when the requests exceeded a
+        budget (``budget_usd``, ``budget_tokens``).
         """
-        problems: list[str] = []
+        problems: list[str] = list(self.app.budget_overruns())
         cassette_problem = self.close_cassette()
         if cassette_problem is not None:
             problems.append(cassette_problem)
@@ -174,6 +181,33 @@ class FakeGPT4oMini:
             )
         if problems:
             raise FakeCheckError("\n".join(problems))
+
+    def usage(self) -> Usage:
+        """Requests so far and the tokens billed for them (``.cost()`` in dollars)."""
+        return self.app.usage()
+
+    def resilience(self) -> ResilienceReport:
+        """A verdict on how the client coped with the failures it met (see docs/faults.md)."""
+        return self.app.resilience()
+
+    def assert_resilient(self, *, ignore: Iterable[str] = ()) -> None:
+        """Fail with a plain-language report unless the client coped with every failure.
+
+        ``ignore`` names checks to leave out (``"cut_stream"`` for code that reports a cut
+        stream to its caller instead of asking again, ``"backoff"``...).
+        """
+        from minidouble._resilience import CHECKS
+
+        skipped = tuple(ignore)
+        unknown = sorted(set(skipped) - set(CHECKS))
+        if unknown:
+            raise ValueError(
+                f"minidouble: assert_resilient(ignore=...) got unknown checks {unknown}; the "
+                f"checks are {list(CHECKS)}."
+            )
+        report = self.app.resilience()
+        if not report.judged or report.failures(skipped):
+            raise ResilienceError(str(report))
 
     def close_cassette(self) -> str | None:
         """Save the cassette (if recording) and return its problems, or None; idempotent."""
@@ -320,6 +354,15 @@ class FakeServer:
 
     def fail(self, *args: Any, **kwargs: Any) -> None:
         self.fake.fail(*args, **kwargs)
+
+    def assert_resilient(self, *, ignore: Iterable[str] = ()) -> None:
+        self.fake.assert_resilient(ignore=ignore)
+
+    def resilience(self) -> ResilienceReport:
+        return self.fake.resilience()
+
+    def usage(self) -> Usage:
+        return self.fake.usage()
 
     @property
     def requests(self) -> list[RecordedRequest]:

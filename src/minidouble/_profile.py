@@ -16,6 +16,7 @@ __all__ = [
     "GPT4O_MINI",
     "ImageRules",
     "ImageSize",
+    "Latency",
     "ModelProfile",
     "NumberRule",
     "Prices",
@@ -200,17 +201,34 @@ class RateLimits:
 
     requests_per_minute: int = 500
     tokens_per_minute: int = 200_000
-    # The headers' reset values when nothing has been spent (Go duration strings).
-    idle_reset_requests: str = "120ms"
-    idle_reset_tokens: str = "0s"
+    # The limiter estimates before tokenising: characters / 4, plus a little per message
+    # (a 720,000-character message without max_tokens was charged 180,002 [T] PROBE).
+    estimate_chars_per_token: int = 4
+    estimate_tokens_per_message: int = 2
+    # How 429 messages name the model and the organization.
+    limited_model: str = "gpt-4o-mini"
+    organization: str = "org-minidouble"
+
+
+@dataclass(frozen=True)
+class Latency:
+    """How long the real model takes, for ``latency="realistic"`` (seconds, tokens/s).
+
+    202 tokens/s is GPT-4o mini's measured median output speed (Artificial Analysis); the
+    time to first token is its typical median there (0.35-0.5 s), taken at the low end.
+    """
+
+    time_to_first_token: float = 0.35
+    tokens_per_second: float = 202.0
 
 
 @dataclass(frozen=True)
 class ReplyCosts:
     """Completion tokens the model spends around tool calls, beyond the arguments' own tokens.
 
-    Fitted on the 500+ recorded gpt-4o-mini tool-call replies in the fidelity corpus: one
-    call costs its name plus 7, a forced (named ``tool_choice``) call only its arguments, and
+    Fitted on the 463 recorded gpt-4o-mini tool-call replies in the fidelity corpus (61%
+    exact, 96% within 2 tokens; tests/test_fidelity_replies.py holds that line): one call
+    costs its name plus 7, a forced (named ``tool_choice``) call only its arguments, and
     several parallel calls their names plus 7 each plus 14 for the parallel wrapper.
     """
 
@@ -328,6 +346,7 @@ class ModelProfile:
     listed_models: tuple[tuple[str, int, str], ...] = ()
     openai_version: str = "2020-10-01"
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    latency: Latency = field(default_factory=Latency)
     reply_costs: ReplyCosts = field(default_factory=ReplyCosts)
     responses: ResponsesRules = field(default_factory=ResponsesRules)
 

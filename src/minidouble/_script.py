@@ -8,6 +8,8 @@ tool the code under test never offered has a bug, and hearing about it as a clea
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +26,7 @@ from minidouble._engine import (
     wants_json_object,
 )
 from minidouble._http import HttpResponse
+from minidouble._ratelimit import Rejection
 from minidouble._schema_values import first_violation
 
 __all__ = [
@@ -262,15 +265,34 @@ def make_reply(
 
 @dataclass
 class ScriptedFailure:
-    """One queued ``fake.fail(...)``; ``remaining`` counts down per failed request."""
+    """One ``fake.fail(...)``; ``remaining`` counts down per failed request.
 
-    status: int
-    remaining: int
+    ``status`` is an HTTP status or a transport fault's name (``"timeout"``...). With a
+    ``probability`` the failure stands instead of queueing: each request fails with that
+    chance, drawn from ``rng`` (seeded, so a run repeats), at most ``remaining`` times
+    (None: no limit). A failure the fake's rate limiter decided has a ``rejection``.
+    """
+
+    status: int | str
+    remaining: int | None
     details: dict[str, Any] = field(default_factory=dict)
+    probability: float | None = None
+    rng: random.Random | None = None
+    seed: int | None = None
+    # Requests that reached a standing failure, and how many it failed.
+    seen: int = 0
+    fired: int = 0
+    rejection: Rejection | None = None
 
     def describe(self) -> str:
         extra = "".join(f", {k}={v!r}" for k, v in self.details.items())
-        return f"fail(status={self.status}, times={self.remaining}{extra})"
+        if self.probability is not None:
+            times = "" if self.remaining is None else f", times={self.remaining}"
+            return (
+                f"fail(status={self.status!r}, probability={self.probability!r}, seed={self.seed!r}"
+                f"{times}{extra})"
+            )
+        return f"fail(status={self.status!r}, times={self.remaining}{extra})"
 
 
 @dataclass
@@ -288,6 +310,12 @@ class RecordedRequest:
     completion: dict[str, Any] | None = None
     # The scripted reply or failure that answered it, if any.
     scripted: str | None = None
+    # A transport or stream fault the client met instead of a clean answer ("timeout",
+    # "connection_reset", "stream_cut", "stream_error", "malformed_chunk"); for the first
+    # two the client got no HTTP answer at all and ``status`` is 0.
+    fault: str | None = None
+    # When it arrived (time.monotonic), to measure a client's waits between attempts.
+    received_at: float = field(default_factory=time.monotonic)
 
     @property
     def status(self) -> int:

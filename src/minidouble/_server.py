@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapp
 from types import TracebackType
 from typing import Any
 
+from minidouble._faults import drop_connection
 from minidouble._http import Handler, HttpRequest, HttpResponse
 
 __all__ = ["LoopbackServer", "asgi_app", "build_uvicorn_server", "format_base_url"]
@@ -61,16 +62,21 @@ def asgi_app(
                 response = await asyncio.to_thread(handler, request)
             else:
                 response = handler(request)
-        except (TimeoutError, ConnectionError):
-            # A simulated transport fault: the client sees a connection that dies before
-            # any answer, as in a real outage.
-            raise
+        except (TimeoutError, ConnectionError) as fault:
+            # A simulated transport fault: the client sees a connection that stalls or dies
+            # before any answer, as in a real outage.
+            await drop_connection(fault, receive, send)
+            return
         except Exception as exc:
             if on_error is not None:
                 on_error(exc)
             _log.exception("minidouble: the handler failed on %s %s", request.method, request.url)
             response = _internal_error(exc)
-        await _write_response(response, send, blocking=blocking)
+        try:
+            await _write_response(response, send, blocking=blocking)
+        except ConnectionError as fault:
+            # A stream cut mid-way: the body ends without its terminating chunk.
+            await drop_connection(fault, receive, send)
 
     return app
 

@@ -18,6 +18,7 @@ from json.encoder import encode_basestring as _encode_string
 from typing import TYPE_CHECKING, Any
 
 from minidouble._errors import OpenAIError
+from minidouble._faults import azure_filter_results
 from minidouble._http import HttpResponse
 from minidouble._profile import GPT4O_MINI, ModelProfile
 
@@ -194,21 +195,6 @@ def api_headers(
     ]
 
 
-def idle_rate_limits(
-    profile: ModelProfile = GPT4O_MINI, *, spent_tokens: int = 0
-) -> dict[str, str]:
-    """``x-ratelimit-*`` values for an account far from its limits, in the API's order."""
-    limits = profile.rate_limits
-    return {
-        "x-ratelimit-limit-requests": str(limits.requests_per_minute),
-        "x-ratelimit-limit-tokens": str(limits.tokens_per_minute),
-        "x-ratelimit-remaining-requests": str(limits.requests_per_minute - 1),
-        "x-ratelimit-remaining-tokens": str(max(limits.tokens_per_minute - spent_tokens, 0)),
-        "x-ratelimit-reset-requests": limits.idle_reset_requests,
-        "x-ratelimit-reset-tokens": limits.idle_reset_tokens,
-    }
-
-
 def json_response(
     status: int,
     body: bytes,
@@ -294,33 +280,16 @@ def usage_block(prompt_tokens: int, reply: Reply) -> dict[str, Any]:
     }
 
 
-_SAFE = {"filtered": False, "severity": "safe"}
-
-
-def _azure_choice_filters() -> dict[str, Any]:
-    return {
-        "hate": _SAFE,
-        "protected_material_code": {"filtered": False, "detected": False},
-        "protected_material_text": {"filtered": False, "detected": False},
-        "self_harm": _SAFE,
-        "sexual": _SAFE,
-        "violence": _SAFE,
-    }
+def _azure_choice_filters(choice: Any = None) -> dict[str, Any]:
+    hit = getattr(choice, "content_filter", None)
+    if hit is None:
+        return azure_filter_results(None, "safe", prompt=False)
+    return azure_filter_results(hit[0], hit[1], prompt=False)
 
 
 def _azure_prompt_filters() -> list[dict[str, Any]]:
-    return [
-        {
-            "prompt_index": 0,
-            "content_filter_results": {
-                "hate": _SAFE,
-                "jailbreak": {"filtered": False, "detected": False},
-                "self_harm": _SAFE,
-                "sexual": _SAFE,
-                "violence": _SAFE,
-            },
-        }
-    ]
+    results = azure_filter_results(None, "safe", prompt=True)
+    return [{"prompt_index": 0, "content_filter_results": results}]
 
 
 def completion_body(
@@ -343,7 +312,7 @@ def completion_body(
             "finish_reason": choice.finish_reason,
         }
         if flavor.azure:
-            entry["content_filter_results"] = _azure_choice_filters()
+            entry["content_filter_results"] = _azure_choice_filters(choice)
         choices.append(entry)
     body: dict[str, Any] = {
         "id": completion_id,
@@ -447,6 +416,7 @@ class _ChunkWriter:
         logprobs: Sequence[TokenLogprob] | None = None,
         finish_reason: str | None = None,
         refusal: bool = False,
+        choice: Any = None,
     ) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "index": index,
@@ -455,7 +425,9 @@ class _ChunkWriter:
             "finish_reason": finish_reason,
         }
         if self.flavor.azure:
-            entry["content_filter_results"] = {}
+            # The verdict rides on the chunk that ends a filtered choice; others carry {}.
+            filtered = finish_reason == "content_filter"
+            entry["content_filter_results"] = _azure_choice_filters(choice) if filtered else {}
         return entry
 
 
@@ -551,7 +523,12 @@ def stream_events(
             delta, logprobs, finish_reason = step
             refusal = reply.choices[index].refusal is not None
             entry = writer.choice(
-                index, delta, logprobs=logprobs, finish_reason=finish_reason, refusal=refusal
+                index,
+                delta,
+                logprobs=logprobs,
+                finish_reason=finish_reason,
+                refusal=refusal,
+                choice=reply.choices[index],
             )
             yield writer.chunk([entry])
             still_open.append((index, deltas))

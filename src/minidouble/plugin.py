@@ -58,6 +58,12 @@ _OPTIONS = (
         flag=True,
     ),
     _Option("api_key", "the only API key the fakes accept (default: any non-empty key)"),
+    _Option("budget_usd", "fail a test whose requests cost more than this many dollars"),
+    _Option("budget_tokens", "fail a test whose requests use more tokens than this"),
+    _Option("latency", "'instant' (default) or 'realistic' (time to first token, 202 tok/s)"),
+    _Option("latency_speedup", "divide every simulated wait by this factor (default 1)"),
+    _Option("requests_per_minute", "enforce this requests-per-minute rate limit"),
+    _Option("tokens_per_minute", "enforce this tokens-per-minute rate limit"),
     _Option(
         "record_mode",
         "cassette record mode for the whole run: none (replay only, the default), once, "
@@ -331,14 +337,8 @@ class _UsageStats:
         self.per_test: dict[str, list[int]] = {}
 
     def add(self, nodeid: str, fake: FakeGPT4oMini) -> None:
-        requests = prompt = completion = 0
-        for recorded in fake.requests:
-            requests += 1
-            # The real API bills completions only; refused requests cost nothing.
-            if recorded.completion is not None:
-                prompt += recorded.prompt_tokens or 0
-                completion += recorded.completion_tokens or 0
-        self.merge({nodeid: [requests, prompt, completion]})
+        usage = fake.usage()
+        self.merge({nodeid: [usage.requests, usage.prompt_tokens, usage.completion_tokens]})
 
     def merge(self, per_test: dict[str, list[int]]) -> None:
         for nodeid, counts in per_test.items():

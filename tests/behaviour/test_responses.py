@@ -10,12 +10,12 @@ import jsonschema
 import pytest
 
 from minidouble._app import GPT4oMiniApp
-from minidouble._http import HttpResponse
+from minidouble._http import HttpRequest, HttpResponse
 from minidouble._tokenizer import token_count
 from minidouble._tokens import count_prompt_tokens
 
 from .conftest import Send
-from .helpers import body_bytes, chat_request
+from .helpers import BASE, KEY_HEADERS, body_bytes, chat_request
 
 PATH = "/v1/responses"
 # The field order of a real gpt-4o-mini ``response`` object (recorded 2026-07).
@@ -520,3 +520,30 @@ def test_azure_responses_stream_without_obfuscation(send: Send) -> None:
     assert events[-1][0] == "response.completed"
     assert list(events[-1][1]["response"]) == AZURE_FIELDS
     assert not any("obfuscation" in data for _, data in events)
+
+
+# --- retrieve and delete ---------------------------------------------------------------------
+
+
+def test_stored_responses_can_be_retrieved_and_deleted(send: Send) -> None:
+    created = create(send, input="Hi")
+    path = f"{PATH}/{created['id']}"
+    fetched = send(HttpRequest("GET", BASE + path, dict(KEY_HEADERS)))
+    assert fetched.status == 200
+    assert json.loads(body_bytes(fetched)) == created
+    deleted = send(HttpRequest("DELETE", BASE + path, dict(KEY_HEADERS)))
+    assert json.loads(body_bytes(deleted)) == {
+        "id": created["id"],
+        "object": "response",
+        "deleted": True,
+    }
+    gone = send(HttpRequest("GET", BASE + path, dict(KEY_HEADERS)))
+    assert gone.status == 404
+    error = json.loads(body_bytes(gone))["error"]
+    assert error["message"] == f"Response with id '{created['id']}' not found."
+
+
+def test_unstored_responses_cannot_be_retrieved(send: Send) -> None:
+    created = create(send, input="Hi", store=False)
+    fetched = send(HttpRequest("GET", f"{BASE}{PATH}/{created['id']}", dict(KEY_HEADERS)))
+    assert fetched.status == 404

@@ -88,6 +88,8 @@ def encode_response_body(raw: bytes) -> BodyFields:
         text = raw.decode("utf-8")
     except ValueError:
         return _text_or_base64(raw)
+    if value is None:  # a stored null means "no body"
+        return {"body_text": text}
     newline = "+newline" if text.endswith("\n") else ""
     flavours = ("", "-ascii") if "\\u" in text else ("",)
     for base in _STYLES:
@@ -302,13 +304,21 @@ def recorded_prompt_tokens(response: Mapping[str, Any]) -> int | None:
     """``usage.prompt_tokens`` of a stored successful response, if it reported usage."""
     events = response.get("events")
     if events is not None:
-        usage = _assemble(event_payloads(events)).get("usage")
+        payloads = list(event_payloads(events))
+        usage = _assemble(payloads).get("usage")
+        if usage is None:
+            # A Responses API stream reports usage inside its final ``response`` object.
+            finals = [p["response"] for p in payloads if isinstance(p.get("response"), dict)]
+            usage = finals[-1].get("usage") if finals else None
     else:
         body = response.get("body")
         usage = body.get("usage") if isinstance(body, dict) else None
-    if isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int):
-        tokens: int = usage["prompt_tokens"]
-        return tokens
+    if isinstance(usage, dict):
+        # Chat Completions says prompt_tokens; the Responses API says input_tokens.
+        for key in ("prompt_tokens", "input_tokens"):
+            if isinstance(usage.get(key), int):
+                tokens: int = usage[key]
+                return tokens
     return None
 
 

@@ -68,6 +68,7 @@ __all__ = [
 RecordMode = Literal["none", "once", "new_episodes", "all"]
 RECORD_MODES: tuple[str, ...] = get_args(RecordMode)
 _CHAT_PATH = "/v1/chat/completions"
+_RESPONSES_PATH = "/v1/responses"
 _AZURE_CHAT = re.compile(r"^/openai/deployments/[^/]+/chat/completions$")
 _DONE = "data: [DONE]\n\n"
 
@@ -232,7 +233,8 @@ class CassetteLayer:
         """Check the request as GPT-4o mini would today; a refusal is what the test gets."""
         path = request.path
         azure = _AZURE_CHAT.match(path) is not None
-        if not (path == _CHAT_PATH or azure) or request.method != "POST":
+        responses = path == _RESPONSES_PATH
+        if not (path == _CHAT_PATH or azure or responses) or request.method != "POST":
             return None
         try:
             body = json.loads(request.body)
@@ -240,6 +242,8 @@ class CassetteLayer:
             return None
         if not isinstance(body, dict):
             return None
+        if responses and body.get("previous_response_id") is not None:
+            return None  # continues state held by the recorded upstream, not by the cassette
         from minidouble._errors import OpenAIError
         from minidouble._profile import GPT4O_MINI
         from minidouble._validate import check_request
@@ -250,7 +254,7 @@ class CassetteLayer:
         status: int = response["status"]
         seq = interaction["seq"]
         try:
-            prompt_tokens = check_request(body, path=path if azure else _CHAT_PATH)
+            prompt_tokens = check_request(body, path=path if azure or responses else _CHAT_PATH)
         except OpenAIError as error:
             if status >= 400:
                 return None  # recorded as refused too: the replay tells the same story

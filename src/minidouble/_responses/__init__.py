@@ -10,6 +10,7 @@ from __future__ import annotations
 from minidouble._responses._handler import (
     handle_azure_responses,
     handle_responses,
+    handle_stored_response,
     stored_responses,
 )
 from minidouble._responses._mapping import to_chat_body
@@ -19,6 +20,7 @@ __all__ = [
     "check_responses_request",
     "handle_azure_responses",
     "handle_responses",
+    "handle_stored_response",
     "stored_responses",
     "to_chat_body",
 ]

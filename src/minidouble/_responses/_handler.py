@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from minidouble._engine import default_intent, render, request_rng
-from minidouble._errors import OpenAIError
+from minidouble._errors import OpenAIError, invalid_request
 from minidouble._faults import azure_error
 from minidouble._http import HttpRequest, HttpResponse
 from minidouble._responses._mapping import to_chat_body
@@ -42,7 +42,12 @@ from minidouble._wire import EVENT_STREAM, JSON, OPENAI, Flavor, error_response,
 if TYPE_CHECKING:
     from minidouble._app import GPT4oMiniApp
 
-__all__ = ["handle_azure_responses", "handle_responses", "stored_responses"]
+__all__ = [
+    "handle_azure_responses",
+    "handle_responses",
+    "handle_stored_response",
+    "stored_responses",
+]
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,10 @@ class ResponseStore:
     def put(self, response_id: str, stored: StoredResponse) -> None:
         with self._lock:
             self._responses[response_id] = stored
+
+    def delete(self, response_id: str) -> bool:
+        with self._lock:
+            return self._responses.pop(response_id, None) is not None
 
     def __len__(self) -> int:
         return len(self._responses)
@@ -136,7 +145,7 @@ def _validated(
     body: Any = None
     try:
         body = parse_json_body(request.body)
-        failure = app._next_failure()
+        failure = app._next_failure(body)
         if failure is not None:
             return app._failure(request, body, failure, request_id, started, flavor)
         history = _history(app, body) if isinstance(body, Mapping) else ()
@@ -233,3 +242,25 @@ def _respond(
         completion=final,
         scripted=description,
     )
+
+
+def handle_stored_response(
+    app: GPT4oMiniApp, request: HttpRequest, request_id: str, started: float
+) -> HttpResponse:
+    """``GET`` / ``DELETE /v1/responses/{id}``: a stored response, or the real 404."""
+    refused = app._authenticate(request, OPENAI)
+    if refused is not None:
+        return app._finish(request, None, error_response(refused, [("x-request-id", request_id)]))
+    response_id = request.path[len("/v1/responses/") :]
+    store = stored_responses(app)
+    stored = store.get(response_id) if "/" not in response_id else None
+    headers = app._headers(request_id, started, OPENAI, spent_tokens=0)
+    if stored is None:
+        missing = invalid_request(f"Response with id '{response_id}' not found.", status=404)
+        return app._finish(request, None, error_response(missing, headers))
+    if request.method == "DELETE":
+        store.delete(response_id)
+        document: Mapping[str, Any] = {"id": response_id, "object": "response", "deleted": True}
+    else:
+        document = stored.document
+    return app._finish(request, None, json_response(200, response_bytes(document), JSON, headers))

@@ -1,0 +1,122 @@
+"""What a fake's requests cost, and the budgets a test may set on it.
+
+One rule decides what is billed (the end-of-run summary and budgets both use it): a request
+costs its prompt and completion tokens when the model answered it; requests the API refused
+(4xx, 5xx, rate limits, dropped connections) cost nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from minidouble._profile import GPT4O_MINI, ModelProfile
+from minidouble._script import RecordedRequest
+
+__all__ = ["Budget", "Usage", "usage_of"]
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Requests received and the tokens billed for them."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def cost(self, profile: ModelProfile = GPT4O_MINI) -> Decimal:
+        """Dollars at the profile's prices."""
+        return profile.prices.cost(self.prompt_tokens, self.completion_tokens)
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.requests + other.requests,
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+        )
+
+    def describe(self, profile: ModelProfile = GPT4O_MINI) -> str:
+        return (
+            f"{self.requests:,} request(s), {self.prompt_tokens:,} prompt + "
+            f"{self.completion_tokens:,} completion = {self.total_tokens:,} tokens, "
+            f"${self.cost(profile):.6f}"
+        )
+
+
+def usage_of(requests: Iterable[RecordedRequest]) -> Usage:
+    total = prompt = completion = 0
+    for recorded in requests:
+        total += 1
+        if recorded.completion is not None and recorded.status == 200:
+            prompt += recorded.prompt_tokens or 0
+            completion += recorded.completion_tokens or 0
+    return Usage(total, prompt, completion)
+
+
+def _dollars(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    text = value.strip().lstrip("$") if isinstance(value, str) else value
+    try:
+        amount = Decimal(str(text)) if not isinstance(text, bool) else None
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or amount < 0:
+        raise ValueError(
+            f"minidouble: budget_usd={value!r} is not an amount of dollars; expected a "
+            "number >= 0 such as 0.01 (or the string '0.01')."
+        )
+    return amount
+
+
+def _tokens(value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        count = int(value) if not isinstance(value, (bool, float)) else None
+    except ValueError:
+        count = None
+    if count is None or count < 0:
+        raise ValueError(
+            f"minidouble: budget_tokens={value!r} is not a token count; expected a whole "
+            "number >= 0 such as 5000."
+        )
+    return count
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits on what one fake's requests may cost (dollars) and use (tokens)."""
+
+    usd: Decimal | None = None
+    tokens: int | None = None
+
+    @classmethod
+    def from_options(cls, usd: Any, tokens: Any) -> Budget:
+        """From the fake's ``budget_usd``/``budget_tokens`` (strings from the CLI are fine)."""
+        return cls(_dollars(usd), _tokens(tokens))
+
+    def overruns(self, usage: Usage, profile: ModelProfile = GPT4O_MINI) -> list[str]:
+        """One plain sentence per limit ``usage`` exceeds."""
+        problems = []
+        spent = usage.describe(profile)
+        if self.usd is not None and usage.cost(profile) > self.usd:
+            problems.append(
+                f"minidouble: this test's requests cost ${usage.cost(profile):.6f} at "
+                f"{profile.response_model} prices, over its budget of ${self.usd} "
+                f"(budget_usd); it used {spent}. Make the code send fewer or shorter requests "
+                "(lower max_tokens, trim the prompt), or raise budget_usd."
+            )
+        if self.tokens is not None and usage.total_tokens > self.tokens:
+            problems.append(
+                f"minidouble: this test's requests used {usage.total_tokens:,} tokens, over "
+                f"its budget of {self.tokens:,} (budget_tokens); it used {spent}. Make the "
+                "code send fewer or shorter requests, or raise budget_tokens."
+            )
+        return problems

@@ -1,0 +1,236 @@
+"""The account's rate limiter: two token buckets charged the way api.openai.com charges them.
+
+The real limiter sits in front of body validation and never tokenises: it charges an
+*estimate* (about a quarter of the prompt's characters, plus the requested output tokens)
+before anything else looks at the request, so an over-long request that is then refused with
+a 400 still spends tokens (reference §1.1). Both buckets refill continuously over a minute;
+"Used" in a 429 message is the limit minus what is left, and the advertised wait is exactly
+the time the bucket needs to cover the request (``Used 170583, Requested 180002`` against
+200,000 TPM gives ``45.175s``, as recorded).
+
+Every number comes from the model profile; the clock is injectable so tests are exact.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from minidouble._profile import GPT4O_MINI, ModelProfile
+
+__all__ = [
+    "Clock",
+    "RateLimiter",
+    "Rejection",
+    "estimate_tokens",
+    "go_duration",
+    "wait_millis",
+]
+
+Clock = Callable[[], float]
+
+# Request fields whose text the limiter counts as prompt, on both chat and Responses paths.
+_PROMPT_FIELDS = ("messages", "input", "instructions", "tools", "functions")
+_OUTPUT_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
+
+
+def wait_millis(seconds: float) -> int:
+    """A wait as the API states it: whole milliseconds, truncated, never 0 for a real wait."""
+    if seconds <= 0:
+        return 0
+    return max(1, math.floor(round(seconds * 1000, 6)))
+
+
+def go_duration(seconds: float) -> str:
+    """A duration as Go's ``time.Duration.String()`` prints it, at millisecond precision.
+
+    That is the format of ``x-ratelimit-reset-*`` and of "Please try again in ...":
+    ``0s``, ``120ms``, ``8.64s``, ``6m0s``, ``1h0m0s``.
+    """
+    millis = wait_millis(seconds)
+    if millis == 0:
+        return "0s"
+    if millis < 1000:
+        return f"{millis}ms"
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs = f"{rest / 1000:.3f}".rstrip("0").rstrip(".")
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"
+
+
+def _text_chars(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, Mapping):
+        # Structural fields are part of the per-message overhead, not of the text.
+        return sum(_text_chars(v) for k, v in value.items() if k not in ("role", "type"))
+    if isinstance(value, list):
+        return sum(_text_chars(v) for v in value)
+    return 0
+
+
+def estimate_tokens(body: Any, profile: ModelProfile = GPT4O_MINI) -> int:
+    """What the limiter charges for ``body``: prompt characters / 4 per message, plus output.
+
+    The requested output (``max_tokens`` or its successors, times ``n``) is reserved in full;
+    without one nothing is reserved (a 720,000-character request without ``max_tokens`` was
+    charged 180,002). Works on any JSON value: the limiter runs before validation.
+    """
+    if not isinstance(body, Mapping):
+        return 0
+    rules = profile.rate_limits
+    total = 0
+    for field in _PROMPT_FIELDS:
+        value = body.get(field)
+        if field in ("messages", "input"):
+            # Each message also costs its role and separators, like the real template.
+            items = value if isinstance(value, list) else [] if value is None else [value]
+            for item in items:
+                total += math.ceil(_text_chars(item) / rules.estimate_chars_per_token)
+                total += rules.estimate_tokens_per_message
+        else:
+            total += math.ceil(_text_chars(value) / rules.estimate_chars_per_token)
+    reserved = next(
+        (
+            value
+            for field in _OUTPUT_FIELDS
+            if isinstance(value := body.get(field), int) and not isinstance(value, bool)
+        ),
+        0,
+    )
+    n = body.get("n")
+    choices = n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1
+    return total + max(reserved, 0) * choices
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why the limiter refused a request, with the numbers its 429 message states."""
+
+    kind: Literal["requests", "tokens", "too_large"]
+    limit: int
+    used: int
+    requested: int
+    # Seconds until the bucket covers the request; None when it never will (too large).
+    retry_after: float | None
+
+
+class _Bucket:
+    """A bucket of ``capacity`` that refills completely in one minute, continuously."""
+
+    def __init__(self, capacity: int, now: float) -> None:
+        self.capacity = capacity
+        self.level = float(capacity)
+        self.updated = now
+
+    @property
+    def rate(self) -> float:
+        return self.capacity / 60.0
+
+    def refill(self, now: float) -> None:
+        if now > self.updated:
+            self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
+        self.updated = max(self.updated, now)
+
+    def wait_for(self, amount: int) -> float:
+        return max(0.0, (amount - self.level) / self.rate)
+
+    def until_full(self) -> float:
+        return (self.capacity - self.level) / self.rate
+
+    def used(self) -> int:
+        return self.capacity - math.floor(self.level)
+
+
+class RateLimiter:
+    """Requests-per-minute and tokens-per-minute buckets for one fake account.
+
+    With ``enforce`` False (the fake's default) the buckets still track spending, so the
+    ``x-ratelimit-*`` headers move as they would, but nothing is refused: a test suite never
+    trips over limits it did not ask for.
+    """
+
+    def __init__(
+        self,
+        *,
+        requests_per_minute: int,
+        tokens_per_minute: int,
+        enforce: bool,
+        clock: Clock = time.monotonic,
+        profile: ModelProfile = GPT4O_MINI,
+    ) -> None:
+        self.enforce = enforce
+        self.clock = clock
+        self.profile = profile
+        now = clock()
+        self._requests = _Bucket(requests_per_minute, now)
+        self._tokens = _Bucket(tokens_per_minute, now)
+        self._lock = threading.Lock()
+
+    @property
+    def requests_per_minute(self) -> int:
+        return self._requests.capacity
+
+    @property
+    def tokens_per_minute(self) -> int:
+        return self._tokens.capacity
+
+    def admit(self, estimated_tokens: int) -> Rejection | None:
+        """Charge one request of ``estimated_tokens``, or say why the limiter refuses it."""
+        with self._lock:
+            now = self.clock()
+            self._requests.refill(now)
+            self._tokens.refill(now)
+            if self.enforce:
+                rejection = self._check(estimated_tokens)
+                if rejection is not None:
+                    return rejection
+            self._requests.level = max(0.0, self._requests.level - 1)
+            self._tokens.level = max(0.0, self._tokens.level - estimated_tokens)
+            return None
+
+    def _check(self, estimated: int) -> Rejection | None:
+        tokens, requests = self._tokens, self._requests
+        if estimated > tokens.capacity:
+            return Rejection("too_large", tokens.capacity, tokens.used(), estimated, None)
+        if requests.level < 1:
+            wait = requests.wait_for(1)
+            return Rejection("requests", requests.capacity, requests.used(), 1, wait)
+        if tokens.level < estimated:
+            wait = tokens.wait_for(estimated)
+            return Rejection("tokens", tokens.capacity, tokens.used(), estimated, wait)
+        return None
+
+    def headers(self, rejection: Rejection | None = None) -> dict[str, str]:
+        """The ``x-ratelimit-*`` headers now, in the API's order.
+
+        For a refused request the exhausted bucket's reset is the wait the 429 states.
+        """
+        with self._lock:
+            now = self.clock()
+            self._requests.refill(now)
+            self._tokens.refill(now)
+            requests, tokens = self._requests, self._tokens
+            reset_requests = requests.until_full()
+            reset_tokens = tokens.until_full()
+        if rejection is not None and rejection.retry_after is not None:
+            if rejection.kind == "requests":
+                reset_requests = max(reset_requests, rejection.retry_after)
+            else:
+                reset_tokens = max(reset_tokens, rejection.retry_after)
+        return {
+            "x-ratelimit-limit-requests": str(requests.capacity),
+            "x-ratelimit-limit-tokens": str(tokens.capacity),
+            "x-ratelimit-remaining-requests": str(math.floor(requests.level)),
+            "x-ratelimit-remaining-tokens": str(math.floor(tokens.level)),
+            "x-ratelimit-reset-requests": go_duration(reset_requests),
+            "x-ratelimit-reset-tokens": go_duration(reset_tokens),
+        }
