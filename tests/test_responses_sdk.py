@@ -169,3 +169,15 @@ def test_retrieve_and_delete(client: Any) -> None:
     client.responses.delete(created.id)
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve(created.id)
+
+
+def test_logprobs_parse(client: Any) -> None:
+    response = client.responses.create(
+        model="gpt-4o-mini",
+        input="Hi",
+        include=["message.output_text.logprobs"],
+        top_logprobs=2,
+    )
+    part = response.output[0].content[0]
+    assert "".join(lp.token for lp in part.logprobs) == part.text
+    assert all(len(lp.top_logprobs) == 2 for lp in part.logprobs)

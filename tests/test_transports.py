@@ -8,15 +8,14 @@ fault mapping, pass-through of other hosts and the undoing of every patch.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 import httpcore
-import httpcore2
 import httpx
-import httpx2
 import pytest
 import respx
 
@@ -29,7 +28,13 @@ AZURE_URL = (
     "https://myres.openai.azure.com/openai/deployments/mini/chat/completions"
     "?api-version=2024-12-01-preview"
 )
-CLIENTS = [pytest.param(httpx, id="httpx"), pytest.param(httpx2, id="httpx2")]
+# openai 2.x environments have no httpx2; the httpx2 cases then have nothing to test.
+HAS_HTTPX2 = importlib.util.find_spec("httpx2") is not None
+CLIENTS = [pytest.param(httpx, id="httpx")]
+if HAS_HTTPX2:
+    import httpx2
+
+    CLIENTS.append(pytest.param(httpx2, id="httpx2"))
 
 
 class Recorder:
@@ -234,12 +239,18 @@ def test_a_stream_cut_midway_is_the_clients_protocol_error(
 
 
 def _patched_methods() -> list[Any]:
-    return [
+    methods = [
         httpcore.ConnectionPool.handle_request,
         httpcore.AsyncConnectionPool.handle_async_request,
-        httpcore2.ConnectionPool.handle_request,
-        httpcore2.AsyncConnectionPool.handle_async_request,
     ]
+    if HAS_HTTPX2:
+        import httpcore2
+
+        methods += [
+            httpcore2.ConnectionPool.handle_request,
+            httpcore2.AsyncConnectionPool.handle_async_request,
+        ]
+    return methods
 
 
 def test_every_patch_is_undone_even_when_the_block_raises() -> None:

@@ -301,6 +301,16 @@ class ResponsesRules:
         "summary_text",
     )
     roles: tuple[str, ...] = ("assistant", "system", "developer", "user")
+    includables: tuple[str, ...] = (
+        "file_search_call.results",
+        "web_search_call.results",
+        "web_search_call.action.sources",
+        "message.input_image.image_url",
+        "computer_call_output.output.image_url",
+        "code_interpreter_call.outputs",
+        "reasoning.encrypted_content",
+        "message.output_text.logprobs",
+    )
     text_format_types: tuple[str, ...] = ("text", "json_schema", "json_object")
     max_top_logprobs: int = 20
 

@@ -71,6 +71,7 @@ _SCHEMA_ORDER = (
     "web_search_options",
     "model",
 )
+_SCHEMA_RANK = {name: rank for rank, name in enumerate(_SCHEMA_ORDER)}
 # Checked for type with the other fields but for range only after all of them: a body with
 # max_tokens 0 and temperature -0.5 is refused for max_tokens (recorded, reference §2.1).
 _RANGE_CHECKED_LATE = ("temperature", "top_p")
@@ -178,10 +179,13 @@ def _check_structure(body: Any, path: str, profile: ModelProfile) -> tuple[str, 
     if body.get("messages") is None:
         raise err.missing_parameter("messages")
     _check_arguments(body, profile)
-    for name in _SCHEMA_ORDER:
-        value = body.get(name)
-        if value is not None:
-            _SCHEMA_CHECKS[name](value, profile)
+    # Only the fields present, in the schema's order: a small body has a handful of them.
+    present = sorted(
+        (name for name, value in body.items() if value is not None and name in _SCHEMA_RANK),
+        key=_SCHEMA_RANK.__getitem__,
+    )
+    for name in present:
+        _SCHEMA_CHECKS[name](body[name], profile)
     for name in _RANGE_CHECKED_LATE:
         value = body.get(name)
         if value is not None:

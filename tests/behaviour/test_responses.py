@@ -547,3 +547,33 @@ def test_unstored_responses_cannot_be_retrieved(send: Send) -> None:
     created = create(send, input="Hi", store=False)
     fetched = send(HttpRequest("GET", f"{BASE}{PATH}/{created['id']}", dict(KEY_HEADERS)))
     assert fetched.status == 404
+
+
+# --- logprobs --------------------------------------------------------------------------------
+
+
+def test_logprobs_when_included(send: Send) -> None:
+    body = {"input": "Hi", "include": ["message.output_text.logprobs"], "top_logprobs": 2}
+    part = create(send, **body)["output"][0]["content"][0]
+    entries = part["logprobs"]
+    assert "".join(entry["token"] for entry in entries) == part["text"]
+    for entry in entries:
+        assert list(entry) == ["bytes", "logprob", "token", "top_logprobs"]
+        assert bytes(entry["bytes"]).decode() == entry["token"]
+        assert entry["logprob"] <= 0 and len(entry["top_logprobs"]) == 2
+        assert all(list(top) == ["bytes", "logprob", "token"] for top in entry["top_logprobs"])
+    events = typed_events(post(send, {"model": "gpt-4o-mini", "stream": True, **body}))
+    streamed = [
+        entry
+        for name, data in events
+        if name == "response.output_text.delta"
+        for entry in data["logprobs"]
+    ]
+    assert [e["token"] for e in streamed] == [e["token"] for e in entries]
+
+
+def test_logprobs_are_empty_unless_included(send: Send) -> None:
+    assert create(send, input="Hi", top_logprobs=2)["output"][0]["content"][0]["logprobs"] == []
+    response = post(send, {"model": "gpt-4o-mini", "input": "Hi", "include": ["everything"]})
+    assert response.status == 400
+    assert json.loads(body_bytes(response))["error"]["param"] == "include[0]"

@@ -8,13 +8,14 @@ server. Streams are read chunk by chunk, so the responses the tests see keep the
 from __future__ import annotations
 
 import atexit
+import importlib
+import importlib.util
 from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import httpx2
 import pytest
 
 from minidouble._app import GPT4oMiniApp
@@ -96,6 +97,8 @@ def _loopback(app: GPT4oMiniApp) -> Iterator[Send]:
 
 TRANSPORT_SENDERS: dict[str, Callable[[GPT4oMiniApp], Iterator[Send]]] = {
     "httpx": _in_process(httpx),
-    "httpx2": _in_process(httpx2),
     "loopback": _loopback,
 }
+# openai 2.x environments have no httpx2.
+if importlib.util.find_spec("httpx2") is not None:
+    TRANSPORT_SENDERS["httpx2"] = _in_process(importlib.import_module("httpx2"))

@@ -14,7 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["chat_messages", "chat_tool", "to_chat_body"]
+__all__ = ["LOGPROBS", "chat_messages", "chat_tool", "to_chat_body"]
+
+# What ``include`` names to get the tokens' log-probabilities in the output text.
+LOGPROBS = "message.output_text.logprobs"
 
 _TEXT_PARTS = frozenset({"input_text", "output_text", "summary_text"})
 
@@ -154,4 +157,8 @@ def to_chat_body(body: Mapping[str, Any]) -> dict[str, Any]:
             chat[key] = body[key]
     if body.get("max_output_tokens") is not None:
         chat["max_completion_tokens"] = body["max_output_tokens"]
+    include = body.get("include")
+    if isinstance(include, list) and LOGPROBS in include:
+        chat["logprobs"] = True
+        chat["top_logprobs"] = body.get("top_logprobs") or 0
     return chat

@@ -315,6 +315,11 @@ def _check_top_logprobs(value: object, profile: ModelProfile) -> None:
         )
 
 
+def _check_include(value: object, profile: ModelProfile) -> None:
+    for index, entry in enumerate(_require_list("include", value)):
+        _check_enum(f"include[{index}]", entry, profile.responses.includables, profile)
+
+
 def _check_instructions(value: object, profile: ModelProfile) -> None:
     _require_string("instructions", value)
 
@@ -427,6 +432,7 @@ _CHECKS: dict[str, Any] = {
     "temperature": _number("temperature"),
     "top_p": _number("top_p"),
     "top_logprobs": _check_top_logprobs,
+    "include": _check_include,
     "stream": _boolean("stream"),
     "store": _boolean("store"),
     "parallel_tool_calls": _boolean("parallel_tool_calls"),

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from minidouble._engine import Choice
+from minidouble._engine import Choice, TokenLogprob
 from minidouble._errors import OpenAIError
 from minidouble._profile import GPT4O_MINI, ModelProfile
 from minidouble._strict_schema import check_strict_schema
@@ -77,7 +77,13 @@ def output_items(choice: Choice, ids: ResponseIds) -> list[dict[str, Any]]:
     if choice.refusal is not None:
         part: dict[str, Any] = {"type": "refusal", "refusal": choice.refusal}
     else:
-        part = {"type": "output_text", "annotations": [], "logprobs": [], "text": choice.content}
+        logprobs = [_logprob(entry) for entry in choice.logprobs or ()]
+        part = {
+            "type": "output_text",
+            "annotations": [],
+            "logprobs": logprobs,
+            "text": choice.content,
+        }
     return [
         {
             "id": ids.make("msg"),
@@ -87,6 +93,19 @@ def output_items(choice: Choice, ids: ResponseIds) -> list[dict[str, Any]]:
             "role": "assistant",
         }
     ]
+
+
+def _logprob(entry: TokenLogprob) -> dict[str, Any]:
+    """One token's log-probability, keys in the API's (alphabetical) order."""
+    return {
+        "bytes": list(entry.bytes),
+        "logprob": entry.logprob,
+        "token": entry.token,
+        "top_logprobs": [
+            {"bytes": list(top.bytes), "logprob": top.logprob, "token": top.token}
+            for top in entry.top_logprobs
+        ],
+    }
 
 
 def _echo_float(value: Any, default: float) -> float:
@@ -349,8 +368,15 @@ def _message_events(
             yield writer.event("response.refusal.delta", delta=piece.text, **where)
         yield writer.event("response.refusal.done", refusal=part["refusal"], **where)
     else:
-        yield writer.event("response.content_part.added", part={**part, "text": ""}, **where)
+        yield writer.event(
+            "response.content_part.added", part={**part, "logprobs": [], "text": ""}, **where
+        )
         for piece in choice.pieces():
-            yield writer.event("response.output_text.delta", delta=piece.text, logprobs=[], **where)
-        yield writer.event("response.output_text.done", logprobs=[], text=part["text"], **where)
+            logprobs = [_logprob(entry) for entry in piece.logprobs]
+            yield writer.event(
+                "response.output_text.delta", delta=piece.text, logprobs=logprobs, **where
+            )
+        yield writer.event(
+            "response.output_text.done", logprobs=part["logprobs"], text=part["text"], **where
+        )
     yield writer.event("response.content_part.done", part=part, **where)

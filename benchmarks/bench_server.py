@@ -1,0 +1,361 @@
+"""What the fake costs a test, in one run, against the anchors of issue 3.
+
+(a) A small completion through the in-process fake vs a bare respx route returning the same
+    body (target <= 1.10x). respx patches httpx only, so both sides use an httpx client:
+    the openai SDK when it is openai 1.x/2.x, else (openai 3.x runs on httpx2) a raw
+    ``httpx.Client`` posting the same JSON and decoding the answer. The table says which.
+(b) A 128,000-token prompt the same way, against the bare respx route plus one tiktoken
+    encode of the prompt (target <= 1.3x).
+(c) Loopback throughput: Debian's ``wrk -t1 -c16`` posting a small chat completion to
+    ``minidouble serve`` and, in the same run, to LLMock's ``llmock serve`` (target >= 1.5x
+    LLMock's requests/s; we validate and count tokens, it does neither). LLMock is taken from
+    $LLMOCK, the PATH, or installed once into a cache venv (it ships a pytest plugin, so it
+    stays out of the project's venv).
+(d) What ``import minidouble.plugin`` adds to pytest start-up (target <= 150 ms): the median
+    of interleaved ``pytest --collect-only`` runs in an empty directory with and without
+    ``-p no:minidouble``.
+
+    python benchmarks/bench_server.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import venv
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import httpx
+import respx
+from bench_validate import full_context_request, paired
+
+from minidouble import FakeGPT4oMini
+from minidouble._tokenizer import encoding
+
+CHAT_URL = "https://api.openai.com/v1/chat/completions"
+KEY = "sk-minidouble-bench"
+SMALL = {
+    "model": "gpt-4o-mini",
+    "messages": [
+        {"role": "system", "content": "You are a helpful assistant. Answer briefly."},
+        {"role": "user", "content": "What is the capital of France, and why is it famous?"},
+    ],
+    "max_tokens": 64,
+}
+WRK_SCRIPT = """\
+wrk.method = "POST"
+wrk.body = '{body}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {key}"
+"""
+TARGET_SMALL, TARGET_128K, TARGET_WRK, TARGET_IMPORT_MS = 1.10, 1.30, 1.5, 150.0
+
+Row = tuple[str, str, str, str, str]
+rows: list[Row] = []
+
+
+def report(label: str, ours: str, anchor: str, ratio: str, verdict: str) -> None:
+    rows.append((label, ours, anchor, ratio, verdict))
+    print(f"  {label}: {ours} vs {anchor} -> {ratio} ({verdict})", flush=True)
+
+
+# --- (a), (b): in-process ---------------------------------------------------------------
+
+
+def _client_kind() -> str:
+    try:
+        import openai
+    except ImportError:
+        return "httpx"
+    return "openai" if int(openai.__version__.split(".")[0]) < 3 else "httpx"
+
+
+def _sender(kind: str) -> tuple[Callable[[dict[str, Any]], Any], Callable[[], None]]:
+    """A function sending one chat request through an httpx-based client, and its closer."""
+    if kind == "openai":
+        import openai
+
+        sdk = openai.OpenAI(api_key=KEY, max_retries=0)
+        return (lambda body: sdk.chat.completions.create(**body)), sdk.close
+    client = httpx.Client(headers={"Authorization": f"Bearer {KEY}"}, timeout=120)
+
+    def send(body: dict[str, Any]) -> Any:
+        response = client.post(CHAT_URL, json=body)
+        response.raise_for_status()
+        return response.json()
+
+    return send, client.close
+
+
+Canned = tuple[bytes, list[tuple[str, str]]]
+
+
+@contextmanager
+def _bare_respx(canned: Canned) -> Iterator[None]:
+    body, headers = canned
+    with respx.mock(assert_all_called=False) as router:
+        router.post(CHAT_URL).respond(200, content=body, headers=headers)
+        yield
+
+
+def _fake_answer(body: dict[str, Any]) -> Canned:
+    """The fake's answer to ``body``, headers included: the client parses every header it
+    gets (cookies, rate limits), so the bare route serves the same ones."""
+    with FakeGPT4oMini(), httpx.Client(headers={"Authorization": f"Bearer {KEY}"}) as c:
+        response = c.post(CHAT_URL, json=body, timeout=120)
+    headers = [(k, v) for k, v in response.headers.multi_items() if k != "content-length"]
+    return response.content, headers
+
+
+def in_process(kind: str, quick: bool) -> None:
+    send, close = _sender(kind)
+    via = "openai SDK (httpx)" if kind == "openai" else "raw httpx client"
+    small_repeat, small_number = (5, 100) if quick else (9, 400)
+    big_repeat, big_number = (3, 1) if quick else (7, 2)
+    try:
+        # (a) the bare route answers with exactly the fake's response, so both sides parse
+        # alike and the difference is what the fake does.
+        canned = _fake_answer(SMALL)
+        fake = FakeGPT4oMini(allow_unused=True)
+        bare_s, fake_s, ratio = _paired_modes(
+            lambda: send(SMALL), canned, fake, small_repeat, small_number
+        )
+        report(
+            f"(a) small completion, {via}",
+            f"{fake_s * 1e3:.3f} ms",
+            f"bare respx {bare_s * 1e3:.3f} ms",
+            f"{ratio:.2f}x",
+            _verdict(ratio <= TARGET_SMALL, f"<= {TARGET_SMALL}x"),
+        )
+        # (b)
+        big, text = full_context_request()
+        canned = _fake_answer(big)
+        enc = encoding()
+
+        def bare_plus_encode() -> None:
+            send(big)
+            enc.encode_ordinary(text)
+
+        bare_s, fake_s, ratio = _paired_modes(
+            lambda: send(big), canned, fake, big_repeat, big_number, bare=bare_plus_encode
+        )
+        report(
+            f"(b) 128,000-token prompt, {via}",
+            f"{fake_s * 1e3:.1f} ms",
+            f"bare respx + 1 encode {bare_s * 1e3:.1f} ms",
+            f"{ratio:.2f}x",
+            _verdict(ratio <= TARGET_128K, f"<= {TARGET_128K}x"),
+        )
+    finally:
+        close()
+
+
+def _paired_modes(
+    call: Callable[[], Any],
+    canned: Canned,
+    fake: FakeGPT4oMini,
+    repeat: int,
+    number: int,
+    *,
+    bare: Callable[[], Any] | None = None,
+) -> tuple[float, float, float]:
+    """Median per-call seconds through bare respx and through the fake, and their ratio.
+
+    ``paired`` alternates the two round by round; each side enters its own interception
+    inside the timed function only once per round (entering costs microseconds, amortised
+    over ``number`` calls).
+    """
+    bare_call = bare or call
+
+    def through_bare() -> None:
+        with _bare_respx(canned):
+            for _ in range(number):
+                bare_call()
+
+    def through_fake() -> None:
+        with fake:
+            for _ in range(number):
+                call()
+        fake.reset()
+
+    through_bare()  # warm both paths (imports, encoder load, respx patterns)
+    through_fake()
+    bare_s, fake_s, ratio = paired(through_bare, through_fake, repeat, 1)
+    return bare_s / number, fake_s / number, ratio
+
+
+def _verdict(met: bool, target: str) -> str:
+    return f"target {target}: " + ("met" if met else "MISSED")
+
+
+# --- (c): loopback throughput -----------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before listening")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listened on port {port} within {timeout:.0f} s")
+
+
+@contextmanager
+def _serving(command: list[str], port: int) -> Iterator[None]:
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_port(port, process)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _llmock() -> str | None:
+    found = os.environ.get("LLMOCK") or shutil.which("llmock")
+    if found:
+        return found
+    home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    cached = home / "minidouble-bench" / "llmock-venv"
+    binary = cached / "bin" / "llmock"
+    if not binary.exists():
+        print(f"  installing llmock into {cached} (once)...", flush=True)
+        venv.create(cached, with_pip=True)
+        subprocess.run(
+            [str(cached / "bin" / "pip"), "install", "-q", "llmock"],
+            check=False,
+            stdout=subprocess.DEVNULL,
+        )
+    return str(binary) if binary.exists() else None
+
+
+def _wrk(wrk: str, url: str, script: Path, seconds: int) -> float:
+    result = subprocess.run(
+        [wrk, "-t1", "-c16", f"-d{seconds}s", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    if "Non-2xx" in result.stdout:
+        raise RuntimeError(f"wrk saw error responses from {url}:\n{result.stdout}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
+    if match is None:
+        raise RuntimeError(f"cannot read wrk's output:\n{result.stdout}")
+    return float(match.group(1))
+
+
+def loopback(quick: bool) -> None:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        report("(c) loopback req/s", "-", "-", "-", "skipped: apt-get install -y wrk")
+        return
+    llmock = _llmock()
+    seconds, rounds = (3, 1) if quick else (10, 3)
+    body = json.dumps({"model": "gpt-4o-mini", "messages": [SMALL["messages"][1]]})
+    with tempfile.TemporaryDirectory() as scratch:
+        script = Path(scratch) / "post.lua"
+        script.write_text(WRK_SCRIPT.format(body=body, key=KEY))
+        ours_port, theirs_port = _free_port(), _free_port()
+        ours = [sys.executable, "-m", "minidouble", "serve", "--port", str(ours_port)]
+        with _serving(ours, ours_port):
+            url = f"http://127.0.0.1:{ours_port}/v1/chat/completions"
+            _wrk(wrk, url, script, 1)  # warm-up
+            ours_rates = [_wrk(wrk, url, script, seconds) for _ in range(rounds)]
+        ours_rate = statistics.median(ours_rates)
+        if llmock is None:
+            report(
+                "(c) loopback, wrk -t1 -c16",
+                f"{ours_rate:,.0f} req/s",
+                "LLMock unavailable",
+                "-",
+                "skipped: pip install llmock",
+            )
+            return
+        theirs = [llmock, "serve", "--port", str(theirs_port), "--host", "127.0.0.1"]
+        with _serving(theirs, theirs_port):
+            url = f"http://127.0.0.1:{theirs_port}/v1/chat/completions"
+            _wrk(wrk, url, script, 1)
+            theirs_rates = [_wrk(wrk, url, script, seconds) for _ in range(rounds)]
+    theirs_rate = statistics.median(theirs_rates)
+    ratio = ours_rate / theirs_rate
+    report(
+        "(c) loopback, wrk -t1 -c16",
+        f"{ours_rate:,.0f} req/s",
+        f"LLMock {theirs_rate:,.0f} req/s",
+        f"{ratio:.2f}x",
+        _verdict(ratio >= TARGET_WRK, f">= {TARGET_WRK}x"),
+    )
+
+
+# --- (d): plugin import cost at pytest start-up -----------------------------------------
+
+
+def plugin_import_cost(quick: bool) -> None:
+    runs = 5 if quick else 11
+    with tempfile.TemporaryDirectory() as scratch:
+        Path(scratch, "test_empty.py").write_text("def test_nothing():\n    pass\n")
+        base = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
+
+        def start(extra: list[str]) -> float:
+            started = time.perf_counter()
+            subprocess.run(base + extra, cwd=scratch, capture_output=True, check=True)
+            return time.perf_counter() - started
+
+        with_plugin, without = [], []
+        for _ in range(runs):
+            with_plugin.append(start([]))
+            without.append(start(["-p", "no:minidouble"]))
+    added_ms = (statistics.median(with_plugin) - statistics.median(without)) * 1e3
+    report(
+        "(d) pytest start-up, plugin loaded",
+        f"{statistics.median(with_plugin) * 1e3:.0f} ms",
+        f"-p no:minidouble {statistics.median(without) * 1e3:.0f} ms",
+        f"+{added_ms:.0f} ms",
+        _verdict(added_ms <= TARGET_IMPORT_MS, f"<= +{TARGET_IMPORT_MS:.0f} ms"),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
+    args = parser.parse_args()
+    kind = _client_kind()
+    print("measuring...", flush=True)
+    in_process(kind, args.quick)
+    loopback(args.quick)
+    plugin_import_cost(args.quick)
+    header = ("measurement", "minidouble", "anchor", "ratio", "verdict")
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    print()
+    for row in (header, *rows):
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+if __name__ == "__main__":
+    main()
