@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -88,7 +89,8 @@ def test_file_is_reviewable_structured_json_with_one_line_per_event(tmp_path: Pa
     document = json.loads(text)
     assert document["format"] == "minidouble-cassette" and document["version"] == 1
     first, second = document["interactions"]
-    assert list(first) == ["seq", "key", "summary", "request", "response"]
+    assert list(first) == ["seq", "key", "summary", "request", "response", "timing"]
+    assert '"timing": {"ttfb_ms":' in text  # compact, on one line
     assert first["request"]["body"]["messages"][0]["content"] == "Say hello."
     assert first["response"]["body"]["object"] == "chat.completion"
     assert first["summary"]["derived"] is True
@@ -362,3 +364,48 @@ def test_processes_recording_into_one_cassette_at_once_lose_nothing(tmp_path: Pa
     assert asked == sorted(f"worker {w} turn {t}" for w in range(workers) for t in range(4))
     assert [i["seq"] for i in document["interactions"]] == list(range(1, 4 * workers + 1))
     assert "sk-worker-key" not in path.read_text()
+
+
+def test_timing_is_recorded_compactly_and_replayed_only_on_request(tmp_path: Path) -> None:
+    import time
+
+    from _cassette_support import serve_handler
+
+    from minidouble._http import HttpResponse
+
+    def slow_stream(request: HttpRequest) -> HttpResponse:
+        def events() -> Iterator[bytes]:
+            for n in range(3):
+                time.sleep(0.05)
+                yield f'data: {{"n":{n}}}\n\n'.encode()
+            yield b"data: [DONE]\n\n"
+
+        return HttpResponse(200, [("content-type", "text/event-stream")], b"", events())
+
+    path = tmp_path / "timed.json"
+    server, thread = serve_handler(slow_stream)
+    try:
+        layer = CassetteLayer(
+            path, record_mode="once", upstream=f"http://127.0.0.1:{server.server_address[1]}/v1"
+        )
+        recorded = drain(layer.wrap(never_called)(chat(stream=True)))
+        layer.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    timing = json.loads(path.read_text())["interactions"][0]["timing"]
+    assert timing["ttfb_ms"] >= 50 and all(gap >= 50 for gap in timing["gaps_ms"][:2])
+    assert all(value % 10 == 0 for value in [timing["ttfb_ms"], *timing["gaps_ms"]])
+
+    instant = CassetteLayer(path)
+    assert not instant.blocking
+    assert drain(instant.wrap(never_called)(chat(stream=True))) == recorded
+    instant.close()
+
+    paced = CassetteLayer(path, timing="recorded")
+    assert paced.blocking
+    started = time.monotonic()
+    assert drain(paced.wrap(never_called)(chat(stream=True))) == recorded
+    assert time.monotonic() - started >= (timing["ttfb_ms"] + sum(timing["gaps_ms"])) / 1000
+    paced.close()

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from minidouble._cassettes import CassetteWarning
 from minidouble._fake import FakeCheckError, FakeGPT4oMini
 
 openai = pytest.importorskip("openai")
@@ -155,7 +156,11 @@ def test_async_client_replays_the_same_stream(
         )
         return [chunk.model_dump() async for chunk in chunks]
 
-    with FakeGPT4oMini(cassette=path, cassette_strict=False) as fake:
+    with (
+        pytest.warns(CassetteWarning, match="4 interaction"),
+        FakeGPT4oMini(cassette=path, cassette_timing="recorded") as fake,
+    ):
+        assert fake.blocking
         assert asyncio.run(stream()) == seen[1]
     assert fake.cassette is not None and fake.cassette.close().replayed == 1
 

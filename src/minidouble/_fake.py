@@ -37,6 +37,7 @@ _FAKE_OPTIONS = (
     "upstream",
     "cassette_ignore",
     "cassette_strict",
+    "cassette_timing",
 )
 
 _claim_lock = threading.Lock()
@@ -88,7 +89,8 @@ class FakeGPT4oMini:
     ``docs/cassettes.md``): ``record_mode`` is ``"none"`` (replay only, the default),
     ``"once"``, ``"new_episodes"`` or ``"all"``; ``upstream`` is where recordings are made
     (by default the host the request named); ``cassette_ignore`` lists JSON pointers left out
-    of matching; ``cassette_strict=True`` fails on unused interactions and drifted usage.
+    of matching; ``cassette_strict=True`` fails on unused interactions and drifted usage;
+    ``cassette_timing="recorded"`` replays at the recorded pace instead of instantly.
     """
 
     def __init__(
@@ -100,6 +102,7 @@ class FakeGPT4oMini:
         upstream: str | None = None,
         cassette_ignore: Sequence[str] = (),
         cassette_strict: bool = False,
+        cassette_timing: str = "off",
         **options: Any,
     ) -> None:
         self.allow_unused = allow_unused
@@ -116,9 +119,10 @@ class FakeGPT4oMini:
                 or upstream is not None
                 or cassette_ignore
                 or cassette_strict
+                or cassette_timing != "off"
             ):
                 raise TypeError(
-                    "minidouble: record_mode, upstream, cassette_ignore and cassette_strict "
+                    "minidouble: record_mode, upstream and the cassette_* keywords "
                     "configure a cassette; pass cassette='cassettes/<name>.json' too (see "
                     "docs/cassettes.md)."
                 )
@@ -131,9 +135,10 @@ class FakeGPT4oMini:
                 upstream=upstream,
                 ignore_fields=cassette_ignore,
                 strict=cassette_strict,
+                timing=cassette_timing,
             )
             self._handler = self.cassette.wrap(self.app.handle)
-            self.blocking = self.cassette.forwards
+            self.blocking = self.cassette.blocking
 
     # --- scripting, delegated to the one handler --------------------------------------------
 

@@ -394,21 +394,21 @@ def parse_document(text: str, where: str) -> dict[str, Any]:
 
 
 def render_document(document: Mapping[str, Any]) -> str:
-    """The file text: 2-space indent, one line per stream event, a trailing newline."""
+    """The file text: 2-space indent, one line per stream event and for the timing."""
     nonce = secrets.token_hex(8)
     inlined: list[str] = []
 
-    def placeholder(event: Any) -> str:
-        inlined.append(json.dumps(event, separators=(",", ":"), ensure_ascii=False))
-        return f"@@event-{nonce}-{len(inlined) - 1}@@"
+    def one_line(value: Any) -> str:
+        inlined.append(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+        return f"@@inline-{nonce}-{len(inlined) - 1}@@"
 
     shaped = dict(document)
     shaped["interactions"] = [
-        _with_inline_events(interaction, placeholder) for interaction in document["interactions"]
+        _with_one_line_parts(interaction, one_line) for interaction in document["interactions"]
     ]
     text = json.dumps(shaped, indent=2, ensure_ascii=False)
     if inlined:
-        parts = text.split(f'"@@event-{nonce}-')
+        parts = text.split(f'"@@inline-{nonce}-')
         rebuilt = [parts[0]]
         for part in parts[1:]:
             number, _, rest = part.partition('@@"')
@@ -417,13 +417,11 @@ def render_document(document: Mapping[str, Any]) -> str:
     return text + "\n"
 
 
-def _with_inline_events(interaction: Mapping[str, Any], placeholder: Any) -> dict[str, Any]:
-    response = interaction["response"]
-    if response.get("events") is None:
-        return dict(interaction)
+def _with_one_line_parts(interaction: Mapping[str, Any], one_line: Any) -> dict[str, Any]:
     shaped = dict(interaction)
-    shaped["response"] = {
-        **response,
-        "events": [placeholder(event) for event in response["events"]],
-    }
+    if interaction.get("timing") is not None:
+        shaped["timing"] = one_line(interaction["timing"])
+    response = interaction["response"]
+    if response.get("events") is not None:
+        shaped["response"] = {**response, "events": [one_line(e) for e in response["events"]]}
     return shaped

@@ -13,10 +13,12 @@ import json
 import os
 import re
 import threading
+import time
 import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 from urllib.parse import urlsplit
@@ -98,6 +100,19 @@ def _path_and_query(request: HttpRequest) -> str:
     return request.path + (f"?{query}" if query else "")
 
 
+def _ms(seconds: float) -> int:
+    """Milliseconds rounded to 10: enough to replay a pace, too coarse to churn every diff."""
+    return round(seconds * 100) * 10
+
+
+def _paced(frames: list[bytes], timing: dict[str, Any]) -> Iterator[bytes]:
+    gaps = [timing.get("ttfb_ms", 0), *timing.get("gaps_ms", [])]
+    for index, frame in enumerate(frames):
+        if index < len(gaps):
+            time.sleep(gaps[index] / 1000)
+        yield frame
+
+
 def _minidouble_error(status: int, code: str, message: str) -> HttpResponse:
     """An error the test caused, sent so that no SDK retries it and the text is in plain view."""
     body = {"error": {"message": message, "type": "minidouble_cassette_error", "param": None,
@@ -119,6 +134,8 @@ class CassetteLayer:
     * ``ignore_fields``: JSON pointers (``"/metadata/run_id"``, ``"/messages/*/name"``) left
       out of matching.
     * ``strict``: unused interactions and drifted usage fail instead of warning.
+    * ``timing``: ``"off"`` replays instantly (the default); ``"recorded"`` waits as long as
+      the upstream took: before the answer, and between stream events.
     """
 
     def __init__(
@@ -129,12 +146,19 @@ class CassetteLayer:
         upstream: str | None = None,
         ignore_fields: Sequence[str] = (),
         strict: bool = False,
+        timing: str = "off",
     ) -> None:
         if record_mode not in RECORD_MODES:
             raise ValueError(
                 f"minidouble: record_mode must be one of {', '.join(map(repr, RECORD_MODES))}, "
                 f"got {record_mode!r}."
             )
+        if timing not in ("off", "recorded"):
+            raise ValueError(
+                f"minidouble: cassette timing must be 'off' (replay instantly) or 'recorded' "
+                f"(wait as long as the upstream took), got {timing!r}."
+            )
+        self.timing = timing
         if isinstance(ignore_fields, str):
             ignore_fields = (ignore_fields,)
         self.path = Path(path)
@@ -173,9 +197,9 @@ class CassetteLayer:
         self._closed = False
 
     @property
-    def forwards(self) -> bool:
-        """Whether requests may go to the upstream (handlers then block on network I/O)."""
-        return self._recording
+    def blocking(self) -> bool:
+        """Whether handling may wait: on the upstream's network I/O, or on recorded timing."""
+        return self._recording or self.timing == "recorded"
 
     # -----------------------------------------------------------------------------------------
 
@@ -225,8 +249,13 @@ class CassetteLayer:
 
         headers = [*response.get("headers", {}).items(), ("x-request-id", new_request_id())]
         events = response.get("events")
+        timing = interaction.get("timing") if self.timing == "recorded" else None
         if events is not None:
-            return HttpResponse(response["status"], headers, b"", [decode_event(e) for e in events])
+            frames = [decode_event(e) for e in events]
+            stream = _paced(frames, timing) if timing else frames
+            return HttpResponse(response["status"], headers, b"", stream)
+        if timing:
+            time.sleep(timing.get("total_ms", timing.get("ttfb_ms", 0)) / 1000)
         return HttpResponse(response["status"], headers, decode_body(response))
 
     def _revalidate(self, request: HttpRequest, interaction: dict[str, Any]) -> HttpResponse | None:
@@ -328,6 +357,7 @@ class CassetteLayer:
                     else (f"{scheme}://{host}" + ("" if port == default else f":{port}"))
                 )
         self._secrets.add_headers(request.headers)
+        started = time.monotonic()
         try:
             forwarded = self._upstream.send(request)
         except UpstreamError as exc:
@@ -346,7 +376,7 @@ class CassetteLayer:
             **self._secrets.scrub_value(encode_request_body(request.body)),
         }
         if forwarded.is_stream:
-            stream = self._recording_stream(order, stored_request, forwarded)
+            stream = self._recording_stream(order, stored_request, forwarded, started)
             return HttpResponse(forwarded.status, forwarded.headers, b"", stream)
         try:
             body = forwarded.read()
@@ -355,14 +385,23 @@ class CassetteLayer:
             with self._lock:
                 self._report.errors.append(message)
             return _minidouble_error(502, "minidouble_upstream_broke_off", message)
-        self._add(order, stored_request, forwarded, encode_response_body(body))
+        timing = {
+            "ttfb_ms": _ms(forwarded.headers_at - started),
+            "total_ms": _ms(time.monotonic() - started),
+        }
+        self._add(order, stored_request, forwarded, encode_response_body(body), timing)
         return HttpResponse(forwarded.status, forwarded.headers, body)
 
     def _recording_stream(
-        self, order: int, stored_request: dict[str, Any], forwarded: UpstreamResponse
+        self,
+        order: int,
+        stored_request: dict[str, Any],
+        forwarded: UpstreamResponse,
+        started: float,
     ) -> Iterator[bytes]:
         """Pass each event on the moment it is complete, and keep it for the cassette."""
         events: list[Any] = []
+        arrivals: list[float] = []
         finished = False
         with self._lock:
             self._open_streams += 1
@@ -372,9 +411,11 @@ class CassetteLayer:
                 frames, pending = split_frames(pending + data)
                 for frame in frames:
                     events.append(encode_event(frame))
+                    arrivals.append(time.monotonic())
                     yield frame
             if pending:
                 events.append(encode_event(pending))
+                arrivals.append(time.monotonic())
                 yield pending
             finished = True
         finally:
@@ -383,7 +424,11 @@ class CassetteLayer:
                 self._open_streams -= 1
             # SDKs may hang up right after [DONE] without reading to the end (aimock#288).
             if finished or _DONE in events:
-                self._add(order, stored_request, forwarded, {"events": events})
+                timing = {
+                    "ttfb_ms": _ms(arrivals[0] - started) if arrivals else 0,
+                    "gaps_ms": [_ms(later - earlier) for earlier, later in pairwise(arrivals)],
+                }
+                self._add(order, stored_request, forwarded, {"events": events}, timing)
             else:
                 self._report.warnings.append(
                     f"minidouble: a stream for {stored_request['path']} was abandoned after "
@@ -397,6 +442,7 @@ class CassetteLayer:
         stored_request: dict[str, Any],
         forwarded: UpstreamResponse,
         body_fields: dict[str, Any],
+        timing: dict[str, Any],
     ) -> None:
         allowed = RESPONSE_HEADERS_KEPT if forwarded.status < 400 else ERROR_RESPONSE_HEADERS_KEPT
         response = {
@@ -410,6 +456,7 @@ class CassetteLayer:
             "summary": summarize(response),
             "request": stored_request,
             "response": response,
+            "timing": timing,
         }
         with self._lock:
             self._new.append((order, interaction))

@@ -41,6 +41,7 @@ class StoredInteraction(_Model):
     summary: dict[str, Any] = Field(default_factory=dict)
     request: StoredRequest
     response: StoredResponse
+    timing: dict[str, Any] | None = None
 
 
 class CassetteDocument(_Model):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import ssl
+import time
 import urllib.request
 import zlib
 from collections.abc import Iterator
@@ -41,6 +42,7 @@ class UpstreamResponse:
     headers: list[tuple[str, str]]
     _response: http.client.HTTPResponse
     _connection: http.client.HTTPConnection
+    headers_at: float = 0.0  # time.monotonic() when the status line and headers arrived
 
     @property
     def is_stream(self) -> bool:
@@ -142,7 +144,7 @@ class Upstream:
             for name, value in response.getheaders()
             if name.lower() not in _RESPONSE_DROPPED
         ]
-        return UpstreamResponse(response.status, kept, response, connection)
+        return UpstreamResponse(response.status, kept, response, connection, time.monotonic())
 
 
 def _is_loopback(host: str) -> bool:
