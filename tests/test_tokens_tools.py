@@ -123,12 +123,18 @@ def test_refs_resolve_into_defs() -> None:
     assert render_schema_type(schema) == "{at?: {x: number}}"
 
 
-def test_recursive_refs_end() -> None:
-    schema = {
-        "$defs": {"Node": obj({"next": {"$ref": "#/$defs/Node"}})},
-        "$ref": "#/$defs/Node",
-    }
-    assert render_schema_type(schema).count("next") > 3  # bounded, not infinite
+def test_recursive_refs_are_named_not_expanded() -> None:
+    # Two self-references per level would be 2**depth renderings if expanded.
+    tree = obj({"left": {"$ref": "#/$defs/Tree"}, "right": {"$ref": "#/$defs/Tree"}})
+    schema = {"$defs": {"Tree": tree}, "$ref": "#/$defs/Tree"}
+    assert render_schema_type(schema) == "{left?: Tree, right?: Tree}"
+
+
+def test_deep_nesting_is_bounded() -> None:
+    schema: dict[str, Any] = {"type": "string"}
+    for _ in range(500):
+        schema = obj({"x": schema})
+    assert render_schema_type(schema).count("any") == 1
 
 
 # --- where the block goes -------------------------------------------------------------------

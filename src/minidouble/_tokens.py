@@ -237,13 +237,15 @@ def chat_prompt(body: Mapping[str, Any], rules: TokenRules) -> Prompt:
             prompt.turns.append(Turn(header, _text_of(content)))
         else:
             prompt.turns.append(Turn(_message_header(message), _message_text(message)))
-    prompt.extra_tokens += _tool_choice_cost(body, rules)
+    prompt.extra_tokens += _tool_choice_cost(body, prompt.functions, rules)
     prompt.reply_constrained = not prompt.functions or body.get("tool_choice") == "none"
     return prompt
 
 
-def _tool_choice_cost(body: Mapping[str, Any], rules: TokenRules) -> int:
-    if not prompt_has_functions(body):
+def _tool_choice_cost(
+    body: Mapping[str, Any], functions: Sequence[FunctionSpec], rules: TokenRules
+) -> int:
+    if not functions:
         return 0
     choice = body.get("tool_choice", body.get("function_call"))
     if choice == "none":
@@ -254,10 +256,6 @@ def _tool_choice_cost(body: Mapping[str, Any], rules: TokenRules) -> int:
         if isinstance(name, str):
             return rules.tool_choice_named + token_count(name)
     return 0
-
-
-def prompt_has_functions(body: Mapping[str, Any]) -> bool:
-    return any(True for _ in _function_specs(body))
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,8 +301,7 @@ def render_functions(functions: Sequence[FunctionSpec], rules: TokenRules) -> st
         parameters = function.parameters or {}
         properties = parameters.get("properties")
         if isinstance(properties, Mapping) and properties:
-            defs = _definitions(parameters)
-            arguments = _render_object(parameters, defs)
+            arguments = _render_object(parameters, _Scope(_definitions(parameters)))
             parts.append(f"type {function.name} = (_: {arguments}) => any;\n\n")
         else:
             parts.append(f"type {function.name} = () => any;\n\n")
@@ -318,15 +315,6 @@ def _definitions(schema: Mapping[str, Any]) -> Mapping[str, Any]:
         if isinstance(defs, Mapping):
             return defs
     return {}
-
-
-def _resolve(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> Mapping[str, Any]:
-    ref = schema.get("$ref")
-    if isinstance(ref, str):
-        target = defs.get(ref.rsplit("/", 1)[-1])
-        if isinstance(target, Mapping):
-            return target
-    return schema
 
 
 def _comment_lines(schema: Mapping[str, Any]) -> list[str]:
@@ -349,13 +337,28 @@ def _default_comment(schema: Mapping[str, Any]) -> str:
     return f" // default: {json.dumps(default, ensure_ascii=False)}"
 
 
-def _render_object(schema: Mapping[str, Any], defs: Mapping[str, Any], depth: int = 0) -> str:
+@dataclass(frozen=True)
+class _Scope:
+    """Where a schema is rendered: its ``$defs``, the ``$ref``s being expanded, the depth."""
+
+    defs: Mapping[str, Any]
+    expanding: frozenset[str] = frozenset()
+    depth: int = 0
+
+    def deeper(self) -> _Scope:
+        return _Scope(self.defs, self.expanding, self.depth + 1)
+
+
+# Deeper than any schema the API accepts (strict mode allows 10 levels): the rest is "any".
+_MAX_DEPTH = 64
+
+
+def _render_object(schema: Mapping[str, Any], scope: _Scope) -> str:
     properties = schema.get("properties")
     if not isinstance(properties, Mapping) or not properties:
         return "object"
     required = schema.get("required")
     required_names = set(required) if isinstance(required, list) else set()
-    indent = ""
     rendered = []
     any_comment = False
     for key, value in properties.items():
@@ -364,7 +367,7 @@ def _render_object(schema: Mapping[str, Any], defs: Mapping[str, Any], depth: in
         default = _default_comment(value)
         any_comment = any_comment or bool(comments) or bool(default)
         optional = "" if key in required_names else "?"
-        line = f"{key}{optional}: {render_schema_type(value, defs, depth + 1)}"
+        line = f"{key}{optional}: {_render(value, scope.deeper())}"
         rendered.append((comments, line, default))
     title = schema.get("title")
     heading = f"// {title}\n" if isinstance(title, str) and title else ""
@@ -372,26 +375,34 @@ def _render_object(schema: Mapping[str, Any], defs: Mapping[str, Any], depth: in
         # Without comments the object is written on one line, like a TypeScript literal.
         return "{" + ", ".join(line for _, line, _ in rendered) + "}"
     body = heading + "".join(
-        "".join(indent + c for c in comments) + f"{indent}{line},{default}\n"
-        for comments, line, default in rendered
+        "".join(comments) + f"{line},{default}\n" for comments, line, default in rendered
     )
-    return "{\n" + body + indent + "}"
+    return "{\n" + body + "}"
 
 
-def render_schema_type(
-    schema: Mapping[str, Any], defs: Mapping[str, Any] | None = None, depth: int = 0
-) -> str:
+def render_schema_type(schema: Mapping[str, Any], defs: Mapping[str, Any] | None = None) -> str:
     """A JSON Schema as the TypeScript type the model reads."""
-    defs = defs if defs is not None else _definitions(schema)
-    if depth > 32:
+    return _render(schema, _Scope(defs if defs is not None else _definitions(schema)))
+
+
+def _render(schema: Mapping[str, Any], scope: _Scope) -> str:
+    if scope.depth > _MAX_DEPTH:
         return "any"
-    schema = _resolve(schema, defs)
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        name = ref.rsplit("/", 1)[-1]
+        target = scope.defs.get(name)
+        if isinstance(target, Mapping):
+            if name in scope.expanding:
+                # A recursive definition is named, not expanded again.
+                return name
+            inner = _Scope(scope.defs, scope.expanding | {name}, scope.depth + 1)
+            return _render(target, inner)
     for key in ("anyOf", "oneOf"):
         variants = schema.get(key)
         if isinstance(variants, list) and variants:
             return " | ".join(
-                render_schema_type(v if isinstance(v, Mapping) else {}, defs, depth + 1)
-                for v in variants
+                _render(v if isinstance(v, Mapping) else {}, scope.deeper()) for v in variants
             )
     enum = schema.get("enum")
     if isinstance(enum, list) and enum:
@@ -400,15 +411,15 @@ def render_schema_type(
         return json.dumps(schema["const"], ensure_ascii=False)
     kind = schema.get("type")
     if isinstance(kind, list):
-        return " | ".join(_scalar_type(k, schema, defs, depth) for k in kind if isinstance(k, str))
+        return " | ".join(_typed(k, schema, scope) for k in kind if isinstance(k, str))
     if isinstance(kind, str):
-        return _scalar_type(kind, schema, defs, depth)
+        return _typed(kind, schema, scope)
     if isinstance(schema.get("properties"), Mapping):
-        return _render_object(schema, defs, depth)
+        return _render_object(schema, scope)
     return "any"
 
 
-def _scalar_type(kind: str, schema: Mapping[str, Any], defs: Mapping[str, Any], depth: int) -> str:
+def _typed(kind: str, schema: Mapping[str, Any], scope: _Scope) -> str:
     if kind in ("number", "integer"):
         return "number"
     if kind in ("string", "boolean", "null"):
@@ -416,7 +427,7 @@ def _scalar_type(kind: str, schema: Mapping[str, Any], defs: Mapping[str, Any], 
     if kind == "array":
         items = schema.get("items")
         if isinstance(items, Mapping):
-            element = render_schema_type(items, defs, depth + 1)
+            element = _render(items, scope.deeper())
             if element.startswith("{") or " | " in element:
                 # Compound element types are written Array<...> (11 of 11 recorded
                 # arrays of objects agree), simple ones as T[].
@@ -424,7 +435,7 @@ def _scalar_type(kind: str, schema: Mapping[str, Any], defs: Mapping[str, Any], 
             return f"{element}[]"
         return "any[]"
     if kind == "object":
-        return _render_object(schema, defs, depth)
+        return _render_object(schema, scope)
     return "any"
 
 
