@@ -239,6 +239,11 @@ def chat_prompt(body: Mapping[str, Any], rules: TokenRules) -> Prompt:
             prompt.turns.append(Turn(_message_header(message), _message_text(message)))
     prompt.extra_tokens += _tool_choice_cost(body, prompt.functions, rules)
     prompt.reply_constrained = not prompt.functions or body.get("tool_choice") == "none"
+    if prompt.response_format is not None:
+        # Earlier assistant replies were written under the same format: each carries its mark.
+        answers = sum(1 for turn in prompt.turns if turn.header == "assistant" and turn.text)
+        mark = rules.response_format_overhead + token_count(prompt.response_format.name)
+        prompt.extra_tokens += answers * mark
     return prompt
 
 
