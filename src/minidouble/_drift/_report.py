@@ -70,6 +70,8 @@ def render_text_report(result: DriftResult) -> str:
         for d in differences:
             lines.append(f"    {d.probe} [{d.aspect}]")
             real, fake = _sides(d.real, d.fake)
+            if d.aspect == "prompt_tokens" and isinstance(d.real, int) and isinstance(d.fake, int):
+                real += f" ({d.real - d.fake:+d} tokens)"
             lines.append(f"      real: {real}")
             lines.append(f"      fake: {fake}")
     lines.append("")

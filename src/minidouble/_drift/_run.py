@@ -15,6 +15,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from minidouble._drift._compare import Difference, compare
 from minidouble._drift._observe import Observation, observe
@@ -98,7 +99,8 @@ def run_drift(
     battery_probes = list(probes) if probes is not None else battery(profile)
     send = _sender(base_url, record, replay, timeout)
     fake = GPT4oMiniApp(profile=profile)
-    result = DriftResult(base_url, profile, datetime.now(timezone.utc).date())
+    label = send.label if isinstance(send, _Replay) else _without_credentials(base_url)
+    result = DriftResult(label, profile, datetime.now(timezone.utc).date())
     try:
         for probe in battery_probes:
             request = _request(probe, key)
@@ -138,6 +140,14 @@ def _attributed(outcomes: list[Outcome], differences: list[Difference]) -> list[
             difference = dataclasses.replace(difference, update=by_name[base].probe.rule)
         attributed.append(difference)
     return attributed
+
+
+def _without_credentials(url: str) -> str:
+    """The URL as reports may show it: no user:password, no query string."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _request(probe: Probe, key: str) -> HttpRequest:
@@ -219,8 +229,10 @@ class _Replay:
                 "with `minidouble drift --record PATH`."
             ) from exc
         self.path = path
+        document = parse_document(text, str(path))
+        self.label = f"{path} (recorded from {document.get('upstream') or 'an unknown upstream'})"
         self.by_key: dict[str, list[dict[str, Any]]] = {}
-        for interaction in parse_document(text, str(path))["interactions"]:
+        for interaction in document["interactions"]:
             self.by_key.setdefault(interaction["key"], []).append(interaction)
 
     def answer(self, request: HttpRequest) -> Observation:
