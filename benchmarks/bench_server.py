@@ -39,6 +39,7 @@ import time
 import venv
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -229,11 +230,11 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float =
 
 
 @contextmanager
-def _serving(command: list[str], port: int) -> Iterator[None]:
+def _serving(command: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_for_port(port, process)
-        yield
+        yield process
     finally:
         process.terminate()
         try:
@@ -260,7 +261,27 @@ def _llmock() -> str | None:
     return str(binary) if binary.exists() else None
 
 
-def _wrk(wrk: str, url: str, script: Path, seconds: int) -> float:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class _Load:
+    """One server under wrk: requests per second, and CPU microseconds per request."""
+
+    rates: list[float] = field(default_factory=list)
+    cpu_per_request: list[float] = field(default_factory=list)
+
+    def run(self, wrk: str, url: str, script: Path, seconds: int, pid: int) -> None:
+        before = _cpu_seconds(pid)
+        rate, requests = _wrk(wrk, url, script, seconds)
+        self.rates.append(rate)
+        self.cpu_per_request.append((_cpu_seconds(pid) - before) / requests * 1e6)
+
+
+def _wrk(wrk: str, url: str, script: Path, seconds: int) -> tuple[float, int]:
     result = subprocess.run(
         [wrk, "-t1", "-c16", f"-d{seconds}s", "-s", str(script), url],
         capture_output=True,
@@ -269,10 +290,11 @@ def _wrk(wrk: str, url: str, script: Path, seconds: int) -> float:
     )
     if "Non-2xx" in result.stdout:
         raise RuntimeError(f"wrk saw error responses from {url}:\n{result.stdout}")
-    match = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
-    if match is None:
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
+    count = re.search(r"(\d+) requests in", result.stdout)
+    if rate is None or count is None:
         raise RuntimeError(f"cannot read wrk's output:\n{result.stdout}")
-    return float(match.group(1))
+    return float(rate.group(1)), int(count.group(1))
 
 
 def loopback(quick: bool) -> None:
@@ -284,29 +306,29 @@ def loopback(quick: bool) -> None:
     seconds, rounds = (3, 1) if quick else (8, 3)
     body = json.dumps({"model": "gpt-4o-mini", "messages": [SMALL["messages"][1]]})
     ours_port, theirs_port = _free_port(), _free_port()
-    ours = [sys.executable, "-m", "minidouble", "serve", "--port", str(ours_port)]
-    theirs = [str(llmock), "serve", "--port", str(theirs_port), "--host", "127.0.0.1"]
+    ours_command = [sys.executable, "-m", "minidouble", "serve", "--port", str(ours_port)]
+    theirs_command = [str(llmock), "serve", "--port", str(theirs_port), "--host", "127.0.0.1"]
     ours_url = f"http://127.0.0.1:{ours_port}/v1/chat/completions"
     theirs_url = f"http://127.0.0.1:{theirs_port}/v1/chat/completions"
+    ours, theirs = _Load(), _Load()
     with tempfile.TemporaryDirectory() as scratch, ExitStack() as servers:
         script = Path(scratch) / "post.lua"
         script.write_text(WRK_SCRIPT.format(body=body, key=KEY))
-        servers.enter_context(_serving(ours, ours_port))
+        ours_pid = servers.enter_context(_serving(ours_command, ours_port)).pid
+        _wrk(wrk, ours_url, script, 1)  # warm-up
+        theirs_pid = None
         if llmock is not None:
-            servers.enter_context(_serving(theirs, theirs_port))
+            theirs_pid = servers.enter_context(_serving(theirs_command, theirs_port)).pid
+            _wrk(wrk, theirs_url, script, 1)
         # Rounds alternate between the two servers so that load from other processes on a
         # shared machine hits both alike; the idle one costs nothing meanwhile.
-        ours_rates, theirs_rates, ratios = [], [], []
-        _wrk(wrk, ours_url, script, 1)  # warm-up
-        if llmock is not None:
-            _wrk(wrk, theirs_url, script, 1)
         for _ in range(rounds):
-            ours_rates.append(_wrk(wrk, ours_url, script, seconds))
-            if llmock is not None:
-                theirs_rates.append(_wrk(wrk, theirs_url, script, seconds))
-                ratios.append(ours_rates[-1] / theirs_rates[-1])
-    ours_rate = statistics.median(ours_rates)
-    if llmock is None:
+            ours.run(wrk, ours_url, script, seconds, ours_pid)
+            if theirs_pid is not None:
+                theirs.run(wrk, theirs_url, script, seconds, theirs_pid)
+    ours_rate = statistics.median(ours.rates)
+    ours_cpu = statistics.median(ours.cpu_per_request)
+    if not theirs.rates:
         report(
             "(c) loopback, wrk -t1 -c16",
             f"{ours_rate:,.0f} req/s",
@@ -315,14 +337,23 @@ def loopback(quick: bool) -> None:
             "skipped: pip install llmock",
         )
         return
-    theirs_rate = statistics.median(theirs_rates)
-    ratio = statistics.median(ratios)
+    ratio = statistics.median(o / t for o, t in zip(ours.rates, theirs.rates, strict=True))
     report(
         "(c) loopback, wrk -t1 -c16",
         f"{ours_rate:,.0f} req/s",
-        f"LLMock {theirs_rate:,.0f} req/s",
+        f"LLMock {statistics.median(theirs.rates):,.0f} req/s",
         f"{ratio:.2f}x",
         _verdict(ratio >= TARGET_WRK, f">= {TARGET_WRK}x"),
+    )
+    # CPU per request does not depend on how busy the machine is: it is the throughput
+    # each server would reach on a core of its own.
+    theirs_cpu = statistics.median(theirs.cpu_per_request)
+    report(
+        "(c) server CPU per request",
+        f"{ours_cpu:,.0f} us",
+        f"LLMock {theirs_cpu:,.0f} us",
+        f"{theirs_cpu / ours_cpu:.2f}x",
+        _verdict(theirs_cpu / ours_cpu >= TARGET_WRK, f">= {TARGET_WRK}x"),
     )
 
 
