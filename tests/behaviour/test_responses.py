@@ -94,7 +94,8 @@ def test_plain_input_answers_a_real_shaped_response(send: Send) -> None:
     assert list(part) == ["type", "annotations", "logprobs", "text"]
     usage = document["usage"]
     assert usage["input_tokens"] == chat_count([{"role": "user", "content": "Say hello."}])
-    assert usage["output_tokens"] == token_count(part["text"])
+    # The reply's end token is billed too, as in every recorded text reply.
+    assert usage["output_tokens"] == token_count(part["text"]) + 1
     assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
     assert usage["input_tokens_details"] == {"cache_write_tokens": 0, "cached_tokens": 0}
 
@@ -181,6 +182,21 @@ def test_tool_without_strict_is_echoed_strict_when_its_schema_allows(send: Send)
     assert kept["strict"] is False and kept["parameters"] == loose["parameters"]
 
 
+def test_output_tokens_bill_the_replys_end_as_recorded(send: Send, app: GPT4oMiniApp) -> None:
+    # Recorded 2026-02-18: {"location":"Tokyo"} to "weather" billed 14 output tokens; a text
+    # answer with a callable tool bills 2 past its text, a cut answer nothing past its limit.
+    weather = {**WEATHER, "name": "weather", "parameters": {
+        "type": "object", "properties": {"location": {"type": "string"}}}}  # fmt: skip
+    app.reply(tool_calls=[{"name": "weather", "arguments": {"location": "Tokyo"}}])
+    call = create(send, input="Weather in Tokyo?", tools=[weather])
+    assert call["usage"]["output_tokens"] == 14
+    app.reply("It is sunny.")
+    text = create(send, input="Weather in Tokyo?", tools=[weather])
+    assert text["usage"]["output_tokens"] == token_count("It is sunny.") + 2
+    cut = create(send, input="A long story, please.", max_output_tokens=16)
+    assert cut["status"] == "incomplete" and cut["usage"]["output_tokens"] == 16
+
+
 def test_named_tool_choice_calls_that_tool(send: Send) -> None:
     other = {**WEATHER, "name": "get_time"}
     document = create(
@@ -192,42 +208,75 @@ def test_named_tool_choice_calls_that_tool(send: Send) -> None:
     assert [item["name"] for item in document["output"]] == ["get_time"]
 
 
-def test_function_call_history_counts_as_chat_tool_history(send: Send) -> None:
-    call = {
-        "type": "function_call",
-        "call_id": "call_abc",
-        "name": "get_weather",
-        "arguments": '{"city":"Paris"}',
+# A real request (dd-trace-js recording, 2026-06-22): three parallel calls and their outputs.
+TRAVEL_TOOLS = [
+    {
+        "type": "function",
+        "name": "getWeather",
+        "description": "Get current temperature and sky conditions for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string", "description": 'City name, e.g. "Miami, FL"'}
+            },
+            "required": ["city"],
+        },
+    },
+    {
+        "type": "function",
+        "name": "getActivities",
+        "description": "Get recommended activities for a city given the current temperature",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string"},
+                "tempF": {"type": "number", "description": "Current temperature in Fahrenheit"},
+            },
+            "required": ["city", "tempF"],
+        },
+    },
+]
+
+
+def _travel_input() -> list[dict[str, Any]]:
+    cities = {
+        "call_ixQNyqgo2oPAgEQAuVryMbmT": ("New York, NY", 58, "overcast"),
+        "call_CDYXdRnSrxsuaS0BZrRuPCr2": ("Miami, FL", 84, "sunny"),
+        "call_I0LgBUxmcg5UiSCvolnL67k3": ("Seattle, WA", 52, "overcast"),
     }
-    output = {"type": "function_call_output", "call_id": "call_abc", "output": "sunny"}
-    document = create(send, input=[{"role": "user", "content": "Weather?"}, call, output],
-                      tools=[WEATHER])  # fmt: skip
-    expected = count_prompt_tokens(
+    items: list[dict[str, Any]] = [
         {
-            "messages": [
-                {"role": "user", "content": "Weather?"},
+            "role": "system",
+            "content": "You are a travel assistant. Check weather for all cities before making "
+            "a recommendation.",
+        },
+        {
+            "role": "user",
+            "content": [
                 {
-                    "role": "assistant",
-                    "content": None,
-                    "tool_calls": [
-                        {
-                            "id": "call_abc",
-                            "type": "function",
-                            "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
-                        }
-                    ],
-                },
-                {"role": "tool", "tool_call_id": "call_abc", "content": "sunny"},
-            ],
-            "tools": [
-                {
-                    "type": "function",
-                    "function": {k: v for k, v in WEATHER.items() if k != "type"},
+                    "type": "input_text",
+                    "text": "I want to visit New York, Miami, or Seattle this weekend for outdoor "
+                    "activities. Check the weather in all three cities, then get activity "
+                    "recommendations for the best destination.",
                 }
             ],
-        }
-    )
-    assert document["usage"]["input_tokens"] == expected
+        },
+    ]
+    for call_id, (city, _, _) in cities.items():
+        arguments = json.dumps({"city": city}, separators=(",", ":"))
+        items.append({"type": "function_call", "call_id": call_id, "name": "getWeather",
+                      "arguments": arguments})  # fmt: skip
+    for call_id, (city, temp, sky) in cities.items():
+        output = {"city": city, "tempF": temp, "conditions": sky}
+        items.append({"type": "function_call_output", "call_id": call_id,
+                      "output": json.dumps(output, separators=(",", ":"))})  # fmt: skip
+    return items
+
+
+def test_tools_and_parallel_call_history_count_as_recorded(send: Send) -> None:
+    document = create(send, input=_travel_input(), tools=TRAVEL_TOOLS, temperature=0,
+                      store=False, tool_choice="auto")  # fmt: skip
+    assert document["usage"]["input_tokens"] == 262
 
 
 # --- structured output -----------------------------------------------------------------------
@@ -443,7 +492,7 @@ def test_scripted_text_and_tool_calls(send: Send, app: GPT4oMiniApp) -> None:
     app.reply(tool_calls=[{"name": "get_weather", "arguments": {"city": "Paris"}}])
     text = create(send, input="Hi")
     assert text["output"][0]["content"][0]["text"] == "Bonjour!"
-    assert text["usage"]["output_tokens"] == token_count("Bonjour!")
+    assert text["usage"]["output_tokens"] == token_count("Bonjour!") + 1
     call = create(send, input="Weather?", tools=[WEATHER])["output"][0]
     assert (call["name"], json.loads(call["arguments"])) == ("get_weather", {"city": "Paris"})
     assert app.unused_scripts() == []
