@@ -20,13 +20,20 @@ from tests.behaviour.helpers import as_json, chat_request, user
 
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every wait the pacing asks for, on a clock that only the waits move."""
     waited: list[float] = []
-    monkeypatch.setattr(_latency, "_sleep", waited.append)
+    clock = [0.0]
 
-    async def fake_sleep(seconds: float) -> None:
+    def fake_sleep(seconds: float) -> None:
         waited.append(seconds)
+        clock[0] += seconds
 
-    monkeypatch.setattr(_latency, "_async_sleep", fake_sleep)
+    async def fake_async_sleep(seconds: float) -> None:
+        fake_sleep(seconds)
+
+    monkeypatch.setattr(_latency, "_sleep", fake_sleep)
+    monkeypatch.setattr(_latency, "_async_sleep", fake_async_sleep)
+    monkeypatch.setattr(_latency, "_now", lambda: clock[0])
     return waited
 
 

@@ -64,8 +64,8 @@ from minidouble._wire import (
     OPENAI,
     Flavor,
     api_headers,
+    azure_compact,
     completion_body,
-    completion_response,
     error_response,
     json_response,
     new_completion_id,
@@ -169,8 +169,8 @@ class GPT4oMiniApp:
         refusal: str | None = None,
     ) -> None:
         """Queue the next completion: text, tool calls, a structured output or a refusal."""
-        scripted = make_reply(text, tool_calls, None if json is _UNSET else json,
-                              json is not _UNSET, refusal)  # fmt: skip
+        has_json = json is not _UNSET
+        scripted = make_reply(text, tool_calls, json if has_json else None, has_json, refusal)
         with self._lock:
             self._replies.append(scripted)
 
@@ -273,11 +273,10 @@ class GPT4oMiniApp:
             return handle_stored_response(self, request, request_id, started)
         if request.method == "GET" and (path == "/v1/models" or _MODEL_PATH.match(path)):
             return self._models(request, request_id, started)
-        return self._finish(
-            request, None, error_response(invalid_url(request.method, path), [
-                ("x-request-id", request_id)
-            ])
-        )  # fmt: skip
+        not_found = error_response(
+            invalid_url(request.method, path), [("x-request-id", request_id)]
+        )
+        return self._finish(request, None, not_found)
 
     def _finish(
         self,
@@ -346,9 +345,8 @@ class GPT4oMiniApp:
         key = None
         if flavor.azure:
             key = request.headers.get("api-key") or None
-        authorization = request.headers.get("authorization", "")
-        if key is None and authorization[:7].lower() == "bearer ":
-            key = authorization[7:].strip() or None
+        if key is None:
+            key = _credential(request.headers.get("authorization", ""))
         if key is None:
             return azure_error("401") if flavor.azure else missing_api_key()
         if self.api_key is not None and key != self.api_key:
@@ -619,6 +617,15 @@ class GPT4oMiniApp:
         headers = self._headers(request_id, started, flavor, spent_tokens=spent)
         description = scripted.describe() if scripted else None
         tier = served_tier(body)
+        completion = completion_body(
+            reply,
+            completion_id=new_completion_id(),
+            created=int(time.time()),
+            prompt_tokens=prompt_tokens,
+            profile=self.profile,
+            flavor=flavor,
+            service_tier=tier,
+        )
         if body.get("stream") is True:
             options = body.get("stream_options")
             options = options if isinstance(options, Mapping) else {}
@@ -632,27 +639,14 @@ class GPT4oMiniApp:
                     profile=self.profile,
                     flavor=flavor,
                     service_tier=tier,
+                    completion_id=completion["id"],
+                    created=completion["created"],
                 )
             )
             response = HttpResponse(200, [("content-type", EVENT_STREAM), *headers], b"", events)
-            completion = completion_body(
-                reply,
-                completion_id=new_completion_id(),
-                created=int(time.time()),
-                prompt_tokens=prompt_tokens,
-                profile=self.profile,
-                flavor=flavor,
-                service_tier=tier,
-            )
         else:
-            response, completion = completion_response(
-                reply,
-                prompt_tokens=prompt_tokens,
-                headers=headers,
-                profile=self.profile,
-                flavor=flavor,
-                service_tier=tier,
-            )
+            raw = azure_compact(completion) if flavor.azure else pretty(completion)
+            response = json_response(200, raw, JSON, headers)
         return self._finish(
             request,
             body,
@@ -675,6 +669,26 @@ class GPT4oMiniApp:
                 render(chosen, body, prompt_tokens=prompt_tokens, rng=rng, profile=self.profile)
             )
         return assemble(choices, body)
+
+
+def _credential(authorization: str) -> str | None:
+    """The key in an Authorization header: Bearer, or Basic with a blank user (as browsers do)."""
+    scheme, _, value = authorization.strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer":
+        return value or None
+    if scheme.lower() == "basic" and value:
+        import base64
+        import binascii
+
+        try:
+            user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        if user:
+            return None
+        return password or None
+    return None
 
 
 def _limit(name: str, value: Any) -> int | None:

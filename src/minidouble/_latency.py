@@ -25,6 +25,7 @@ LATENCY_MODES = ("instant", "realistic")
 # Module-level so tests can count the waits without waiting.
 _sleep = time.sleep
 _async_sleep = asyncio.sleep
+_now = time.monotonic
 
 
 @dataclass(frozen=True)
@@ -93,19 +94,28 @@ class PacedStream:
         self._pieces = pieces
         self._delays = list(delays)
 
-    def _wait(self, index: int) -> float:
-        return self._delays[index] if index < len(self._delays) else 0.0
+    def _deadlines(self) -> Iterator[float]:
+        # Waits are kept against absolute deadlines from the first read, so the oversleep
+        # of each wait (and the reader's own work) does not add up over a long stream.
+        start = _now()
+        for delay in self._delays:
+            start += delay
+            yield start
+        while True:
+            yield 0.0
 
     def __iter__(self) -> Iterator[bytes]:
-        for index, piece in enumerate(self._pieces):
-            wait = self._wait(index)
+        deadlines = self._deadlines()
+        for piece in self._pieces:
+            wait = next(deadlines) - _now()
             if wait > 0:
                 _sleep(wait)
             yield piece
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        for index, piece in enumerate(self._pieces):
-            wait = self._wait(index)
+        deadlines = self._deadlines()
+        for piece in self._pieces:
+            wait = next(deadlines) - _now()
             if wait > 0:
                 await _async_sleep(wait)
             yield piece

@@ -23,6 +23,7 @@ __all__ = [
     "RateLimits",
     "ReplyCosts",
     "ResponsesRules",
+    "ResponsesTemplate",
     "StrictSchemaLimits",
     "TokenRules",
     "ValidationRules",
@@ -238,6 +239,23 @@ class ReplyCosts:
 
 
 @dataclass(frozen=True)
+class ResponsesTemplate:
+    """Where the Responses API's prompt rendering differs from the chat template's.
+
+    Measured on the gpt-4o-mini Responses recordings from April 2025 on (docs/responses.md):
+    the tools block is cheaper, a function call in the history costs no extra tokens and is
+    its own turn, the reply is not primed with the json_schema format's name, and the tools
+    and format sections never open a system turn of their own.
+    """
+
+    tools_adjustment: int = -3
+    per_tool_call: int = 0
+    response_format_overhead: int = 1
+    primes_format_name: bool = False
+    sections_open_a_turn: bool = False
+
+
+@dataclass(frozen=True)
 class ResponsesRules:
     """What differs on ``POST /v1/responses`` (reference §13, ``docs/responses.md``)."""
 
@@ -312,6 +330,7 @@ class ResponsesRules:
         "message.output_text.logprobs",
     )
     text_format_types: tuple[str, ...] = ("text", "json_schema", "json_object")
+    template: ResponsesTemplate = field(default_factory=ResponsesTemplate)
     max_top_logprobs: int = 20
 
 

@@ -180,13 +180,42 @@ def _string(schema: Mapping[str, Any], rng: random.Random, hint: str) -> str:
     fmt = schema.get("format")
     if isinstance(fmt, str) and fmt in _FORMATS:
         return str(_FORMATS[fmt](rng))
-    text = f"{hint.replace('_', ' ')} {_word(rng)}".strip() if hint else _word(rng)
+    text = _plausible(hint, rng)
     low, high = schema.get("minLength"), schema.get("maxLength")
     if isinstance(low, int) and len(text) < low:
         text = text + "x" * (low - len(text))
     if isinstance(high, int) and len(text) > high:
         text = text[:high]
     return text
+
+
+# Values a model would plausibly write for common property names, so that default tool-call
+# arguments read like real ones ({"city": "Lisbon"} rather than {"city": "city river"}).
+_BY_NAME: dict[str, tuple[str, ...]] = {
+    "city": ("Paris", "Lisbon", "Tokyo", "Nairobi", "Toronto"),
+    "location": ("Paris, France", "San Francisco, CA", "Berlin, Germany", "Tokyo, Japan"),
+    "country": ("France", "Japan", "Brazil", "Kenya", "Canada"),
+    "name": ("Ada Lovelace", "Alan Turing", "Grace Hopper", "Katherine Johnson"),
+    "query": ("latest news", "weather forecast", "best pasta recipe", "python tutorials"),
+    "language": ("English", "French", "Spanish", "Japanese"),
+    "unit": ("celsius", "fahrenheit"),
+    "timezone": ("UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo"),
+    "topic": ("climate", "space exploration", "machine learning", "history"),
+    "title": ("Quarterly report", "Meeting notes", "Project plan"),
+    "email": ("ada@example.com", "grace@example.com"),
+    "url": ("https://example.com", "https://example.org/docs"),
+}
+_ALIASES = {"q": "query", "search": "query", "search_query": "query", "place": "location",
+            "tz": "timezone", "zone": "timezone", "full_name": "name", "username": "name",
+            "subject": "topic", "link": "url", "website": "url", "lang": "language"}  # fmt: skip
+
+
+def _plausible(hint: str, rng: random.Random) -> str:
+    key = hint.lower()
+    options = _BY_NAME.get(_ALIASES.get(key, key))
+    if options is not None:
+        return options[rng.randrange(len(options))]
+    return f"{hint.replace('_', ' ')} {_word(rng)}".strip() if hint else _word(rng)
 
 
 def _instant(rng: random.Random) -> datetime:

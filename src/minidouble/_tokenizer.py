@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import re
 import threading
 from importlib import resources
 from typing import TYPE_CHECKING
@@ -91,6 +92,85 @@ def encoding() -> tiktoken.Encoding:
     return _encoding
 
 
+# tiktoken's pre-tokenizer regex overflows its stack on a run of about a million
+# non-newline whitespace characters (a pyo3 PanicException) and is quadratic on shorter ones.
+# A long run of one repeated character tokenises periodically (128 spaces or 16 tabs a
+# token), so it is counted exactly by shortening it a whole number of blocks, keeping its
+# length modulo the block and both of its ends, and adding the blocks' tokens back. A long run
+# that mixes whitespace characters has no such period: it is counted in chunks, which can be
+# off by a token per chunk (such input comes from fuzzers, not from prompts).
+_RUN_BLOCK = 4_096
+_COMMON_RUNS = tuple(char * (2 * _RUN_BLOCK) for char in " \t")
+_REPEATED_RUN = re.compile(rf"([^\S\r\n])\1{{{2 * _RUN_BLOCK - 1},}}")
+_MIXED_RUN = re.compile(rf"[^\S\r\n]{{{16 * _RUN_BLOCK},}}")
+_block_tokens: dict[str, int | None] = {}
+
+
 def token_count(text: str) -> int:
     """Tokens in ``text`` as the API tokenizes user text: special-token strings are plain text."""
-    return len(encoding().encode_ordinary(text))
+    if len(text) >= 2 * _RUN_BLOCK and any(run in text for run in _COMMON_RUNS):
+        return _count_with_long_runs(text)
+    try:
+        return len(encoding().encode_ordinary(text))
+    except BaseException as exc:
+        if type(exc).__name__ != "PanicException":
+            raise
+        return _count_with_long_runs(text)
+
+
+def _tokens_per_block(char: str) -> int | None:
+    """Tokens one block of ``char`` adds to a long run of it; ``None`` if not periodic."""
+    if char not in _block_tokens:
+        counts = [
+            len(encoding().encode_ordinary(char * (blocks * _RUN_BLOCK + 7)))
+            for blocks in (1, 2, 3)
+        ]
+        step = counts[1] - counts[0]
+        _block_tokens[char] = step if counts[2] - counts[1] == step else None
+    return _block_tokens[char]
+
+
+def _count_with_long_runs(text: str) -> int:
+    shortened, added = _shorten_repeated_runs(text)
+    try:
+        return len(encoding().encode_ordinary(shortened)) + added
+    except BaseException as exc:
+        if type(exc).__name__ != "PanicException":
+            raise
+        return _count_mixed_runs_in_chunks(shortened) + added
+
+
+def _shorten_repeated_runs(text: str) -> tuple[str, int]:
+    kept: list[str] = []
+    added = 0
+    start = 0
+    for run in _REPEATED_RUN.finditer(text):
+        index, end = run.span()
+        char = run.group(1)
+        per_block = _tokens_per_block(char)
+        if per_block is None:
+            continue
+        blocks = (end - index) // _RUN_BLOCK - 1
+        kept.append(text[start:index])
+        kept.append(char * (end - index - blocks * _RUN_BLOCK))
+        added += blocks * per_block
+        start = end
+    kept.append(text[start:])
+    return "".join(kept), added
+
+
+def _count_mixed_runs_in_chunks(text: str) -> int:
+    """Approximate: each mixed run's middle is encoded block by block."""
+    kept: list[str] = []
+    added = 0
+    start = 0
+    for run in _MIXED_RUN.finditer(text):
+        index, end = run.span()
+        # The first and last blocks stay joined to their neighbours, so both ends are exact.
+        kept.append(text[start : index + _RUN_BLOCK])
+        for offset in range(index + _RUN_BLOCK, end - _RUN_BLOCK, _RUN_BLOCK):
+            block = text[offset : min(offset + _RUN_BLOCK, end - _RUN_BLOCK)]
+            added += len(encoding().encode_ordinary(block))
+        start = end - _RUN_BLOCK
+    kept.append(text[start:])
+    return len(encoding().encode_ordinary("".join(kept))) + added

@@ -29,7 +29,6 @@ __all__ = [
     "Flavor",
     "api_headers",
     "completion_body",
-    "completion_response",
     "error_response",
     "json_response",
     "new_call_id",
@@ -336,28 +335,6 @@ def served_tier(body: Any) -> str:
     return tier if isinstance(tier, str) and tier != "auto" else "default"
 
 
-def completion_response(
-    reply: Reply,
-    *,
-    prompt_tokens: int,
-    headers: list[tuple[str, str]],
-    profile: ModelProfile = GPT4O_MINI,
-    flavor: Flavor = OPENAI,
-    service_tier: str = "default",
-) -> tuple[HttpResponse, dict[str, Any]]:
-    body = completion_body(
-        reply,
-        completion_id=new_completion_id(),
-        created=int(time.time()),
-        prompt_tokens=prompt_tokens,
-        profile=profile,
-        flavor=flavor,
-        service_tier=service_tier,
-    )
-    raw = azure_compact(body) if flavor.azure else pretty(body)
-    return json_response(200, raw, JSON, headers), body
-
-
 # ---------------------------------------------------------------------------------------------
 # Server-Sent Events
 
@@ -378,10 +355,12 @@ class _ChunkWriter:
         profile: ModelProfile,
         flavor: Flavor,
         service_tier: str = "default",
+        completion_id: str | None = None,
+        created: int | None = None,
     ) -> None:
         self.service_tier = service_tier
-        self.id = new_completion_id()
-        self.created = int(time.time())
+        self.id = completion_id or new_completion_id()
+        self.created = int(time.time()) if created is None else created
         self.include_usage = include_usage
         self.obfuscate = obfuscate
         self.profile = profile
@@ -488,6 +467,8 @@ def stream_events(
     profile: ModelProfile = GPT4O_MINI,
     flavor: Flavor = OPENAI,
     service_tier: str = "default",
+    completion_id: str | None = None,
+    created: int | None = None,
 ) -> Iterator[bytes]:
     """Every SSE event of a streamed completion, ``data: [DONE]`` last.
 
@@ -499,6 +480,8 @@ def stream_events(
         profile=profile,
         flavor=flavor,
         service_tier=service_tier,
+        completion_id=completion_id,
+        created=created,
     )
     if flavor.azure:
         # Azure opens with a bare chunk reporting the prompt filter verdicts.

@@ -192,42 +192,75 @@ def test_named_tool_choice_calls_that_tool(send: Send) -> None:
     assert [item["name"] for item in document["output"]] == ["get_time"]
 
 
-def test_function_call_history_counts_as_chat_tool_history(send: Send) -> None:
-    call = {
-        "type": "function_call",
-        "call_id": "call_abc",
-        "name": "get_weather",
-        "arguments": '{"city":"Paris"}',
+# A real request (dd-trace-js recording, 2026-06-22): three parallel calls and their outputs.
+TRAVEL_TOOLS = [
+    {
+        "type": "function",
+        "name": "getWeather",
+        "description": "Get current temperature and sky conditions for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string", "description": 'City name, e.g. "Miami, FL"'}
+            },
+            "required": ["city"],
+        },
+    },
+    {
+        "type": "function",
+        "name": "getActivities",
+        "description": "Get recommended activities for a city given the current temperature",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string"},
+                "tempF": {"type": "number", "description": "Current temperature in Fahrenheit"},
+            },
+            "required": ["city", "tempF"],
+        },
+    },
+]
+
+
+def _travel_input() -> list[dict[str, Any]]:
+    cities = {
+        "call_ixQNyqgo2oPAgEQAuVryMbmT": ("New York, NY", 58, "overcast"),
+        "call_CDYXdRnSrxsuaS0BZrRuPCr2": ("Miami, FL", 84, "sunny"),
+        "call_I0LgBUxmcg5UiSCvolnL67k3": ("Seattle, WA", 52, "overcast"),
     }
-    output = {"type": "function_call_output", "call_id": "call_abc", "output": "sunny"}
-    document = create(send, input=[{"role": "user", "content": "Weather?"}, call, output],
-                      tools=[WEATHER])  # fmt: skip
-    expected = count_prompt_tokens(
+    items: list[dict[str, Any]] = [
         {
-            "messages": [
-                {"role": "user", "content": "Weather?"},
+            "role": "system",
+            "content": "You are a travel assistant. Check weather for all cities before making "
+            "a recommendation.",
+        },
+        {
+            "role": "user",
+            "content": [
                 {
-                    "role": "assistant",
-                    "content": None,
-                    "tool_calls": [
-                        {
-                            "id": "call_abc",
-                            "type": "function",
-                            "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
-                        }
-                    ],
-                },
-                {"role": "tool", "tool_call_id": "call_abc", "content": "sunny"},
-            ],
-            "tools": [
-                {
-                    "type": "function",
-                    "function": {k: v for k, v in WEATHER.items() if k != "type"},
+                    "type": "input_text",
+                    "text": "I want to visit New York, Miami, or Seattle this weekend for outdoor "
+                    "activities. Check the weather in all three cities, then get activity "
+                    "recommendations for the best destination.",
                 }
             ],
-        }
-    )
-    assert document["usage"]["input_tokens"] == expected
+        },
+    ]
+    for call_id, (city, _, _) in cities.items():
+        arguments = json.dumps({"city": city}, separators=(",", ":"))
+        items.append({"type": "function_call", "call_id": call_id, "name": "getWeather",
+                      "arguments": arguments})  # fmt: skip
+    for call_id, (city, temp, sky) in cities.items():
+        output = {"city": city, "tempF": temp, "conditions": sky}
+        items.append({"type": "function_call_output", "call_id": call_id,
+                      "output": json.dumps(output, separators=(",", ":"))})  # fmt: skip
+    return items
+
+
+def test_tools_and_parallel_call_history_count_as_recorded(send: Send) -> None:
+    document = create(send, input=_travel_input(), tools=TRAVEL_TOOLS, temperature=0,
+                      store=False, tool_choice="auto")  # fmt: skip
+    assert document["usage"]["input_tokens"] == 262
 
 
 # --- structured output -----------------------------------------------------------------------

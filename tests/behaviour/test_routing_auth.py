@@ -274,3 +274,16 @@ def test_azure_rate_limit_is_azures_own_429(app: GPT4oMiniApp, send: Send) -> No
         "2024-12-01-preview have exceeded token rate limit"
     )
     assert "Please retry after 12 seconds." in error["message"]
+
+
+def test_basic_auth_with_a_blank_user_carries_the_key(send: Send) -> None:
+    import base64
+
+    def basic(user: str, password: str) -> dict[str, str]:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return {"authorization": f"Basic {token}"}
+
+    assert send(chat_request(user(), headers=basic("", "sk-in-the-password"))).status == 200
+    assert send(chat_request(user(), headers=basic("someone", "sk-x"))).status == 401
+    assert send(chat_request(user(), headers={"authorization": "Basic !!!"})).status == 401
+    assert send(chat_request(user(), headers={"authorization": "Token sk-x"})).status == 401

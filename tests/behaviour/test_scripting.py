@@ -317,6 +317,9 @@ def test_requests_log(app: GPT4oMiniApp, send: Send) -> None:
     )
     assert second.completion is not None
     assert streamed == second.completion["choices"][0]["message"]["content"]
+    first_chunk = events(second.response)[0]
+    assert first_chunk["id"] == second.completion["id"]
+    assert first_chunk["created"] == second.completion["created"]
     assert third.status == 404
     assert third.prompt_tokens is None
     assert third.completion is None

@@ -61,9 +61,9 @@ def _tool_output(output: Any) -> Any:
 def chat_messages(body: Mapping[str, Any]) -> list[dict[str, Any]]:
     """``instructions`` and ``input`` as chat messages, in the order the model reads them.
 
-    ``instructions`` is a leading developer message; consecutive ``function_call`` items are
-    one assistant message with several ``tool_calls`` (how the model emitted them), and each
-    ``function_call_output`` is a tool message.
+    ``instructions`` is a leading developer message; each ``function_call`` item is an
+    assistant message with that one tool call, and each ``function_call_output`` a tool
+    message.
     """
     messages: list[dict[str, Any]] = []
     instructions = body.get("instructions")
@@ -82,13 +82,11 @@ def chat_messages(body: Mapping[str, Any]) -> list[dict[str, Any]]:
         if kind == "message" and isinstance(item.get("role"), str):
             messages.append({"role": item["role"], "content": _chat_content(item.get("content"))})
         elif kind == "function_call":
-            last = messages[-1] if messages else None
-            if last is not None and last["role"] == "assistant" and "tool_calls" in last:
-                last["tool_calls"].append(_tool_call(item))
-            else:
-                messages.append(
-                    {"role": "assistant", "content": None, "tool_calls": [_tool_call(item)]}
-                )
+            # Each call is its own assistant turn, even several in a row: the recordings of
+            # 2, 3 and 6 parallel calls count one addressed turn per call, no parallel wrapper.
+            messages.append(
+                {"role": "assistant", "content": None, "tool_calls": [_tool_call(item)]}
+            )
         elif kind == "function_call_output":
             messages.append(
                 {

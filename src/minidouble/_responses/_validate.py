@@ -16,8 +16,8 @@ from minidouble import _errors as err
 from minidouble._errors import OpenAIError, invalid_request
 from minidouble._profile import GPT4O_MINI, ModelProfile
 from minidouble._responses._mapping import to_chat_body
+from minidouble._responses._tokens import count_input_tokens
 from minidouble._strict_schema import check_function_parameters, check_strict_schema
-from minidouble._tokens import count_prompt_tokens
 from minidouble._validate import (
     _check_enum,
     _check_metadata,
@@ -153,7 +153,7 @@ def check_responses_request(
     conversation = [*history, *as_items(body.get("input"))]
     if _text_format_type(body) == "json_object" and not _mentions(conversation, "json"):
         raise json_word_missing()
-    input_tokens = count_prompt_tokens(
+    input_tokens = count_input_tokens(
         to_chat_body({**body, "input": conversation}), profile=profile
     )
     if input_tokens > profile.context_window:

@@ -1,0 +1,41 @@
+"""``usage.input_tokens`` of a Responses request: the chat template, with its own differences.
+
+The request is rewritten as chat messages (:mod:`minidouble._responses._mapping`) and turned
+into the chat counter's :class:`~minidouble._tokens.Prompt`; what the Responses API renders
+differently is data in :class:`~minidouble._profile.ResponsesTemplate`. Text-only requests
+count exactly as chat requests do; tools, tool history and json_schema formats differ.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from minidouble._profile import GPT4O_MINI, ModelProfile
+from minidouble._tokenizer import token_count
+from minidouble._tokens import chat_prompt, count_prompt
+
+__all__ = ["count_input_tokens"]
+
+
+def count_input_tokens(chat_body: Mapping[str, Any], *, profile: ModelProfile = GPT4O_MINI) -> int:
+    """What the Responses API reports as ``usage.input_tokens`` for this rewritten request."""
+    chat_rules = profile.tokens
+    template = profile.responses.template
+    rules = dataclasses.replace(
+        chat_rules,
+        tools_adjustment=template.tools_adjustment,
+        per_tool_call=template.per_tool_call,
+        response_format_overhead=template.response_format_overhead,
+    )
+    prompt = chat_prompt(chat_body, rules)
+    total = count_prompt(prompt, rules)
+    fmt = prompt.response_format
+    if fmt is not None and prompt.reply_constrained and not template.primes_format_name:
+        total -= token_count(fmt.name)
+    has_sections = bool(prompt.functions) or fmt is not None
+    first = prompt.turns[0].header.split(":", 1)[0] if prompt.turns else None
+    if has_sections and first not in rules.instruction_roles and not template.sections_open_a_turn:
+        total -= rules.per_message + token_count(rules.tools_role)
+    return total

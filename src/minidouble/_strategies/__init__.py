@@ -1,0 +1,1 @@
+"""Implementation of :mod:`minidouble.strategies`; the only package that imports Hypothesis."""
