@@ -189,7 +189,9 @@ def test_azure_completion_extras(send: Send) -> None:
     filters = document["choices"][0]["content_filter_results"]
     assert filters["hate"] == {"filtered": False, "severity": "safe"}
     assert response.header("x-ms-deployment-name") == "mini"
-    assert response.header("apim-request-id") is not None
+    uuid_shape = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    assert re.fullmatch(uuid_shape, response.header("apim-request-id") or "")
+    assert response.header("x-request-id") == response.header("apim-request-id")
     assert response.header("x-ratelimit-remaining-tokens") is not None
     assert response.header("x-ratelimit-reset-tokens") is None
 
