@@ -304,3 +304,49 @@ def test_max_output_tokens_minimum_is_the_recorded_16(
         assert error.param == param
     else:
         assert param is None
+
+
+def _recorded_intent(item: Mapping[str, Any]) -> Any:
+    """What the real model said, as the engine's intent (None for other shapes)."""
+    from minidouble._engine import Intent, ToolCallIntent
+
+    output = (item["response_message"] or {}).get("output") or []
+    calls = [entry for entry in output if entry.get("type") == "function_call"]
+    if calls and len(calls) == len(output):
+        return Intent(tool_calls=tuple(ToolCallIntent(c["name"], c["arguments"]) for c in calls))
+    if len(output) == 1 and output[0].get("type") == "message":
+        parts = output[0].get("content") or []
+        if len(parts) == 1 and parts[0].get("type") == "output_text":
+            return Intent(text=parts[0]["text"])
+    return None
+
+
+def test_output_tokens_of_the_recorded_replies(fidelity_dir: Path) -> None:
+    """The engine's count of what the real model said, plus the end the Responses API bills."""
+    import random
+
+    from minidouble._engine import render
+    from minidouble._responses._mapping import to_chat_body
+    from minidouble._responses._tokens import count_output_tokens
+
+    exact: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    for item in _responses_items(fidelity_dir, "real_gpt4o_mini.jsonl"):
+        intent = _recorded_intent(item)
+        recorded = _recorded(item)
+        if item["usage"] is None or intent is None or "content_filter" in item["finish_reason"]:
+            continue
+        if recorded is None or recorded < DRIFT_END:
+            continue
+        chat = to_chat_body({"model": "gpt-4o-mini", **item["request"]})
+        choice = render(intent, chat, prompt_tokens=0, rng=random.Random(0))
+        kind = "function calls" if intent.tool_calls else "text"
+        total[kind] += 1
+        exact[kind] += count_output_tokens(choice, chat) == item["usage"]["output_tokens"]
+    _print_table(
+        "Responses output_tokens of the recorded replies",
+        {kind: (exact[kind], total[kind]) for kind in sorted(total)},
+    )
+    assert total["text"] >= 300 and total["function calls"] >= 60
+    assert exact["text"] / total["text"] >= 0.95
+    assert exact["function calls"] / total["function calls"] >= 0.95

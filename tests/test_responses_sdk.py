@@ -181,3 +181,17 @@ def test_logprobs_parse(client: Any) -> None:
     part = response.output[0].content[0]
     assert "".join(lp.token for lp in part.logprobs) == part.text
     assert all(len(lp.top_logprobs) == 2 for lp in part.logprobs)
+
+
+@pytest.mark.parametrize("fault", ["stream_cut", "stream_error"])
+def test_stream_faults_reach_the_sdk(client: Any, fake: Any, fault: str) -> None:
+    fake.fail(fault, after_chunks=3)
+    with pytest.raises((openai.APIError, openai.APIConnectionError)):
+        list(client.responses.create(model="gpt-4o-mini", input="Hi", stream=True))
+
+
+def test_rate_limit_fault_is_the_real_429(client: Any, fake: Any) -> None:
+    fake.fail(429)
+    with pytest.raises(openai.RateLimitError) as raised:
+        client.responses.create(model="gpt-4o-mini", input="Hi")
+    assert raised.value.code == "rate_limit_exceeded"

@@ -94,7 +94,8 @@ def test_plain_input_answers_a_real_shaped_response(send: Send) -> None:
     assert list(part) == ["type", "annotations", "logprobs", "text"]
     usage = document["usage"]
     assert usage["input_tokens"] == chat_count([{"role": "user", "content": "Say hello."}])
-    assert usage["output_tokens"] == token_count(part["text"])
+    # The reply's end token is billed too, as in every recorded text reply.
+    assert usage["output_tokens"] == token_count(part["text"]) + 1
     assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
     assert usage["input_tokens_details"] == {"cache_write_tokens": 0, "cached_tokens": 0}
 
@@ -179,6 +180,21 @@ def test_tool_without_strict_is_echoed_strict_when_its_schema_allows(send: Send)
     }
     # A schema that makes a property optional cannot be strict: echoed as sent, non-strict.
     assert kept["strict"] is False and kept["parameters"] == loose["parameters"]
+
+
+def test_output_tokens_bill_the_replys_end_as_recorded(send: Send, app: GPT4oMiniApp) -> None:
+    # Recorded 2026-02-18: {"location":"Tokyo"} to "weather" billed 14 output tokens; a text
+    # answer with a callable tool bills 2 past its text, a cut answer nothing past its limit.
+    weather = {**WEATHER, "name": "weather", "parameters": {
+        "type": "object", "properties": {"location": {"type": "string"}}}}  # fmt: skip
+    app.reply(tool_calls=[{"name": "weather", "arguments": {"location": "Tokyo"}}])
+    call = create(send, input="Weather in Tokyo?", tools=[weather])
+    assert call["usage"]["output_tokens"] == 14
+    app.reply("It is sunny.")
+    text = create(send, input="Weather in Tokyo?", tools=[weather])
+    assert text["usage"]["output_tokens"] == token_count("It is sunny.") + 2
+    cut = create(send, input="A long story, please.", max_output_tokens=16)
+    assert cut["status"] == "incomplete" and cut["usage"]["output_tokens"] == 16
 
 
 def test_named_tool_choice_calls_that_tool(send: Send) -> None:
@@ -476,7 +492,7 @@ def test_scripted_text_and_tool_calls(send: Send, app: GPT4oMiniApp) -> None:
     app.reply(tool_calls=[{"name": "get_weather", "arguments": {"city": "Paris"}}])
     text = create(send, input="Hi")
     assert text["output"][0]["content"][0]["text"] == "Bonjour!"
-    assert text["usage"]["output_tokens"] == token_count("Bonjour!")
+    assert text["usage"]["output_tokens"] == token_count("Bonjour!") + 1
     call = create(send, input="Weather?", tools=[WEATHER])["output"][0]
     assert (call["name"], json.loads(call["arguments"])) == ("get_weather", {"city": "Paris"})
     assert app.unused_scripts() == []

@@ -22,6 +22,7 @@ from minidouble._errors import OpenAIError, invalid_request
 from minidouble._faults import azure_error
 from minidouble._http import HttpRequest, HttpResponse
 from minidouble._responses._mapping import to_chat_body
+from minidouble._responses._tokens import count_output_tokens
 from minidouble._responses._validate import (
     as_items,
     check_responses_request,
@@ -186,6 +187,7 @@ def _respond(
             request, body, response, prompt_tokens=input_tokens, scripted=description
         )
     choice = render(intent, chat, prompt_tokens=input_tokens, rng=rng, profile=app.profile)
+    output_tokens = count_output_tokens(choice, chat, profile=app.profile)
     created_at = int(time.time())
     ids = ResponseIds.new(created_at)
     response_id = ids.make("resp")
@@ -196,7 +198,7 @@ def _respond(
         response_id=response_id,
         created_at=created_at,
         output=output,
-        usage=usage_block(input_tokens, choice.completion_tokens),
+        usage=usage_block(input_tokens, output_tokens),
         status=status,
         completed_at=None if status == "incomplete" else created_at,
         azure=flavor.azure,
@@ -205,7 +207,7 @@ def _respond(
     if body.get("store") is not False:
         stored = StoredResponse((*conversation, *output), final)
         stored_responses(app).put(response_id, stored)
-    spent = input_tokens + choice.completion_tokens
+    spent = input_tokens + output_tokens
     headers = app._headers(request_id, started, flavor, spent_tokens=spent)
     if body.get("stream") is True:
         snapshot = response_object(

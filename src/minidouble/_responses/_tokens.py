@@ -12,11 +12,12 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from minidouble._engine import Choice, tool_mode
 from minidouble._profile import GPT4O_MINI, ModelProfile
 from minidouble._tokenizer import token_count
 from minidouble._tokens import chat_prompt, count_prompt
 
-__all__ = ["count_input_tokens"]
+__all__ = ["count_input_tokens", "count_output_tokens"]
 
 
 def count_input_tokens(chat_body: Mapping[str, Any], *, profile: ModelProfile = GPT4O_MINI) -> int:
@@ -39,3 +40,19 @@ def count_input_tokens(chat_body: Mapping[str, Any], *, profile: ModelProfile = 
     if has_sections and first not in rules.instruction_roles and not template.sections_open_a_turn:
         total -= rules.per_message + token_count(rules.tools_role)
     return total
+
+
+def count_output_tokens(
+    choice: Choice, chat_body: Mapping[str, Any], *, profile: ModelProfile = GPT4O_MINI
+) -> int:
+    """``usage.output_tokens``: what the engine generated, plus the end the Responses API bills."""
+    template = profile.responses.template
+    if choice.finish_reason == "length":
+        return choice.completion_tokens
+    if len(choice.tool_calls) > 1:
+        return choice.completion_tokens + template.parallel_calls_end
+    if choice.tool_calls:
+        return choice.completion_tokens + template.call_end
+    if tool_mode(chat_body) != "none":
+        return choice.completion_tokens + template.text_end_tools_callable
+    return choice.completion_tokens + template.text_end
