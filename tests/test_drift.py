@@ -116,7 +116,23 @@ def test_the_fake_as_upstream_shows_no_drift(same_upstream: FakeServer) -> None:
     result = run_drift(same_upstream.base_url)
     assert result.differences == []
     assert result.changes == []
-    assert len(result.matching_probes) == len(battery(GPT4O_MINI))
+    # A tier-1 account (the fake's x-ratelimit-limit-tokens) cannot take a 1 MB string.
+    skipped = [name for name, _ in result.skipped]
+    assert skipped == ["limits.string_length.past"]
+    assert len(result.matching_probes) + len(skipped) == len(battery(GPT4O_MINI))
+
+
+def test_probes_beyond_the_accounts_rate_limit_are_skipped_not_drift() -> None:
+    with FakeGPT4oMini(allow_unused=True, tokens_per_minute=60_000).serve() as server:
+        result = run_drift(server.base_url)
+        sent = len(server.requests)
+    assert result.differences == []
+    assert [name for name, _ in result.skipped] == [
+        "limits.string_length.past",
+        "limits.context_window.past",
+    ]
+    assert "60,000 tokens per minute" in result.skipped[0][1]
+    assert sent == len(battery(GPT4O_MINI)) - 2  # skipped probes were never sent
 
 
 def test_an_altered_upstream_shows_each_difference_and_nothing_else(
@@ -245,6 +261,12 @@ def test_a_recorded_run_replays_offline_with_the_same_drift(
 
     assert summary(recorded) == summary(replayed) == summary(altered_result)
     assert FakeGPT4oMini(cassette=cassette) is not None  # a valid minidouble cassette
+    # offline, from the command line, with the proposals as JSON: no key, no confirmation
+    proposals = tmp_path / "profile.json"
+    code = main(["drift", "--replay", str(cassette), "--write-profile", str(proposals)])
+    assert code == 1
+    changes = {c["field"]: c["new"] for c in json.loads(proposals.read_text())["changes"]}
+    assert changes["max_stop_sequences"] == ALTERED.max_stop_sequences
 
 
 def test_pytest_option_runs_the_check_and_fails_the_run_on_drift(
@@ -257,3 +279,35 @@ def test_pytest_option_runs_the_check_and_fails_the_run_on_drift(
     clean = pytester.runpytest(f"--minidouble-drift={same_upstream.base_url}")
     assert clean.ret == 0
     clean.stdout.fnmatch_lines(["*No drift*"])
+
+
+def test_shape_and_header_changes_are_reported(tmp_path: Path) -> None:
+    """An upstream whose completions lost a field and whose answers lost x-request-id."""
+    from minidouble._http import HttpResponse
+    from minidouble._server import LoopbackServer
+
+    app = GPT4oMiniApp()
+
+    def changed(request: HttpRequest) -> HttpResponse:
+        response = app.handle(request)
+        headers = [(k, v) for k, v in response.headers if k != "x-request-id"]
+        body = response.body
+        if response.stream is None and response.status == 200:
+            document = json.loads(body)
+            del document["service_tier"]
+            body = json.dumps(document).encode()
+        return HttpResponse(response.status, headers, body, response.stream)
+
+    with LoopbackServer(changed) as server:
+        result = run_drift(server.base_url)
+    header_probes = {p.name for p in battery(GPT4O_MINI) if p.headers}
+    assert {(d.probe, d.aspect) for d in result.differences} == {
+        ("shape.completion", "shape"),
+        *((name, "headers") for name in header_probes),
+    }
+    [shape] = [d for d in result.differences if d.aspect == "shape"]
+    assert shape.real == [] and shape.fake == ["service_tier: string"]
+    for difference in result.differences:
+        if difference.aspect == "headers":
+            assert difference.real == {"x-request-id": None}
+            assert difference.fake == {"x-request-id": "req_<32 hex>"}

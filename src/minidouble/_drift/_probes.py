@@ -23,6 +23,8 @@ __all__ = ["Probe", "battery", "tiny_png"]
 SHAPE_REPLY_CAP = 5
 TOKEN_REPLY_CAP = 1
 _PROMPT = "Reply with the single word: ok"
+# Rate-limiter tokens above which a probe is sent after the others.
+_HEAVY = 10_000
 
 
 @dataclass(frozen=True)
@@ -176,13 +178,17 @@ def _text_of_tokens(profile: ModelProfile, body_for: Callable[[str], Any], wante
 
 
 def battery(profile: ModelProfile) -> list[Probe]:
-    """Every probe, in the order they are sent."""
-    return [
+    """Every probe, in the order they are sent: the ones an account's tokens-per-minute
+    limiter charges heavily for go last, so they cannot starve the others."""
+    from minidouble._ratelimit import estimate_tokens
+
+    probes = [
         *_shape_probes(profile),
         *_token_probes(profile),
         *_limit_probes(profile),
         *_rule_probes(profile),
     ]
+    return sorted(probes, key=lambda probe: estimate_tokens(probe.body, profile) > _HEAVY)
 
 
 def _shape_probes(profile: ModelProfile) -> Iterator[Probe]:

@@ -46,6 +46,11 @@ def render_text_report(result: DriftResult) -> str:
         bad = drifted_families.get(family, 0)
         mark = "ok   " if not bad else "DRIFT"
         lines.append(f"  {mark} {family}: {count - bad}/{count} probes match")
+    if result.skipped:
+        lines.append("")
+        lines.append(f"Skipped {len(result.skipped)} probe(s), not compared:")
+        for name, why in result.skipped:
+            lines.append(f"  {name}: {_short(why) if len(why) > 200 else why}")
     lines.append("")
     if not result.drifted:
         lines.append(
@@ -92,6 +97,7 @@ def render_json_report(result: DriftResult) -> str:
         "probes": len(result.outcomes),
         "comparisons": result.compared,
         "matching": result.matching_probes,
+        "skipped": [{"probe": name, "reason": why} for name, why in result.skipped],
         "differences": [d.as_dict() for d in result.differences],
         "proposed_changes": [
             {"field": c.path, "old": c.old, "new": c.new, "evidence": c.evidence}

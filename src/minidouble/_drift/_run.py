@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -23,6 +24,7 @@ from minidouble._drift._probes import SHAPE_REPLY_CAP, Probe, battery
 from minidouble._drift._update import Outcome, ProfileChange, infer_changes
 from minidouble._http import HttpRequest, HttpResponse
 from minidouble._profile import GPT4O_MINI, ModelProfile
+from minidouble._ratelimit import estimate_tokens
 
 __all__ = ["DEFAULT_UPSTREAM", "DriftError", "DriftResult", "estimate_cost", "run_drift"]
 
@@ -30,6 +32,8 @@ DEFAULT_UPSTREAM = "https://api.openai.com/v1"
 _CANONICAL_URL = "https://api.openai.com/v1/chat/completions"
 # Sent when a non-default upstream needs no key (a loopback fake): never shaped like one.
 _NO_KEY = "minidouble-drift-without-key"
+_RATE_LIMIT_RETRIES = 3
+_MAX_RETRY_WAIT = 60.0
 
 
 class DriftError(RuntimeError):
@@ -45,6 +49,8 @@ class DriftResult:
     differences: list[Difference] = field(default_factory=list)
     compared: int = 0
     changes: list[ProfileChange] = field(default_factory=list)
+    # Probes not compared: (name, why), e.g. more tokens than the account's per-minute limit.
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def drifted(self) -> bool:
@@ -101,10 +107,24 @@ def run_drift(
     fake = GPT4oMiniApp(profile=profile)
     label = send.label if isinstance(send, _Replay) else _without_credentials(base_url)
     result = DriftResult(label, profile, datetime.now(timezone.utc).date())
+    account_limit: int | None = None
     try:
         for probe in battery_probes:
+            charged = estimate_tokens(probe.body, profile)
+            if account_limit is not None and charged > account_limit:
+                result.skipped.append((probe.name, (
+                    f"the upstream account allows {account_limit:,} tokens per minute "
+                    f"(x-ratelimit-limit-tokens) and its limiter charges this probe ~{charged:,}"
+                )))  # fmt: skip
+                continue
             request = _request(probe, key)
             real = send.answer(request)
+            if account_limit is None:
+                account_limit = _integer(real.headers.get("x-ratelimit-limit-tokens"))
+            if real.status == 429:
+                message = (real.error or {}).get("message", "")
+                result.skipped.append((probe.name, f"rate-limited by the upstream: {message}"))
+                continue
             mock = observe(fake.handle(request))
             outcome = Outcome(probe, real, mock)
             result.outcomes.append(outcome)
@@ -142,6 +162,24 @@ def _attributed(outcomes: list[Outcome], differences: list[Difference]) -> list[
     return attributed
 
 
+def _integer(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _retry_delay(observation: Observation) -> float:
+    """Seconds the upstream asks a rate-limited client to wait (retry-after[-ms])."""
+    headers = observation.headers
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        try:
+            return float(headers[name]) * scale
+        except (KeyError, ValueError):
+            continue
+    return 10.0
+
+
 def _without_credentials(url: str) -> str:
     """The URL as reports may show it: no user:password, no query string."""
     parts = urlsplit(url)
@@ -165,8 +203,19 @@ class _Live:
             self.upstream = Upstream(base_url, timeout=timeout)
         except ValueError as exc:
             raise DriftError(str(exc).replace("upstream must", "--upstream must")) from exc
+        self.sleep = time.sleep
 
     def answer(self, request: HttpRequest) -> Observation:
+        """The upstream's answer; a rate-limited probe waits as asked and is sent again."""
+        observation = self._send(request)
+        for _ in range(_RATE_LIMIT_RETRIES):
+            if observation.status != 429 or "too large" in str(observation.error):
+                break
+            self.sleep(min(_retry_delay(observation), _MAX_RETRY_WAIT))
+            observation = self._send(request)
+        return observation
+
+    def _send(self, request: HttpRequest) -> Observation:
         from minidouble._cassettes._upstream import UpstreamError
 
         try:
@@ -192,7 +241,7 @@ class _Recording(_Live):
         self.layer = CassetteLayer(path, record_mode="all", upstream=base_url)
         self.layer._upstream.timeout = timeout
 
-    def answer(self, request: HttpRequest) -> Observation:
+    def _send(self, request: HttpRequest) -> Observation:
         observation = observe(self.layer.handle(request))
         if observation.error and observation.error.get("type") == "minidouble_cassette_error":
             raise DriftError(str(observation.error.get("message")))
