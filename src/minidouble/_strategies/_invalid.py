@@ -570,6 +570,15 @@ STRICT_SCHEMA_VIOLATIONS = (
 )
 
 
+@_kind("strict_schema_limit")
+def _strict_schema_limit(draw: DrawFn, body: Body, profile: ModelProfile) -> InvalidRequest:
+    limit = draw(
+        st.sampled_from(("schema_nesting", "schema_enum_values", "schema_properties")),
+        label="schema limit",
+    )
+    return _over_limit(draw, "strict_schema_limit", limit)
+
+
 @_kind("strict_schema")
 def _strict_schema(draw: DrawFn, body: Body, profile: ModelProfile) -> InvalidRequest:
     schema = draw(tool_schemas(strict=True, max_depth=3, max_properties=6), label="schema")
@@ -650,6 +659,7 @@ INVALID_KINDS = (
     "context_length_exceeded",
     "context_with_completion_exceeded",
     "strict_schema",
+    "strict_schema_limit",
 )
 assert set(INVALID_KINDS) == set(_MUTATIONS)
 
