@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from minidouble._budget import Budget, Usage, usage_of
+from minidouble._budget import Budget, Usage, usage_of, whole_number
 from minidouble._engine import (
     Reply,
     assemble,
@@ -695,10 +695,7 @@ def _limit(name: str, value: Any) -> int | None:
     """A rate limit option as an int (the command line gives strings), checked."""
     if value is None:
         return None
-    try:
-        number = int(value) if not isinstance(value, (bool, float)) else None
-    except ValueError:
-        number = None
+    number = whole_number(value)
     if number is None or number < 1:
         raise ValueError(
             f"minidouble: {name}={value!r} is not a rate limit; expected a whole number >= 1 "
