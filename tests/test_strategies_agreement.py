@@ -54,6 +54,7 @@ def test_requests_beyond_limits_fail_only_on_a_limit(body: dict[str, Any]) -> No
             ("max_tokens", None),
             ("max_completion_tokens", None),
             ("tools", "array_above_max_length"),
+            ("response_format", None),
             (f"messages[{len(body['messages']) - 1}].content", "string_above_max_length"),
         }
 

@@ -332,7 +332,17 @@ def async_openai_client(gpt4o_mini: FakeGPT4oMini) -> Any:
 
 def _client_key(fake: FakeGPT4oMini) -> str:
     key = getattr(fake.app, "api_key", None)
-    return key if isinstance(key, str) else FAKE_API_KEY
+    if isinstance(key, str):
+        return key
+    cassette = getattr(fake, "cassette", None)
+    if cassette is not None and cassette.records:
+        # Recording forwards to the real API with the caller's credentials: the real key.
+        import os
+
+        real = os.environ.get("OPENAI_API_KEY")
+        if real:
+            return real
+    return FAKE_API_KEY
 
 
 # --- the end-of-run summary -------------------------------------------------------------

@@ -244,3 +244,10 @@ def test_responses_requests_are_rate_limited_too() -> None:
     refused = app.handle(chat_request(body, path="/v1/responses"))
     assert refused.status == 429
     assert as_json(refused)["error"]["type"] == "requests"
+
+
+def test_a_filtered_completion_waits_for_a_chat_request(app: GPT4oMiniApp, send: Send) -> None:
+    app.fail("filtered_completion")
+    send(chat_request({"model": "gpt-4o-mini", "input": "Hi"}, path="/v1/responses"))
+    assert app.unused_scripts() == ["fail(status='filtered_completion', times=1)"]
+    assert as_json(send(chat_request(user())))["choices"][0]["finish_reason"] == "content_filter"

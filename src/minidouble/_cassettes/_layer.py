@@ -197,6 +197,11 @@ class CassetteLayer:
         self._closed = False
 
     @property
+    def records(self) -> bool:
+        """Whether requests that miss (or all, under ``"all"``) go to the upstream."""
+        return self._recording
+
+    @property
     def blocking(self) -> bool:
         """Whether handling may wait: on the upstream's network I/O, or on recorded timing."""
         return self._recording or self.timing == "recorded"

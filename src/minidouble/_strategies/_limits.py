@@ -11,7 +11,7 @@ with its neighbours, and each example costs a handful of choices whatever its si
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn
@@ -31,16 +31,7 @@ Limit = Literal[
     "schema_nesting",
     "schema_enum_values",
 ]
-LIMITS: tuple[Limit, ...] = (
-    "context",
-    "context_with_completion",
-    "completion",
-    "tools",
-    "content_length",
-    "schema_properties",
-    "schema_nesting",
-    "schema_enum_values",
-)
+LIMITS: tuple[Limit, ...] = get_args(Limit)
 # Each costs exactly one o200k token per repeat, whatever its neighbours in the run.
 FILLER_UNITS = (" hello", " the", " data", " token")
 # 16 characters per o200k token, so a million characters stay far inside the context window,
