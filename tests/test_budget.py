@@ -135,3 +135,32 @@ def test_bad_budgets_are_refused(usd: object, tokens: object) -> None:
 
 def test_budget_strings_from_the_command_line() -> None:
     assert Budget.from_options("$0.25", "1000") == Budget(Decimal("0.25"), 1000)
+
+
+def test_rate_limits_and_latency_from_the_command_line(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("openai")
+    pytester.makepyprojecttoml("[tool.pytest.ini_options]\n")
+    pytester.makepyfile(
+        """
+        import openai, pytest
+
+        def test_limited(gpt4o_mini, openai_client):
+            client = openai_client.with_options(max_retries=0)
+            ask = dict(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
+            client.chat.completions.create(**ask)
+            with pytest.raises(openai.RateLimitError, match="requests per min"):
+                client.chat.completions.create(**ask)
+            assert gpt4o_mini.app.latency is not None
+        """
+    )
+    result = pytester.runpytest(
+        "-p",
+        "no:cacheprovider",
+        "--minidouble-requests-per-minute=1",
+        "--minidouble-latency=realistic",
+        "--minidouble-latency-speedup=100",
+    )
+    result.assert_outcomes(passed=1)
+    wrong = pytester.runpytest("-p", "no:cacheprovider", "--minidouble-latency=sluggish")
+    wrong.assert_outcomes(errors=1)
+    wrong.stdout.fnmatch_lines(["*minidouble: latency='sluggish' is not a latency mode*"])

@@ -257,6 +257,18 @@ def test_all_replaces_the_interactions(tmp_path: Path) -> None:
     ]
 
 
+def test_a_failed_block_does_not_replace_a_cassette_with_a_partial_one(tmp_path: Path) -> None:
+    path = tmp_path / "kept.json"
+    record(path, [chat("old one"), chat("old two")])
+    before = path.read_bytes()
+    with upstream_app() as upstream:
+        layer = CassetteLayer(path, record_mode="all", upstream=upstream)
+        drain(layer.wrap(never_called)(chat("old one")))
+        with pytest.warns(CassetteWarning, match="not re-recorded because the block failed"):
+            layer.close(failed=True)
+    assert path.read_bytes() == before
+
+
 def test_a_key_shaped_string_is_refused_and_the_field_named(tmp_path: Path) -> None:
     path = tmp_path / "leaky.json"
     leaked = "sk-proj-" + "A1b2C3d4" * 4

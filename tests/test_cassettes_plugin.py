@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from _cassette_support import FAKE_KEY, upstream_app
 
+from minidouble._app import GPT4oMiniApp
+
 pytest_plugins = ["pytester"]
 
 # Each test sends its own question through the openai SDK to the intercepted api.openai.com.
@@ -83,6 +85,31 @@ def test_marker_cassette_true_names_the_file_after_the_test(
     assert names == ["test_named[a-b].json", "test_named[c].json"]
     monkeypatch.delenv("MD_UPSTREAM")
     suite.runpytest().assert_outcomes(passed=2)
+
+
+def test_openai_client_fixture_records_with_the_real_key(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.makepyfile(
+        """
+        import os, pytest
+
+        @pytest.mark.gpt4o_mini(cassette=True, upstream=os.environ.get("MD_UPSTREAM"))
+        def test_fixture_client(openai_client):
+            reply = openai_client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+            assert reply.choices[0].message.content
+        """
+    )
+    # The stand-in upstream accepts only the real key, as api.openai.com would.
+    with upstream_app(GPT4oMiniApp(api_key=FAKE_KEY)) as upstream:
+        monkeypatch.setenv("MD_UPSTREAM", upstream)
+        suite.runpytest("--minidouble-record-mode=once").assert_outcomes(passed=1)
+    [recorded] = [p.read_text() for p in (suite.path / "cassettes").rglob("*.json")]
+    assert '"status": 200' in recorded and FAKE_KEY not in recorded
+    monkeypatch.delenv("MD_UPSTREAM")
+    monkeypatch.delenv("OPENAI_API_KEY")
+    suite.runpytest().assert_outcomes(passed=1)  # replay needs no key at all
 
 
 def test_missing_cassette_in_replay_fails_with_the_cure(suite: pytest.Pytester) -> None:

@@ -183,11 +183,30 @@ def test_logprobs_parse(client: Any) -> None:
     assert all(len(lp.top_logprobs) == 2 for lp in part.logprobs)
 
 
-@pytest.mark.parametrize("fault", ["stream_cut", "stream_error"])
-def test_stream_faults_reach_the_sdk(client: Any, fake: Any, fault: str) -> None:
-    fake.fail(fault, after_chunks=3)
-    with pytest.raises((openai.APIError, openai.APIConnectionError)):
-        list(client.responses.create(model="gpt-4o-mini", input="Hi", stream=True))
+def test_stream_cut_reaches_the_sdk(client: Any, fake: Any) -> None:
+    fake.fail("stream_cut", after_chunks=3)
+    received = []
+    with pytest.raises(Exception) as raised:
+        for event in client.responses.create(model="gpt-4o-mini", input="Hi", stream=True):
+            received.append(event)
+    # openai 3.x wraps the broken read; 2.x lets httpx's RemoteProtocolError through.
+    assert isinstance(raised.value, openai.APIConnectionError) or (
+        "incomplete chunked read" in str(raised.value)
+    )
+    assert len(received) == 3
+
+
+def test_stream_error_is_the_typed_error_event(client: Any, fake: Any) -> None:
+    # The Responses API reports a mid-stream failure as an `error` event the SDK yields.
+    fake.fail("stream_error", after_chunks=3)
+    events = list(client.responses.create(model="gpt-4o-mini", input="Hi", stream=True))
+    assert [e.type for e in events[:3]] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+    ]
+    assert events[-1].type == "error" and events[-1].sequence_number == 3
+    assert not any(e.type == "response.completed" for e in events)
 
 
 def test_rate_limit_fault_is_the_real_429(client: Any, fake: Any) -> None:

@@ -54,6 +54,7 @@ def test_requests_beyond_limits_fail_only_on_a_limit(body: dict[str, Any]) -> No
             ("max_tokens", None),
             ("max_completion_tokens", None),
             ("tools", "array_above_max_length"),
+            ("response_format", None),
             (f"messages[{len(body['messages']) - 1}].content", "string_above_max_length"),
         }
 
@@ -161,6 +162,7 @@ def test_the_longest_content_allowed_stays_inside_the_context() -> None:
     validate_request({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": content}]})
 
 
+@pytest.mark.sdk
 @settings(max_examples=30, deadline=None)
 @given(mds.chat_completions(tools=[{"type": "function", "function": {"name": "f"}}]))
 def test_completions_parse_with_the_openai_sdk(completion: dict[str, Any]) -> None:
@@ -170,6 +172,7 @@ def test_completions_parse_with_the_openai_sdk(completion: dict[str, Any]) -> No
     assert parsed.model_dump(mode="json", exclude_unset=True) == completion
 
 
+@pytest.mark.sdk
 @settings(max_examples=40, deadline=None)
 @given(mds.chat_completion_chunks(tools=[{"type": "function", "function": {"name": "f"}}]))
 def test_streams_accumulate_in_the_openai_sdk_to_their_completion(

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from minidouble._budget import Budget, Usage, usage_of
+from minidouble._budget import Budget, Usage, usage_of, whole_number
 from minidouble._engine import (
     Reply,
     assemble,
@@ -252,6 +252,7 @@ class GPT4oMiniApp:
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         self._current.failure = None
+        self._current.filtered = False
         self._current.limits = None
         self._current.received_at = time.monotonic()
         started = time.perf_counter()
@@ -293,9 +294,11 @@ class GPT4oMiniApp:
         self._current.failure = None
         if shaping is not None:
             kind = str(shaping.status)
-            applies = response.status == 200 and (
-                kind == "filtered_completion" or shape_response(response, kind, shaping.details)
-            )
+            if kind == "filtered_completion":
+                # Only the chat path renders a filtered reply (Azure filters chat only).
+                applies = response.status == 200 and getattr(self._current, "filtered", False)
+            else:
+                applies = response.status == 200 and shape_response(response, kind, shaping.details)
             if applies:
                 fault = None if kind == "filtered_completion" else kind
                 scripted = "; ".join(filter(None, (scripted, shaping.describe())))
@@ -604,6 +607,7 @@ class GPT4oMiniApp:
                 details = shaping.details
                 category = details.get("category", "violence")
                 reply = filter_reply(reply, category, details.get("severity", "medium"))
+                self._current.filtered = True
         except ScriptError as mistake:
             self.script_errors.append(mistake)
             return self._finish(
@@ -695,10 +699,7 @@ def _limit(name: str, value: Any) -> int | None:
     """A rate limit option as an int (the command line gives strings), checked."""
     if value is None:
         return None
-    try:
-        number = int(value) if not isinstance(value, (bool, float)) else None
-    except ValueError:
-        number = None
+    number = whole_number(value)
     if number is None or number < 1:
         raise ValueError(
             f"minidouble: {name}={value!r} is not a rate limit; expected a whole number >= 1 "

@@ -15,7 +15,7 @@ from typing import Any
 from minidouble._profile import GPT4O_MINI, ModelProfile
 from minidouble._script import RecordedRequest
 
-__all__ = ["Budget", "Usage", "usage_of"]
+__all__ = ["Budget", "Usage", "usage_of", "whole_number"]
 
 
 @dataclass(frozen=True)
@@ -75,13 +75,21 @@ def _dollars(value: Any) -> Decimal | None:
     return amount
 
 
+def whole_number(value: Any) -> int | None:
+    """``value`` as an int if it is one (or a string of one, as options arrive from the
+    command line), else None; booleans and floats are not whole numbers here."""
+    if isinstance(value, (bool, float)):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _tokens(value: Any) -> int | None:
     if value is None:
         return None
-    try:
-        count = int(value) if not isinstance(value, (bool, float)) else None
-    except ValueError:
-        count = None
+    count = whole_number(value)
     if count is None or count < 0:
         raise ValueError(
             f"minidouble: budget_tokens={value!r} is not a token count; expected a whole "

@@ -154,7 +154,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=_serve)
     _add_cassette_commands(commands)
+    _add_drift_command(commands)
     return parser
+
+
+def _add_drift_command(commands: Any) -> None:
+    drift = commands.add_parser(
+        "drift",
+        help="probe the live API and the fake alike; report where they disagree (exit 1)",
+    )
+    drift.add_argument(
+        "--upstream",
+        default=None,
+        help="OpenAI-compatible base URL (default https://api.openai.com/v1 with OPENAI_API_KEY)",
+    )
+    drift.add_argument("--yes", action="store_true", help="send without asking to confirm")
+    drift.add_argument("--json", action="store_true", help="machine-readable report for CI")
+    drift.add_argument("--record", metavar="PATH", help="record the probes as a cassette")
+    drift.add_argument(
+        "--replay", metavar="PATH", help="take the upstream's answers from a --record cassette"
+    )
+    drift.add_argument(
+        "--write-profile",
+        metavar="PATH",
+        help="write the values the upstream showed, for review (.py snippet or .json)",
+    )
+    drift.set_defaults(handler=_drift)
+
+
+def _drift(args: argparse.Namespace) -> int:
+    from minidouble._drift._command import drift_command
+
+    return drift_command(args)
 
 
 def _add_cassette_commands(commands: Any) -> None:

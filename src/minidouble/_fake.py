@@ -214,14 +214,14 @@ class FakeGPT4oMini:
         if not report.judged or report.failures(skipped):
             raise ResilienceError(str(report))
 
-    def close_cassette(self) -> str | None:
+    def close_cassette(self, *, failed: bool = False) -> str | None:
         """Save the cassette (if recording) and return its problems, or None; idempotent."""
         if self.cassette is None:
             return None
         from minidouble._cassettes import CassetteError
 
         try:
-            self.cassette.close()
+            self.cassette.close(failed=failed)
         except CassetteError as exc:
             return str(exc)
         return None
@@ -287,7 +287,7 @@ class FakeGPT4oMini:
         if exc_type is None:
             self.check()
         else:
-            self.close_cassette()  # still save what was recorded
+            self.close_cassette(failed=True)  # keep what was recorded, replace nothing
 
     async def __aenter__(self) -> FakeGPT4oMini:
         return self.__enter__()

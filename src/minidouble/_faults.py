@@ -438,8 +438,7 @@ def shape_response(response: HttpResponse, kind: str, details: Mapping[str, Any]
         response.stream = _then_cut(head)
     elif kind == "stream_error":
         error = {key: details.get(key, default) for key, default in _STREAM_ERROR.items()}
-        event = b"data: " + json.dumps({"error": error}, separators=(",", ":")).encode()
-        response.stream = [*head, event + b"\n\n"]
+        response.stream = [*head, _error_event(error, head)]
     else:
         broken = tail[0] if tail else b'data: {"id":"chatcmpl-0","object":"chat.completion.chunk"}'
         # Half of an event's JSON, as when a proxy splits and mangles a chunk.
@@ -450,6 +449,21 @@ def shape_response(response: HttpResponse, kind: str, details: Mapping[str, Any]
             *tail[1:],
         ]
     return True
+
+
+def _error_event(error: Mapping[str, Any], head: Sequence[bytes]) -> bytes:
+    """The error event in the stream's own dialect: Chat Completions' bare ``data:`` line,
+    or the Responses API's typed ``event: error``."""
+    if head and head[0].startswith(b"event:"):
+        typed = {
+            "type": "error",
+            "code": error.get("code") or error.get("type"),
+            "message": error.get("message"),
+            "param": error.get("param"),
+            "sequence_number": len(head),
+        }
+        return b"event: error\ndata: " + json.dumps(typed, separators=(",", ":")).encode() + b"\n\n"
+    return b"data: " + json.dumps({"error": error}, separators=(",", ":")).encode() + b"\n\n"
 
 
 def _then_cut(pieces: Sequence[bytes]) -> Iterator[bytes]:

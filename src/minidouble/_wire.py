@@ -12,6 +12,7 @@ import os
 import random
 import string
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring as _encode_string
@@ -167,11 +168,16 @@ def api_headers(
     carry only ``x-request-id`` (reference §9); everything behind it carries the full set.
     """
     if flavor.azure:
+        # Azure's request ids are UUIDs; the same 128 bits keep one request's ids related.
+        try:
+            azure_id = str(uuid.UUID(hex=request_id.removeprefix("req_")))
+        except ValueError:
+            azure_id = request_id
         headers = [
-            ("apim-request-id", request_id),
-            ("x-request-id", request_id),
+            ("apim-request-id", azure_id),
+            ("x-request-id", azure_id),
             ("x-ms-region", "East US"),
-            ("x-ms-client-request-id", request_id),
+            ("x-ms-client-request-id", azure_id),
         ]
         if rate_limits is not None:
             headers += [

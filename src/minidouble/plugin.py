@@ -80,6 +80,7 @@ _stats_key = pytest.StashKey["_UsageStats"]()
 # Run-wide keywords: from [tool.minidouble], and from the command line.
 _ini_key = pytest.StashKey[Mapping[str, Any]]()
 _cli_key = pytest.StashKey[Mapping[str, Any]]()
+_drift_key = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -91,6 +92,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             )
         else:
             group.addoption(option.cli, default=None, dest=_dest(option), help=option.help)
+    group.addoption(
+        "--minidouble-drift",
+        default=None,
+        metavar="UPSTREAM",
+        help="after the tests, run the drift check (docs/drift.md) against UPSTREAM ('openai' "
+        "for https://api.openai.com/v1 with OPENAI_API_KEY, or a base URL); drift fails the run",
+    )
 
 
 def _dest(option: _Option) -> str:
@@ -324,7 +332,17 @@ def async_openai_client(gpt4o_mini: FakeGPT4oMini) -> Any:
 
 def _client_key(fake: FakeGPT4oMini) -> str:
     key = getattr(fake.app, "api_key", None)
-    return key if isinstance(key, str) else FAKE_API_KEY
+    if isinstance(key, str):
+        return key
+    cassette = getattr(fake, "cassette", None)
+    if cassette is not None and cassette.records:
+        # Recording forwards to the real API with the caller's credentials: the real key.
+        import os
+
+        real = os.environ.get("OPENAI_API_KEY")
+        if real:
+            return real
+    return FAKE_API_KEY
 
 
 # --- the end-of-run summary -------------------------------------------------------------
@@ -351,6 +369,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:  # an xdist worker: hand the numbers to the controller
         workeroutput["minidouble_usage"] = session.config.stash[_stats_key].per_test
+        return
+    upstream = session.config.getoption("minidouble_drift", None)
+    if upstream:
+        from minidouble._drift._command import pytest_drift
+
+        report, drifted = pytest_drift(upstream)
+        session.config.stash[_drift_key] = report
+        if drifted and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -365,6 +392,11 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     if hasattr(config, "workeroutput"):
         return
+    drift_report = config.stash.get(_drift_key, None)
+    if drift_report is not None:
+        terminalreporter.write_sep("-", "minidouble: drift check")
+        for line in drift_report.splitlines():
+            terminalreporter.write_line(line)
     stats = config.stash.get(_stats_key, None)
     if stats is None or not stats.per_test:
         return

@@ -216,3 +216,38 @@ def test_retry_after_on_a_5xx_steers_the_wait(app: GPT4oMiniApp, send: Send) -> 
     app.fail(503, retry_after=0.25)
     response = send(chat_request(user()))
     assert (response.header("retry-after"), response.header("retry-after-ms")) == ("1", "250")
+
+
+def test_error_event_in_a_responses_stream_is_typed(app: GPT4oMiniApp, send: Send) -> None:
+    app.fail("stream_error", after_chunks=3)
+    body = {"model": "gpt-4o-mini", "input": "Tell me a story.", "stream": True}
+    blocks = _raw_events(send(chat_request(body, path="/v1/responses")))
+    assert len(blocks) == 4
+    assert all(block.startswith(b"event: response.") for block in blocks[:3])
+    name, data = blocks[3].split(b"\n", 1)
+    assert name == b"event: error"
+    assert json.loads(data.removeprefix(b"data: ")) == {
+        "type": "error",
+        "code": "model_error",
+        "message": "The model produced invalid content. Consider modifying your prompt if you "
+        "are seeing this error persistently.",
+        "param": None,
+        "sequence_number": 3,
+    }
+
+
+def test_responses_requests_are_rate_limited_too() -> None:
+    app = GPT4oMiniApp(requests_per_minute=1)
+    body = {"model": "gpt-4o-mini", "input": "Hi"}
+    first = app.handle(chat_request(body, path="/v1/responses"))
+    assert first.header("x-ratelimit-remaining-requests") == "0"
+    refused = app.handle(chat_request(body, path="/v1/responses"))
+    assert refused.status == 429
+    assert as_json(refused)["error"]["type"] == "requests"
+
+
+def test_a_filtered_completion_waits_for_a_chat_request(app: GPT4oMiniApp, send: Send) -> None:
+    app.fail("filtered_completion")
+    send(chat_request({"model": "gpt-4o-mini", "input": "Hi"}, path="/v1/responses"))
+    assert app.unused_scripts() == ["fail(status='filtered_completion', times=1)"]
+    assert as_json(send(chat_request(user())))["choices"][0]["finish_reason"] == "content_filter"

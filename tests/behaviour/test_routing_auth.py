@@ -149,8 +149,9 @@ def test_success_headers(send: Send) -> None:
 
 def test_validation_errors_carry_rate_limit_headers(send: Send) -> None:
     response = send(chat_request({"model": "gpt-4o-mini", "messages": []}))
-    if response.status == 400:  # once validation rejects empty messages
-        assert response.header("x-ratelimit-limit-requests") == "500"
+    assert response.status == 400
+    assert as_json(response)["error"]["code"] == "empty_array"
+    assert response.header("x-ratelimit-limit-requests") == "500"
 
 
 def test_unknown_model_is_404_before_validation(send: Send) -> None:
@@ -188,7 +189,9 @@ def test_azure_completion_extras(send: Send) -> None:
     filters = document["choices"][0]["content_filter_results"]
     assert filters["hate"] == {"filtered": False, "severity": "safe"}
     assert response.header("x-ms-deployment-name") == "mini"
-    assert response.header("apim-request-id") is not None
+    uuid_shape = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    assert re.fullmatch(uuid_shape, response.header("apim-request-id") or "")
+    assert response.header("x-request-id") == response.header("apim-request-id")
     assert response.header("x-ratelimit-remaining-tokens") is not None
     assert response.header("x-ratelimit-reset-tokens") is None
 
@@ -245,10 +248,12 @@ def test_azure_stream_opens_with_prompt_filters(send: Send) -> None:
     assert chunks[-2]["usage"]["prompt_tokens"] > 0
 
 
-def test_requests_to_base_host_are_answered_whatever_the_host(send: Send) -> None:
-    request = chat_request(user(), base="http://127.0.0.1:8000")
-    assert send(request).status == 200
-    assert BASE.startswith("https://")
+def test_the_handler_answers_whatever_the_host() -> None:
+    # Which hosts reach the handler is the transports' business; the handler itself routes
+    # on the path alone, so a loopback URL gets the same answer as api.openai.com.
+    app = GPT4oMiniApp()
+    assert app.handle(chat_request(user(), base="http://127.0.0.1:8000")).status == 200
+    assert app.handle(chat_request(user(), base=BASE)).status == 200
 
 
 def test_azure_v1_path_takes_the_deployment_from_the_body(send: Send) -> None:

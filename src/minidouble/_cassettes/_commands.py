@@ -170,7 +170,8 @@ def _load_vcr(path: Path) -> list[Any]:
             ) from None
         try:
             # Never the full loader: a cassette must not be able to run code (GHSA-rpj2-4hq8-938g).
-            raw = yaml.safe_load(text)
+            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
+            raw = yaml.load(text, Loader=loader)
         except yaml.YAMLError as exc:
             raise CassetteError(f"minidouble: {path} is neither JSON nor YAML: {exc}") from None
     if isinstance(raw, Mapping) and raw.get("format") == FORMAT:

@@ -197,6 +197,11 @@ class CassetteLayer:
         self._closed = False
 
     @property
+    def records(self) -> bool:
+        """Whether requests that miss (or all, under ``"all"``) go to the upstream."""
+        return self._recording
+
+    @property
     def blocking(self) -> bool:
         """Whether handling may wait: on the upstream's network I/O, or on recorded timing."""
         return self._recording or self.timing == "recorded"
@@ -465,8 +470,12 @@ class CassetteLayer:
     # -----------------------------------------------------------------------------------------
     # Teardown
 
-    def close(self) -> CassetteReport:
-        """Save what was recorded, then fail on errors and warn about the rest (once)."""
+    def close(self, *, failed: bool = False) -> CassetteReport:
+        """Save what was recorded, then fail on errors and warn about the rest (once).
+
+        ``failed`` says the code under test raised: complete new interactions are still
+        added, but an ``all`` re-recording does not replace the cassette with a partial one.
+        """
         if self._closed:
             return self._report
         self._closed = True
@@ -492,7 +501,12 @@ class CassetteLayer:
                 f"replayed: {listed}{more}. The code under test sends fewer requests than when "
                 "it was recorded; re-record with --minidouble-record-mode=all to drop them."
             )
-        if self._recording and (self._new or self.record_mode != "new_episodes"):
+        if failed and self.record_mode == "all":
+            report.warnings.append(
+                f"minidouble: {self.path} was not re-recorded because the block failed; the "
+                "previous cassette is untouched."
+            )
+        elif self._recording and (self._new or self.record_mode != "new_episodes"):
             try:
                 report.written = self._save()
             except CassetteError as exc:

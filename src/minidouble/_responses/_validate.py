@@ -19,6 +19,7 @@ from minidouble._responses._mapping import to_chat_body
 from minidouble._responses._tokens import count_input_tokens
 from minidouble._strict_schema import check_function_parameters, check_strict_schema
 from minidouble._validate import (
+    _bool_check,
     _check_enum,
     _check_metadata,
     _check_name,
@@ -27,6 +28,7 @@ from minidouble._validate import (
     _require_list,
     _require_object,
     _require_string,
+    _string_check,
 )
 
 __all__ = [
@@ -411,20 +413,6 @@ def _number(name: str) -> Any:
     return check
 
 
-def _boolean(name: str) -> Any:
-    def check(value: object, profile: ModelProfile) -> None:
-        _require_bool(name, value)
-
-    return check
-
-
-def _string(name: str) -> Any:
-    def check(value: object, profile: ModelProfile) -> None:
-        _require_string(name, value)
-
-    return check
-
-
 # In the order the checks run after `model`, the unknown-parameter check and `input`.
 _CHECKS: dict[str, Any] = {
     "instructions": _check_instructions,
@@ -433,21 +421,21 @@ _CHECKS: dict[str, Any] = {
     "top_p": _number("top_p"),
     "top_logprobs": _check_top_logprobs,
     "include": _check_include,
-    "stream": _boolean("stream"),
-    "store": _boolean("store"),
-    "parallel_tool_calls": _boolean("parallel_tool_calls"),
+    "stream": _bool_check("stream"),
+    "store": _bool_check("store"),
+    "parallel_tool_calls": _bool_check("parallel_tool_calls"),
     "background": _check_background,
     "metadata": _check_metadata,
-    "previous_response_id": _string("previous_response_id"),
+    "previous_response_id": _string_check("previous_response_id"),
     "conversation": _check_conversation,
     "prompt": _check_prompt,
     "reasoning": _check_reasoning,
     "text": _check_text,
     "service_tier": _check_service_tier,
     "truncation": _check_truncation,
-    "user": _string("user"),
-    "safety_identifier": _string("safety_identifier"),
-    "prompt_cache_key": _string("prompt_cache_key"),
+    "user": _string_check("user"),
+    "safety_identifier": _string_check("safety_identifier"),
+    "prompt_cache_key": _string_check("prompt_cache_key"),
 }
 
 

@@ -201,12 +201,12 @@ class _Compiler:
         return st.one_of(usable) if usable else None
 
     def _ref(self, schema: Schema, budget: int) -> st.SearchStrategy[JSON] | None:
-        siblings = sorted(set(schema) - _ANNOTATIONS - {"$ref"})
-        if siblings:
-            raise fail(
-                f"from_tool_schema(): $ref next to {siblings} is ambiguous; strict mode refuses "
-                "it. Move the constraints into the referenced definition."
-            )
+        _refuse_siblings(
+            schema,
+            "$ref",
+            "is ambiguous; strict mode refuses it. Move the constraints into "
+            "the referenced definition.",
+        )
         pointer = schema["$ref"]
         if budget == 0:
             return None
@@ -218,12 +218,9 @@ class _Compiler:
         return self.refs[key]
 
     def _any_of(self, schema: Schema, budget: int) -> st.SearchStrategy[JSON] | None:
-        siblings = sorted(set(schema) - _ANNOTATIONS - {"anyOf"})
-        if siblings:
-            raise fail(
-                f"from_tool_schema(): anyOf next to {siblings} is not supported; put the "
-                "constraints inside each anyOf branch."
-            )
+        _refuse_siblings(
+            schema, "anyOf", "is not supported; put the constraints inside each anyOf branch."
+        )
         options = schema["anyOf"]
         if not isinstance(options, list) or not options:
             raise fail(f"from_tool_schema(): anyOf must be a non-empty list, got {options!r}.")
@@ -288,6 +285,12 @@ class _Compiler:
         return st.fixed_dictionaries(needed, optional=optional).map(
             lambda value: dict(sorted(value.items(), key=lambda item: order[item[0]]))
         )
+
+
+def _refuse_siblings(schema: Schema, keyword: str, advice: str) -> None:
+    siblings = sorted(set(schema) - _ANNOTATIONS - {keyword})
+    if siblings:
+        raise fail(f"from_tool_schema(): {keyword} next to {siblings} {advice}")
 
 
 def _canonical(value: JSON) -> str:

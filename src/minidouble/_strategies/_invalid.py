@@ -250,13 +250,23 @@ def _bad_role(draw: DrawFn, body: Body, profile: ModelProfile) -> InvalidRequest
     )
 
 
-@_kind("missing_content")
-def _missing_content(draw: DrawFn, body: Body, profile: ModelProfile) -> InvalidRequest:
+def _change_content(
+    draw: DrawFn, body: Body, change: Callable[[Message], Message]
+) -> tuple[Body, int]:
+    """``body`` with ``change`` applied to one user, system or developer message."""
     history = _with_user_message(body)
     index = _pick(draw, history, ("user", "system", "developer"))
-    history[index] = {k: v for k, v in history[index].items() if k != "content"}
+    history[index] = change(history[index])
+    return {**body, "messages": history}, index
+
+
+@_kind("missing_content")
+def _missing_content(draw: DrawFn, body: Body, profile: ModelProfile) -> InvalidRequest:
+    mutated, index = _change_content(
+        draw, body, lambda m: {k: v for k, v in m.items() if k != "content"}
+    )
     return InvalidRequest(
-        {**body, "messages": history},
+        mutated,
         "missing_content",
         f"messages[{index}].content",
         "missing_required_parameter",
@@ -266,12 +276,10 @@ def _missing_content(draw: DrawFn, body: Body, profile: ModelProfile) -> Invalid
 
 @_kind("null_content")
 def _null_content(draw: DrawFn, body: Body, profile: ModelProfile) -> InvalidRequest:
-    history = _with_user_message(body)
-    index = _pick(draw, history, ("user", "system", "developer"))
-    history[index] = {**history[index], "content": None}
+    mutated, index = _change_content(draw, body, lambda m: {**m, "content": None})
     # The older semantic layer of the API names the message with a dotted path.
     return InvalidRequest(
-        {**body, "messages": history},
+        mutated,
         "null_content",
         f"messages.[{index}].content",
         None,
@@ -570,6 +578,15 @@ STRICT_SCHEMA_VIOLATIONS = (
 )
 
 
+@_kind("strict_schema_limit")
+def _strict_schema_limit(draw: DrawFn, body: Body, profile: ModelProfile) -> InvalidRequest:
+    limit = draw(
+        st.sampled_from(("schema_nesting", "schema_enum_values", "schema_properties")),
+        label="schema limit",
+    )
+    return _over_limit(draw, "strict_schema_limit", limit)
+
+
 @_kind("strict_schema")
 def _strict_schema(draw: DrawFn, body: Body, profile: ModelProfile) -> InvalidRequest:
     schema = draw(tool_schemas(strict=True, max_depth=3, max_properties=6), label="schema")
@@ -650,6 +667,7 @@ INVALID_KINDS = (
     "context_length_exceeded",
     "context_with_completion_exceeded",
     "strict_schema",
+    "strict_schema_limit",
 )
 assert set(INVALID_KINDS) == set(_MUTATIONS)
 

@@ -11,7 +11,7 @@ with its neighbours, and each example costs a handful of choices whatever its si
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn
@@ -21,14 +21,17 @@ from minidouble._strategies._common import Body, Message, check_strategy, fail, 
 from minidouble._strategies._messages import conversations
 from minidouble._tokens import count_prompt_tokens
 
-Limit = Literal["context", "context_with_completion", "completion", "tools", "content_length"]
-LIMITS: tuple[Limit, ...] = (
+Limit = Literal[
     "context",
     "context_with_completion",
     "completion",
     "tools",
     "content_length",
-)
+    "schema_properties",
+    "schema_nesting",
+    "schema_enum_values",
+]
+LIMITS: tuple[Limit, ...] = get_args(Limit)
 # Each costs exactly one o200k token per repeat, whatever its neighbours in the run.
 FILLER_UNITS = (" hello", " the", " data", " token")
 # 16 characters per o200k token, so a million characters stay far inside the context window,
@@ -73,6 +76,8 @@ def _over_error(limit: Limit, body: Body, profile: ModelProfile) -> tuple[str | 
         return param, code
     if limit == "tools":
         return "tools", "array_above_max_length"
+    if limit.startswith("schema_"):
+        return "response_format", None
     index = len(body["messages"]) - 1
     return f"messages[{index}].content", "string_above_max_length"
 
@@ -242,10 +247,65 @@ def _content_length(
     return _padded(body, message, front=False), length, profile.max_string_length
 
 
+def _with_schema(body: Body, schema: dict[str, Any]) -> Body:
+    response_format = {
+        "type": "json_schema",
+        "json_schema": {"name": "answer", "schema": schema, "strict": True},
+    }
+    return {**body, "response_format": response_format}
+
+
+def _strict_object(properties: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+
+
+def _schema_properties(
+    draw: DrawFn, body: Body, offset: int, profile: ModelProfile
+) -> tuple[Body, int, int]:
+    limit = profile.strict_schema.max_properties
+    count = limit + offset
+    # Names by position: thousands of properties for the price of one choice.
+    schema = _strict_object({f"p{index}": {"type": "string"} for index in range(count)})
+    return _with_schema(body, schema), count, limit
+
+
+def _schema_nesting(
+    draw: DrawFn, body: Body, offset: int, profile: ModelProfile
+) -> tuple[Body, int, int]:
+    limit = profile.strict_schema.max_nesting
+    levels = max(1, limit + offset)
+    schema = _strict_object({"value": {"type": "string"}})
+    for _ in range(levels - 1):
+        schema = _strict_object({"child": schema})
+    return _with_schema(body, schema), levels, limit
+
+
+def _schema_enum_values(
+    draw: DrawFn, body: Body, offset: int, profile: ModelProfile
+) -> tuple[Body, int, int]:
+    limits = profile.strict_schema
+    count = limits.max_enum_values + offset
+    # Short integers keep every enum under the large-enum character rule: only the count counts.
+    per_enum = limits.large_enum_threshold
+    enums = {
+        f"e{start}": {"type": "integer", "enum": list(range(start, min(start + per_enum, count)))}
+        for start in range(0, count, per_enum)
+    }
+    return _with_schema(body, _strict_object(enums)), count, limits.max_enum_values
+
+
 _BUILDERS = {
     "context": _context,
     "context_with_completion": _context_with_completion,
     "completion": _completion,
     "tools": _tools,
     "content_length": _content_length,
+    "schema_properties": _schema_properties,
+    "schema_nesting": _schema_nesting,
+    "schema_enum_values": _schema_enum_values,
 }

@@ -104,8 +104,8 @@ def chat_requests(
     ``user``, ``service_tier``. Prompts stay small.
 
     ``within_limits=True`` gives only requests the API accepts. ``within_limits=False`` also
-    gives well-formed requests sitting just over a limit (context window, completion cap,
-    tool count), the ones :func:`near_limit_requests` builds.
+    gives well-formed requests sitting just over one of the limits :func:`near_limit_requests`
+    builds (context window, completion cap, tool count, content length, schema size).
 
     Shrinks towards ``{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": ""}]}``.
     """
@@ -116,9 +116,10 @@ def chat_requests(
     check_strategy(messages, name="messages", what=what)
     profile = GPT4O_MINI
     if not within_limits and draw(st.booleans(), label="near a limit"):
-        from minidouble._strategies._limits import near_limit_requests
+        from minidouble._strategies._limits import LIMITS, near_limit_requests
 
-        return draw(near_limit_requests(within_limits=False), label="over a limit").body
+        limit = draw(st.sampled_from(LIMITS), label="limit")
+        return draw(near_limit_requests(limit=limit, within_limits=False), label="over").body
     body: Body = {"model": draw(known_model(profile), label="model")}
     drawn_tools: list[Tool] | None = None
     if draw(st.booleans(), label="has tools"):

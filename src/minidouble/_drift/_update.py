@@ -1,0 +1,194 @@
+"""From observed drift to proposed profile values, written as a snippet for review."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from minidouble._drift._observe import Observation
+from minidouble._drift._probes import Probe
+from minidouble._profile import ModelProfile
+
+__all__ = ["ProfileChange", "apply_changes", "infer_changes", "render_json", "render_python"]
+
+
+@dataclass(frozen=True)
+class ProfileChange:
+    path: str  # dotted attribute path from ModelProfile: "tokens.image.tile_tokens"
+    old: Any
+    new: Any
+    evidence: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    probe: Probe
+    real: Observation
+    fake: Observation
+
+
+def read_path(profile: ModelProfile, path: str) -> Any:
+    value: Any = profile
+    for part in path.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def apply_changes(profile: ModelProfile, changes: list[ProfileChange], on: date) -> ModelProfile:
+    """``profile`` with every change applied and ``verified_on`` set."""
+    updated = profile
+    for change in changes:
+        updated = _replace_path(updated, change.path.split("."), change.new)
+    return dataclasses.replace(updated, verified_on=on)
+
+
+def _replace_path(obj: Any, parts: list[str], value: Any) -> Any:
+    head, rest = parts[0], parts[1:]
+    new = value if not rest else _replace_path(getattr(obj, head), rest, value)
+    return dataclasses.replace(obj, **{head: new})
+
+
+def infer_changes(profile: ModelProfile, outcomes: list[Outcome]) -> list[ProfileChange]:
+    """The profile values the upstream's answers imply, one change per field."""
+    by_name = {o.probe.name: o for o in outcomes}
+    changes: dict[str, ProfileChange] = {}
+    for outcome in outcomes:
+        for change in (
+            _limit_change(profile, outcome),
+            _token_change(profile, outcome, by_name),
+            _wording_change(profile, outcome),
+        ):
+            if change is not None and change.path not in changes:
+                changes[change.path] = change
+    return list(changes.values())
+
+
+def _limit_change(profile: ModelProfile, outcome: Outcome) -> ProfileChange | None:
+    probe, real, fake = outcome.probe, outcome.real, outcome.fake
+    if probe.limit is None or real.status == fake.status:
+        return None
+    path, value = probe.limit
+    old = read_path(profile, path)
+    if real.status < 400 <= fake.status:
+        return ProfileChange(path, old, value, f"{probe.name}: the upstream accepted {value} "
+                             f"(the limit is at least {value})")  # fmt: skip
+    if fake.status < 400 <= real.status:
+        message = str((real.error or {}).get("message", ""))
+        smaller = [int(n) for n in re.findall(r"\d+", message.replace(",", "")) if int(n) < value]
+        new = max(smaller) if smaller else value - 1
+        return ProfileChange(path, old, new, f"{probe.name}: the upstream refused {value}: "
+                             f"{message!r}")  # fmt: skip
+    return None
+
+
+def _delta(outcome: Outcome | None) -> int:
+    if outcome is None:
+        return 0
+    real, fake = outcome.real.prompt_tokens, outcome.fake.prompt_tokens
+    return real - fake if real is not None and fake is not None else 0
+
+
+def _token_change(
+    profile: ModelProfile, outcome: Outcome, by_name: dict[str, Outcome]
+) -> ProfileChange | None:
+    probe = outcome.probe
+    if probe.token_field is None or outcome.real.status != outcome.fake.status:
+        return None
+    delta = _delta(outcome)
+    if probe.token_baseline is not None:
+        delta -= _delta(by_name.get(probe.token_baseline))
+    if delta == 0 or delta % probe.token_divisor:
+        return None
+    old = read_path(profile, probe.token_field)
+    return ProfileChange(
+        probe.token_field,
+        old,
+        old + delta // probe.token_divisor,
+        f"{probe.name}: usage.prompt_tokens real {outcome.real.prompt_tokens}, fake "
+        f"{outcome.fake.prompt_tokens}",
+    )
+
+
+_WORD = re.compile(r"[\w'-]+|\S")
+
+
+def _wording_change(profile: ModelProfile, outcome: Outcome) -> ProfileChange | None:
+    probe = outcome.probe
+    if probe.wording is None:
+        return None
+    real = str((outcome.real.error or {}).get("message", ""))
+    fake = str((outcome.fake.error or {}).get("message", ""))
+    if not real or not fake or real == fake:
+        return None
+    old = read_path(profile, probe.wording)
+    real_words, fake_words = _WORD.findall(real), _WORD.findall(fake)
+    matcher = difflib.SequenceMatcher(a=fake_words, b=real_words, autojunk=False)
+    for tag, a0, a1, b0, b1 in matcher.get_opcodes():
+        if tag == "replace" and " ".join(fake_words[a0:a1]) == old:
+            new = " ".join(real_words[b0:b1])
+            return ProfileChange(probe.wording, old, new, f"{probe.name}: {real!r}")
+    return None
+
+
+def render_python(
+    profile: ModelProfile, changes: list[ProfileChange], on: date, upstream: str
+) -> str:
+    """A snippet that builds the updated profile; paste its values into ``_profile.py``."""
+    tree: dict[str, Any] = {}
+    for change in changes:
+        node = tree
+        *parents, leaf = change.path.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = change
+    lines = [
+        f"# minidouble drift against {upstream} on {on.isoformat()}: the values the upstream",
+        f"# showed, for review. Profile {profile.profile_version} was verified on "
+        f"{profile.verified_on.isoformat()}.",
+        "# Copy the reviewed values into GPT4O_MINI in src/minidouble/_profile.py.",
+        "import dataclasses",
+        "import datetime",
+        "",
+        "from minidouble._profile import GPT4O_MINI",
+        "",
+        "UPDATED_PROFILE = " + _render_replace("GPT4O_MINI", tree, 0, on),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _render_replace(base: str, tree: dict[str, Any], depth: int, on: date | None) -> str:
+    pad = "    " * (depth + 1)
+    parts = [f"dataclasses.replace(\n{pad}{base},"]
+    if on is not None:
+        parts.append(f"{pad}verified_on=datetime.date({on.year}, {on.month}, {on.day}),")
+    for name, value in tree.items():
+        if isinstance(value, ProfileChange):
+            parts.append(f"{pad}# was {value.old!r}; {value.evidence}".replace("\n", " "))
+            parts.append(f"{pad}{name}={value.new!r},")
+        else:
+            parts.append(
+                f"{pad}{name}={_render_replace(f'{base}.{name}', value, depth + 1, None)},"
+            )
+    parts.append("    " * depth + ")")
+    return "\n".join(parts)
+
+
+def render_json(
+    profile: ModelProfile, changes: list[ProfileChange], on: date, upstream: str
+) -> str:
+    document = {
+        "upstream": upstream,
+        "profile_version": profile.profile_version,
+        "verified_on": on.isoformat(),
+        "previously_verified_on": profile.verified_on.isoformat(),
+        "changes": [
+            {"field": c.path, "old": c.old, "new": c.new, "evidence": c.evidence} for c in changes
+        ],
+    }
+    return json.dumps(document, indent=2, default=str) + "\n"
