@@ -372,10 +372,14 @@ def _render_object(schema: Mapping[str, Any], scope: _Scope) -> str:
         default = _default_comment(value)
         any_comment = any_comment or bool(comments) or bool(default)
         optional = "" if key in required_names else "?"
-        line = f"{key}{optional}: {_render(value, scope.deeper())}"
+        # The description is already written above the property: an inline object does not
+        # repeat it as its heading (a $ref target's own description does head its body).
+        undescribed = {k: v for k, v in value.items() if k != "description"}
+        line = f"{key}{optional}: {_render(undescribed, scope.deeper())}"
         rendered.append((comments, line, default))
-    title = schema.get("title")
-    heading = f"// {title}\n" if isinstance(title, str) and title else ""
+    # An object's own title and description head its body: the top-level parameters and
+    # $ref targets show them (5 recorded Mirascope/pydantic tools need the description).
+    heading = "".join(_comment_lines(schema))
     if not any_comment and not heading:
         # Without comments the object is written on one line, like a TypeScript literal.
         return "{" + ", ".join(line for _, line, _ in rendered) + "}"
