@@ -302,7 +302,10 @@ def render_functions(functions: Sequence[FunctionSpec], rules: TokenRules) -> st
     parts = [rules.tools_header]
     for function in functions:
         if function.description:
-            parts.append(f"// {function.description}\n")
+            # Each line of a function's description is trimmed (docstring indentation and
+            # trailing spaces cost nothing): 1 recorded gpt-4o-mini item and 20 gpt-4o ones.
+            lines = (line.strip() for line in function.description.split("\n"))
+            parts.append("// " + "\n".join(lines) + "\n")
         parameters = function.parameters or {}
         properties = parameters.get("properties")
         if isinstance(properties, Mapping) and properties:
