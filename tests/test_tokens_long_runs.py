@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
-from minidouble._tokenizer import encoding, token_count
+from minidouble import FakeGPT4oMini
+from minidouble._tokenizer import encode, encoding, token_count
 
 
 @pytest.mark.parametrize("char", [" ", "\t"])
@@ -45,3 +47,56 @@ def test_a_million_of_any_other_whitespace_is_counted(char: str) -> None:
 def test_a_million_mixed_whitespace_characters_do_not_crash() -> None:
     # No period to use: counted block by block, within a token per block of the truth.
     assert 500_000 <= token_count(" \t" * 524_288) <= 530_000
+
+
+@pytest.mark.parametrize("char", [" ", "\t", "\u3000"])
+@pytest.mark.parametrize(("before", "after"), [("", ""), ("word", "word"), ("end.", "\n")])
+@pytest.mark.parametrize("length", [8_192, 12_345, 40_000])
+def test_long_run_encodes_like_a_bare_encode(
+    char: str, before: str, after: str, length: int
+) -> None:
+    text = before + char * length + after
+    assert encode(text) == encoding().encode_ordinary(text)
+
+
+def test_a_million_spaces_encode_to_their_count_and_decode_back() -> None:
+    text = "a" + " " * 1_048_576 + "b" + "\t" * 300_000 + "\nc"
+    ids = encode(text)
+    assert len(ids) == token_count(text)
+    assert encoding().decode(ids) == text
+
+
+def test_a_million_mixed_whitespace_characters_encode_without_crashing() -> None:
+    text = " \t" * 524_288
+    assert encoding().decode(encode(text)) == text
+
+
+def test_the_fake_replies_with_a_million_spaces() -> None:
+    # The engine counts and cuts its reply with the same tokenizer as the prompt.
+    text = "start" + " " * 1_048_576 + "end"
+    with FakeGPT4oMini() as fake:
+        fake.reply(text)
+        response = httpx.post(
+            "https://api.openai.com/v1/chat/completions",
+            json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]},
+            headers={"Authorization": "Bearer sk-test"},
+            timeout=60,
+        )
+        cut = response.json()
+        fake.reply(text)
+        response = httpx.post(
+            "https://api.openai.com/v1/chat/completions",
+            json={
+                "model": "gpt-4o-mini",
+                "messages": [{"role": "user", "content": "Hi"}],
+                "max_tokens": 100,
+            },
+            headers={"Authorization": "Bearer sk-test"},
+            timeout=60,
+        )
+    assert cut["choices"][0]["message"]["content"] == text
+    assert cut["usage"]["completion_tokens"] == token_count(text)
+    limited = response.json()
+    assert limited["usage"]["completion_tokens"] == 100
+    assert limited["choices"][0]["finish_reason"] == "length"
+    assert text.startswith(limited["choices"][0]["message"]["content"])

@@ -112,6 +112,12 @@ def test_tool_names() -> None:
 
 def test_parameters_must_be_an_object_schema() -> None:
     validate_request(chat(tools=[{"type": "function", "function": {"name": "noargs"}}]))
+    # An empty schema means "no arguments", like an omitted one: strict still asks for
+    # additionalProperties, as the omitted one does.
+    validate_request(chat(tools=[tool("noargs", parameters={})]))
+    assert error_of(chat(tools=[tool("noargs", parameters={}, strict=True)]))[3].endswith(
+        "'additionalProperties' is required to be supplied and to be false."
+    )
     assert error_of(chat(tools=[tool(parameters={"type": "string"})])) == (
         400,
         "tools[0].function.parameters",

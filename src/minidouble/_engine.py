@@ -18,7 +18,7 @@ from typing import Any
 
 from minidouble._profile import GPT4O_MINI, ModelProfile
 from minidouble._schema_values import SchemaValueError, generate
-from minidouble._tokenizer import encoding
+from minidouble._tokenizer import encode, encoding
 from minidouble._wire import new_call_id
 
 __all__ = [
@@ -161,7 +161,7 @@ def assemble(choices: Sequence[Choice], body: Mapping[str, Any]) -> Reply:
         return Reply(tuple(choices))
     import difflib
 
-    expected = encoding().encode_ordinary(predicted)
+    expected = encode(predicted)
     accepted = rejected = 0
     for choice in choices:
         matcher = difflib.SequenceMatcher(None, expected, list(choice.tokens), autojunk=False)
@@ -466,7 +466,7 @@ def _token_bytes(tokens: Sequence[int]) -> list[bytes]:
 
 
 def text_fragments(text: str) -> tuple[str, ...]:
-    raw_tokens = _token_bytes(encoding().encode_ordinary(text))
+    raw_tokens = _token_bytes(encode(text))
     return tuple(piece.text for piece in _pieces(raw_tokens, None))
 
 
@@ -481,7 +481,7 @@ def _render_text(
     refusal: bool = False,
 ) -> Choice:
     text = _cut_at_stop(text, stops)
-    tokens = encoding().encode_ordinary(text)
+    tokens = encode(text)
     finish = "stop"
     if len(tokens) > limit:
         tokens, finish = tokens[:limit], "length"
@@ -515,8 +515,8 @@ def _render_calls(intent: Intent, *, limit: int, forced: bool, profile: ModelPro
     truncated = False
     for call in intent.tool_calls:
         if not forced:
-            spent += len(encoding().encode_ordinary(call.name))
-        argument_tokens = encoding().encode_ordinary(call.arguments)
+            spent += len(encode(call.name))
+        argument_tokens = encode(call.arguments)
         room = limit - spent
         if len(argument_tokens) > room:
             argument_tokens, truncated = argument_tokens[: max(room, 0)], True

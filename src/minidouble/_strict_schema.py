@@ -19,7 +19,8 @@ from minidouble._profile import ModelProfile
 __all__ = ["check_function_parameters", "check_strict_schema"]
 
 Context = tuple[str | int, ...]
-# What an omitted ``parameters`` stands for: a function without arguments.
+# What an omitted or empty ``parameters`` stands for: a function without arguments (an empty
+# schema was answered, recorded 2026-01; ``{"type": "object"}`` alone is refused, recorded).
 _NO_PARAMETERS: Mapping[str, Any] = {"type": "object", "properties": {}}
 
 
@@ -32,7 +33,7 @@ def check_function_parameters(
     profile: ModelProfile,
 ) -> None:
     """The rules every function's ``parameters`` obey, and the strict ones when ``strict``."""
-    schema = _NO_PARAMETERS if parameters is None else parameters
+    schema = parameters or _NO_PARAMETERS
     owner = f"function '{name}'"
     code = "invalid_function_parameters"
     _check_root(schema, owner=owner, param=param, code=code)

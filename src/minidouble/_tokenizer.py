@@ -8,6 +8,7 @@ checked against OpenAI's published value before a single token is produced.
 from __future__ import annotations
 
 import base64
+import bisect
 import gzip
 import hashlib
 import re
@@ -130,8 +131,44 @@ def _tokens_per_block(char: str) -> int | None:
     return _block_tokens[char]
 
 
+def encode(text: str) -> list[int]:
+    """The token ids of ``text`` as :func:`token_count` counts them, long runs included."""
+    if len(text) >= 2 * _RUN_BLOCK and any(run in text for run in _COMMON_RUNS):
+        return _encode_with_long_runs(text)
+    try:
+        return encoding().encode_ordinary(text)
+    except BaseException as exc:
+        if type(exc).__name__ != "PanicException":
+            raise
+        return _encode_with_long_runs(text)
+
+
+def _encode_with_long_runs(text: str) -> list[int]:
+    """Encodes the shortened text, then puts each removed run's blocks back inside the run:
+    the middle of a periodic run is one token repeated, so any interior position is exact."""
+    shortened, _, removed = _shorten_repeated_runs(text)
+    try:
+        tokens = encoding().encode_ordinary(shortened)
+    except BaseException as exc:
+        if type(exc).__name__ != "PanicException":
+            raise
+        tokens = _mixed_runs_in_chunks(shortened)
+    if not removed:
+        return tokens
+    _, offsets = encoding().decode_with_offsets(tokens)
+    pieces: list[int] = []
+    start = 0
+    for run_offset, char, blocks in removed:
+        at = bisect.bisect_left(offsets, run_offset + _RUN_BLOCK // 2, lo=start)
+        pieces.extend(tokens[start:at])
+        pieces.extend(encoding().encode_ordinary(char * _RUN_BLOCK) * blocks)
+        start = at
+    pieces.extend(tokens[start:])
+    return pieces
+
+
 def _count_with_long_runs(text: str) -> int:
-    shortened, added = _shorten_repeated_runs(text)
+    shortened, added, _ = _shorten_repeated_runs(text)
     try:
         return len(encoding().encode_ordinary(shortened)) + added
     except BaseException as exc:
@@ -140,8 +177,12 @@ def _count_with_long_runs(text: str) -> int:
         return _count_mixed_runs_in_chunks(shortened) + added
 
 
-def _shorten_repeated_runs(text: str) -> tuple[str, int]:
+def _shorten_repeated_runs(text: str) -> tuple[str, int, list[tuple[int, str, int]]]:
+    """The text with long periodic runs shortened, the tokens removed, and where: each
+    shortened run's offset in the result, its character and the blocks taken out."""
     kept: list[str] = []
+    removed: list[tuple[int, str, int]] = []
+    length = 0
     added = 0
     start = 0
     for run in _REPEATED_RUN.finditer(text):
@@ -152,11 +193,14 @@ def _shorten_repeated_runs(text: str) -> tuple[str, int]:
             continue
         blocks = (end - index) // _RUN_BLOCK - 1
         kept.append(text[start:index])
+        length += index - start
+        removed.append((length, char, blocks))
         kept.append(char * (end - index - blocks * _RUN_BLOCK))
+        length += end - index - blocks * _RUN_BLOCK
         added += blocks * per_block
         start = end
     kept.append(text[start:])
-    return "".join(kept), added
+    return "".join(kept), added, removed
 
 
 def _count_mixed_runs_in_chunks(text: str) -> int:
@@ -174,3 +218,19 @@ def _count_mixed_runs_in_chunks(text: str) -> int:
         start = end - _RUN_BLOCK
     kept.append(text[start:])
     return len(encoding().encode_ordinary("".join(kept))) + added
+
+
+def _mixed_runs_in_chunks(text: str) -> list[int]:
+    """Like :func:`_count_mixed_runs_in_chunks`, as ids in text order (still approximate)."""
+    pieces: list[int] = []
+    start = 0
+    for run in _MIXED_RUN.finditer(text):
+        index, end = run.span()
+        # The first and last blocks stay joined to their neighbours, so both ends are exact.
+        pieces.extend(encoding().encode_ordinary(text[start : index + _RUN_BLOCK]))
+        for offset in range(index + _RUN_BLOCK, end - _RUN_BLOCK, _RUN_BLOCK):
+            block = text[offset : min(offset + _RUN_BLOCK, end - _RUN_BLOCK)]
+            pieces.extend(encoding().encode_ordinary(block))
+        start = end - _RUN_BLOCK
+    pieces.extend(encoding().encode_ordinary(text[start:]))
+    return pieces

@@ -468,8 +468,7 @@ def _check_tools(value: object, profile: ModelProfile) -> list[str]:
             _require_bool(f"{path}.strict", strict)
         parameters = fields.get("parameters")
         if parameters is not None:
-            # An empty schema is accepted as "no parameters" (recorded 2026-01, strict false).
-            parameters = _require_object(f"{path}.parameters", parameters) or None
+            parameters = _require_object(f"{path}.parameters", parameters)
         check_function_parameters(
             parameters,
             name=fields["name"],
