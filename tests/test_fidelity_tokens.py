@@ -33,9 +33,9 @@ NOT_REPRODUCIBLE = frozenset({"image_remote_url", "image_file_id", "file"})
 # Tool requests recorded before this date carry the older, 2-token larger tools overhead.
 TOOL_DRIFT_UNTIL = "2024-11-08"
 TOOL_DRIFT_TOKENS = 2
-# Issue 2 asks for 99.5%; the rules reach 95.6% today (docs/token-accounting.md lists what is
+# Issue 2 asks for 99.5%; the rules reach 95.9% today (docs/token-accounting.md lists what is
 # missed). This floor guards what is reached: raise it as rules improve, never lower it.
-REQUIRED_SHARE = 0.955
+REQUIRED_SHARE = 0.958
 
 
 @dataclass(frozen=True)
