@@ -19,6 +19,7 @@ from typing import Any
 from minidouble._profile import GPT4O_MINI, ModelProfile
 from minidouble._schema_values import SchemaValueError, generate
 from minidouble._tokenizer import encode, encoding
+from minidouble._tokens import text_of_content
 from minidouble._wire import new_call_id
 
 __all__ = [
@@ -143,15 +144,7 @@ def prediction_text(body: Mapping[str, Any]) -> str | None:
     if not isinstance(prediction, Mapping) or prediction.get("type") != "content":
         return None
     content = prediction.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            part["text"]
-            for part in content
-            if isinstance(part, Mapping) and isinstance(part.get("text"), str)
-        )
-    return None
+    return text_of_content(content) if isinstance(content, (str, list)) else None
 
 
 def assemble(choices: Sequence[Choice], body: Mapping[str, Any]) -> Reply:

@@ -38,6 +38,7 @@ __all__ = [
     "render_functions",
     "render_response_format",
     "render_schema_type",
+    "text_of_content",
 ]
 
 
@@ -89,7 +90,8 @@ class Prompt:
 # Messages
 
 
-def _text_of(content: Any) -> str:
+def text_of_content(content: Any) -> str:
+    """The text a message content (string or parts) puts in front of the model."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -107,7 +109,7 @@ def _message_text(message: Mapping[str, Any]) -> str:
     if content is None and message.get("role") == "assistant":
         refusal = message.get("refusal")
         return refusal if isinstance(refusal, str) else ""
-    return _text_of(content)
+    return text_of_content(content)
 
 
 def _message_header(message: Mapping[str, Any]) -> str:
@@ -230,12 +232,12 @@ def chat_prompt(body: Mapping[str, Any], rules: TokenRules) -> Prompt:
             prompt.extra_tokens += rules.per_tool_call
         elif role == "tool":
             name = call_names.get(message.get("tool_call_id"), "")
-            prompt.turns.append(Turn(f"{rules.functions_prefix}{name}", _text_of(content)))
+            prompt.turns.append(Turn(f"{rules.functions_prefix}{name}", text_of_content(content)))
         elif role == "function":
             function_name = message.get("name")
             function_name = function_name if isinstance(function_name, str) else ""
             header = f"{rules.functions_prefix}{function_name}"
-            prompt.turns.append(Turn(header, _text_of(content)))
+            prompt.turns.append(Turn(header, text_of_content(content)))
         else:
             prompt.turns.append(Turn(_message_header(message), _message_text(message)))
     prompt.extra_tokens += _tool_choice_cost(body, prompt.functions, rules)
