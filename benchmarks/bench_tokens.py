@@ -16,12 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bench_validate import full_context_request, paired, small_request
+from bench_validate import compare_to_bare_encode, full_context_request, small_request
 
 from minidouble import count_prompt_tokens
-from minidouble._tokenizer import encoding
-
-TARGET_128K = 1.2
 
 Case = Callable[[], tuple[dict[str, Any], str]]
 
@@ -84,24 +81,7 @@ CASES: list[tuple[str, Case, int, int]] = [
 
 
 def main() -> None:
-    enc = encoding()
-    print(f"{'case':<22} {'prompt':>8} {'bare encode':>12} {'count':>12} {'ratio':>7}")
-    for label, build, repeat, number in CASES:
-        body, text = build()
-        prompt_tokens = count_prompt_tokens(body)
-        bare, counted, ratio = paired(
-            lambda text=text: enc.encode_ordinary(text),
-            lambda body=body: count_prompt_tokens(body),
-            repeat,
-            number,
-        )
-        print(
-            f"{label:<22} {prompt_tokens:>8} {bare * 1e3:>10.3f}ms {counted * 1e3:>10.3f}ms "
-            f"{ratio:>6.2f}x"
-        )
-        if label.startswith("128K"):
-            verdict = "met" if ratio <= TARGET_128K else "MISSED"
-            print(f"  target: <= {TARGET_128K}x of the bare encode ({verdict})")
+    compare_to_bare_encode(CASES, count_prompt_tokens)
 
 
 if __name__ == "__main__":
