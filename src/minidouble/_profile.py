@@ -107,6 +107,10 @@ class TokenRules:
     functions_prefix: str = "functions."
     parallel_tool_header: str = "assistant to=multi_tool_use.parallel"
     per_tool_call: int = 2
+    # The answers to a parallel call are one message (the JSON list of the results). Only the
+    # length of its header and fixed part is measured (3 + 2 tokens), not their text.
+    parallel_answers_header: str = "multi_tool_use"
+    parallel_answers_extra: int = 2
     # response_format json_schema: a "# Response Formats" section in the instructions, and
     # the reply primed with the format's name plus this many tokens.
     response_format_header: str = "# Response Formats\n\n## "

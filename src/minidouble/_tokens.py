@@ -167,12 +167,32 @@ def _arguments_text(arguments: Any) -> str:
     return json.dumps(parsed, separators=(",", ":"), ensure_ascii=False)
 
 
+def _call_id(call: Any) -> Any:
+    return call.get("id") if isinstance(call, Mapping) else None
+
+
 def _call_function(call: Any) -> tuple[str, Any]:
     function = call.get("function") if isinstance(call, Mapping) else None
     if not isinstance(function, Mapping):
         return "", ""
     name = function.get("name")
     return (name if isinstance(name, str) else ""), function.get("arguments")
+
+
+def _json_value(text: str) -> Any:
+    """``text`` parsed when it is JSON, else ``text`` itself (never raises: bad input counts)."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+
+
+def _json_text(value: Any, *, compact: bool, ascii_only: bool) -> str:
+    separators = (",", ":") if compact else (", ", ": ")
+    try:
+        return json.dumps(value, separators=separators, ensure_ascii=ascii_only)
+    except (ValueError, RecursionError):
+        return str(value)
 
 
 def _tool_call_turns(calls: Sequence[Any], rules: TokenRules) -> Iterator[Turn]:
@@ -184,13 +204,21 @@ def _tool_call_turns(calls: Sequence[Any], rules: TokenRules) -> Iterator[Turn]:
     uses = []
     for call in calls:
         name, arguments = _call_function(call)
-        try:
-            parameters = json.loads(arguments) if isinstance(arguments, str) else {}
-        except ValueError:
-            parameters = arguments
+        parameters = _json_value(arguments) if isinstance(arguments, str) else {}
         uses.append({"recipient_name": f"{rules.functions_prefix}{name}", "parameters": parameters})
-    wrapper = json.dumps({"tool_uses": uses}, separators=(",", ":"), ensure_ascii=False)
-    yield Turn(rules.parallel_tool_header, wrapper)
+    yield Turn(rules.parallel_tool_header, _json_text({"tool_uses": uses}, compact=True, ascii_only=False))
+
+
+def _parallel_answers_turn(answers: Sequence[Any], rules: TokenRules) -> Turn:
+    """The answers to one parallel call, read as a single message: the JSON list of results.
+
+    Each result is parsed when it is JSON (a pretty-printed answer is re-serialised) and kept
+    as a string otherwise; the list is written with the default ``", "`` separators and ASCII
+    escapes. 76 of 76 recorded items with a parallel round agree, 4 to 1,343 tokens apart
+    from one message per answer.
+    """
+    values = [_json_value(text_of_content(content)) for content in answers]
+    return Turn(rules.parallel_answers_header, _json_text(values, compact=False, ascii_only=True))
 
 
 def chat_prompt(body: Mapping[str, Any], rules: TokenRules) -> Prompt:
@@ -200,11 +228,23 @@ def chat_prompt(body: Mapping[str, Any], rules: TokenRules) -> Prompt:
     if not isinstance(messages, list):
         return prompt
     call_names: dict[Any, str] = {}
+    # The open parallel round: the ids of its calls, and the answers received so far.
+    round_ids: set[Any] = set()
+    answers: list[Any] = []
     for message in messages:
         if not isinstance(message, Mapping):
             continue
         role = message.get("role")
         content = message.get("content")
+        if role == "tool" and message.get("tool_call_id") in round_ids:
+            answers.append(content)
+            prompt.extra_tokens += _media_cost(content, rules)
+            continue
+        if answers:
+            prompt.turns.append(_parallel_answers_turn(answers, rules))
+            prompt.extra_tokens += rules.parallel_answers_extra
+            answers = []
+        round_ids = set()
         prompt.extra_tokens += _media_cost(content, rules)
         if (
             role == "assistant"
@@ -215,14 +255,13 @@ def chat_prompt(body: Mapping[str, Any], rules: TokenRules) -> Prompt:
             text = _message_text(message)
             if text:
                 prompt.turns.append(Turn(_message_header(message), text))
-            for call in calls:
-                if isinstance(call, Mapping):
-                    # Answers to a parallel call are matched by order: their header carries
-                    # no function name (17 of 17 recorded parallel rounds agree).
-                    name = _call_function(call)[0] if len(calls) == 1 else ""
-                    call_names[call.get("id")] = name
+            if len(calls) == 1:
+                call_names[_call_id(calls[0])] = _call_function(calls[0])[0]
+            else:
+                round_ids = {_call_id(call) for call in calls}
             prompt.turns.extend(_tool_call_turns(calls, rules))
-            prompt.extra_tokens += rules.per_tool_call * len(calls)
+            # A parallel wrapper is one call to multi_tool_use.parallel.
+            prompt.extra_tokens += rules.per_tool_call
         elif role == "assistant" and isinstance(message.get("function_call"), Mapping):
             text = _message_text(message)
             if text:
@@ -240,6 +279,9 @@ def chat_prompt(body: Mapping[str, Any], rules: TokenRules) -> Prompt:
             prompt.turns.append(Turn(header, text_of_content(content)))
         else:
             prompt.turns.append(Turn(_message_header(message), _message_text(message)))
+    if answers:
+        prompt.turns.append(_parallel_answers_turn(answers, rules))
+        prompt.extra_tokens += rules.parallel_answers_extra
     prompt.extra_tokens += _tool_choice_cost(body, prompt.functions, rules)
     prompt.reply_constrained = not prompt.functions or body.get("tool_choice") == "none"
     if prompt.response_format is not None:
