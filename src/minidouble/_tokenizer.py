@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import bisect
+import functools
 import gzip
 import hashlib
 import re
@@ -107,8 +108,22 @@ _MIXED_RUN = re.compile(rf"[^\S\r\n]{{{16 * _RUN_BLOCK},}}")
 _block_tokens: dict[str, int | None] = {}
 
 
+# Short texts recur across a suite's requests (system prompts, instructions, the fake's own
+# default replies): their tokens are remembered instead of re-encoded. The bounds keep the
+# memory small; a long text costs far more to encode than to look up, so it is not worth a
+# place. Counts are a pure function of the text, so a cached answer is exact.
+_CACHED_CHARS = 1024
+_CACHED_TEXTS = 4096
+
+
 def token_count(text: str) -> int:
     """Tokens in ``text`` as the API tokenizes user text: special-token strings are plain text."""
+    if len(text) <= _CACHED_CHARS:
+        return len(_short_tokens(text))
+    return _token_count(text)
+
+
+def _token_count(text: str) -> int:
     if len(text) >= 2 * _RUN_BLOCK and any(run in text for run in _COMMON_RUNS):
         return _count_with_long_runs(text)
     try:
@@ -133,6 +148,18 @@ def _tokens_per_block(char: str) -> int | None:
 
 def encode(text: str) -> list[int]:
     """The token ids of ``text`` as :func:`token_count` counts them, long runs included."""
+    if len(text) <= _CACHED_CHARS:
+        return list(_short_tokens(text))
+    return _encode(text)
+
+
+@functools.lru_cache(maxsize=_CACHED_TEXTS)
+def _short_tokens(text: str) -> tuple[int, ...]:
+    # A tuple: callers get their own list, so none can change what the cache holds.
+    return tuple(_encode(text))
+
+
+def _encode(text: str) -> list[int]:
     if len(text) >= 2 * _RUN_BLOCK and any(run in text for run in _COMMON_RUNS):
         return _encode_with_long_runs(text)
     try:
