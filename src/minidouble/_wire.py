@@ -87,9 +87,13 @@ def pretty(document: Any) -> bytes:
     """api.openai.com's completion style: 2-space indent, raw UTF-8, a trailing newline.
 
     Byte-identical to ``json.dumps(document, indent=2, ensure_ascii=False) + "\\n"``, which
-    falls back to the pure-Python encoder whenever an indent is set; this walk escapes strings
-    with the C encoder and costs a third of it on the every-request path.
+    falls back to the pure-Python encoder whenever an indent is set. A plain completion (the
+    answer to nearly every request) fills a template of its fixed layout; anything else is
+    walked, escaping strings with the C encoder.
     """
+    filled = _fill_completion_template(document)
+    if filled is not None:
+        return filled
     parts: list[str] = []
     _pretty_into(document, "\n", parts)
     parts.append("\n")
@@ -133,6 +137,131 @@ def _pretty_into(value: Any, newline: str, parts: list[str]) -> None:
         parts.append(newline + "]")
     else:
         parts.append(json.dumps(value))
+
+
+# The layout of a plain completion (text or refusal choices, no logprobs, OpenAI's keys): only
+# its scalars change between requests, so the text around them is rendered once per choice
+# count, by the walker above, and filled with ``%``.
+_COMPLETION_KEYS = (
+    "id",
+    "object",
+    "created",
+    "model",
+    "choices",
+    "usage",
+    "service_tier",
+    "system_fingerprint",
+)
+_CHOICE_KEYS = ("index", "message", "logprobs", "finish_reason")
+_MESSAGE_KEYS = ("role", "content", "refusal", "annotations")
+_USAGE_KEYS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "prompt_tokens_details",
+    "completion_tokens_details",
+)
+_PROMPT_DETAILS_KEYS = ("cached_tokens", "audio_tokens")
+_COMPLETION_DETAILS_KEYS = (
+    "reasoning_tokens",
+    "audio_tokens",
+    "accepted_prediction_tokens",
+    "rejected_prediction_tokens",
+)
+_completion_templates: dict[int, str] = {}
+
+
+def _completion_scalars(document: Any) -> list[Any] | None:
+    """A plain completion's scalars in document order, or None for any other document."""
+    if type(document) is not dict or tuple(document) != _COMPLETION_KEYS:
+        return None
+    choices, usage = document["choices"], document["usage"]
+    if type(choices) is not list or type(usage) is not dict or tuple(usage) != _USAGE_KEYS:
+        return None
+    prompt_details = usage["prompt_tokens_details"]
+    completion_details = usage["completion_tokens_details"]
+    if (
+        type(prompt_details) is not dict
+        or tuple(prompt_details) != _PROMPT_DETAILS_KEYS
+        or type(completion_details) is not dict
+        or tuple(completion_details) != _COMPLETION_DETAILS_KEYS
+    ):
+        return None
+    scalars = [document["id"], document["object"], document["created"], document["model"]]
+    for choice in choices:
+        if type(choice) is not dict or tuple(choice) != _CHOICE_KEYS:
+            return None
+        message = choice["message"]
+        if type(message) is not dict or tuple(message) != _MESSAGE_KEYS:
+            return None
+        if message["annotations"] != [] or type(message["annotations"]) is not list:
+            return None
+        scalars += (
+            choice["index"],
+            message["role"],
+            message["content"],
+            message["refusal"],
+            choice["logprobs"],
+            choice["finish_reason"],
+        )
+    scalars += (
+        usage["prompt_tokens"],
+        usage["completion_tokens"],
+        usage["total_tokens"],
+        *prompt_details.values(),
+        *completion_details.values(),
+        document["service_tier"],
+        document["system_fingerprint"],
+    )
+    return scalars
+
+
+def _completion_template(choices: int) -> str:
+    template = _completion_templates.get(choices)
+    if template is None:
+        # The walker renders a completion whose every scalar is a marker; the text between the
+        # markers is the layout, and each marker becomes a %s.
+        marker = "\ue000"
+        usage: dict[str, Any] = dict.fromkeys(_USAGE_KEYS, marker)
+        usage["prompt_tokens_details"] = dict.fromkeys(_PROMPT_DETAILS_KEYS, marker)
+        usage["completion_tokens_details"] = dict.fromkeys(_COMPLETION_DETAILS_KEYS, marker)
+        message: dict[str, Any] = dict.fromkeys(_MESSAGE_KEYS, marker)
+        message["annotations"] = []
+        choice: dict[str, Any] = dict.fromkeys(_CHOICE_KEYS, marker)
+        choice["message"] = message
+        sample: dict[str, Any] = dict.fromkeys(_COMPLETION_KEYS, marker)
+        sample["choices"] = [choice] * choices
+        sample["usage"] = usage
+        parts: list[str] = []
+        _pretty_into(sample, "\n", parts)
+        parts.append("\n")
+        layout = "".join(parts).replace("%", "%%")
+        template = layout.replace(_encode_string(marker), "%s")
+        _completion_templates[choices] = template
+    return template
+
+
+# How the template encodes each kind of scalar; any other value (a container, a float) is
+# not a plain completion's, and the walker takes the document instead.
+_SCALAR_ENCODERS: dict[type, Any] = {
+    str: _encode_string,
+    int: int.__repr__,
+    bool: _SCALARS.__getitem__,
+    type(None): _SCALARS.__getitem__,
+}
+
+
+def _fill_completion_template(document: Any) -> bytes | None:
+    scalars = _completion_scalars(document)
+    if scalars is None:
+        return None
+    encoders = _SCALAR_ENCODERS
+    try:
+        encoded = tuple([encoders[type(value)](value) for value in scalars])
+    except KeyError:
+        return None
+    text: str = _completion_template(len(document["choices"])) % encoded
+    return text.encode()
 
 
 def compact(document: Any) -> bytes:
