@@ -36,6 +36,7 @@ Clock = Callable[[], float]
 # Request fields whose text the limiter counts as prompt, on both chat and Responses paths.
 _PROMPT_FIELDS = ("messages", "input", "instructions", "tools", "functions")
 _OUTPUT_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
+_STRUCTURAL_FIELDS = ("role", "type")
 
 
 def wait_millis(seconds: float) -> int:
@@ -67,13 +68,21 @@ def go_duration(seconds: float) -> str:
 
 
 def _text_chars(value: Any) -> int:
+    # Exact types first: an ``isinstance`` against an abstract class costs more than a visit.
+    kind = type(value)
+    if kind is str:
+        return len(value)
+    if kind is dict or (kind is not list and isinstance(value, Mapping)):
+        # Structural fields are part of the per-message overhead, not of the text.
+        total = 0
+        for key, item in value.items():
+            if key not in _STRUCTURAL_FIELDS:
+                total += len(item) if type(item) is str else _text_chars(item)
+        return total
+    if kind is list or isinstance(value, list):
+        return sum([_text_chars(v) for v in value])
     if isinstance(value, str):
         return len(value)
-    if isinstance(value, Mapping):
-        # Structural fields are part of the per-message overhead, not of the text.
-        return sum(_text_chars(v) for k, v in value.items() if k not in ("role", "type"))
-    if isinstance(value, list):
-        return sum(_text_chars(v) for v in value)
     return 0
 
 
