@@ -141,7 +141,10 @@ class Reply:
 def prediction_text(body: Mapping[str, Any]) -> str | None:
     """The ``prediction`` content (Predicted Outputs), or None."""
     prediction = body.get("prediction")
-    if not isinstance(prediction, Mapping) or prediction.get("type") != "content":
+    # ``is None`` first: most requests have none, and isinstance(None, Mapping) is not free.
+    if prediction is None or not isinstance(prediction, Mapping):
+        return None
+    if prediction.get("type") != "content":
         return None
     content = prediction.get("content")
     return text_of_content(content) if isinstance(content, (str, list)) else None
@@ -318,7 +321,7 @@ def uses_legacy_functions(body: Mapping[str, Any]) -> bool:
 def response_schema(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The ``json_schema`` response format's schema, or None."""
     fmt = body.get("response_format")
-    if isinstance(fmt, Mapping) and fmt.get("type") == "json_schema":
+    if fmt is not None and isinstance(fmt, Mapping) and fmt.get("type") == "json_schema":
         spec = fmt.get("json_schema")
         schema = spec.get("schema") if isinstance(spec, Mapping) else None
         if isinstance(schema, Mapping):
@@ -329,7 +332,7 @@ def response_schema(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 def wants_json_object(body: Mapping[str, Any]) -> bool:
     fmt = body.get("response_format")
-    return isinstance(fmt, Mapping) and fmt.get("type") == "json_object"
+    return fmt is not None and isinstance(fmt, Mapping) and fmt.get("type") == "json_object"
 
 
 def _value_for(schema: Mapping[str, Any], rng: random.Random) -> Any:
@@ -388,6 +391,8 @@ def stop_sequences(body: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _cut_at_stop(text: str, stops: Sequence[str]) -> str:
+    if not stops:
+        return text
     cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
     return text[:cut] if cut >= 0 else text
 

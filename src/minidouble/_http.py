@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from urllib.parse import parse_qsl, urlsplit
 
 __all__ = ["Handler", "HttpRequest", "HttpResponse"]
@@ -21,7 +22,8 @@ class HttpRequest:
     headers: Mapping[str, str]  # keys lower-case
     body: bytes = b""
 
-    @property
+    # The handler asks for the path several times per request; the URL never changes.
+    @cached_property
     def path(self) -> str:
         return urlsplit(self.url).path
 
