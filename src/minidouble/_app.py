@@ -258,9 +258,8 @@ class GPT4oMiniApp:
         started = time.perf_counter()
         request_id = new_request_id()
         path = request.path
-        azure = _AZURE_CHAT.match(path)
-        if azure is not None or path.startswith("/openai/"):
-            return self._azure(request, azure, request_id, started)
+        if path.startswith("/openai/"):  # every Azure path, and only those
+            return self._azure(request, _AZURE_CHAT.match(path), request_id, started)
         if path == CHAT_PATH and request.method == "POST":
             return self._chat(request, request_id, started, OPENAI, CHAT_PATH)
         if path == RESPONSES_PATH and request.method == "POST":

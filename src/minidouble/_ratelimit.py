@@ -99,22 +99,22 @@ def estimate_tokens(body: Any, profile: ModelProfile = GPT4O_MINI) -> int:
     total = 0
     for field in _PROMPT_FIELDS:
         value = body.get(field)
+        if value is None:
+            continue  # absent: no text, no messages
         if field in ("messages", "input"):
             # Each message also costs its role and separators, like the real template.
-            items = value if isinstance(value, list) else [] if value is None else [value]
+            items = value if isinstance(value, list) else [value]
             for item in items:
                 total += math.ceil(_text_chars(item) / rules.estimate_chars_per_token)
                 total += rules.estimate_tokens_per_message
         else:
             total += math.ceil(_text_chars(value) / rules.estimate_chars_per_token)
-    reserved = next(
-        (
-            value
-            for field in _OUTPUT_FIELDS
-            if isinstance(value := body.get(field), int) and not isinstance(value, bool)
-        ),
-        0,
-    )
+    reserved = 0
+    for field in _OUTPUT_FIELDS:
+        value = body.get(field)
+        if isinstance(value, int) and not isinstance(value, bool):
+            reserved = value
+            break
     n = body.get("n")
     choices = n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1
     return total + max(reserved, 0) * choices
@@ -137,12 +137,9 @@ class _Bucket:
 
     def __init__(self, capacity: int, now: float) -> None:
         self.capacity = capacity
+        self.rate = capacity / 60.0
         self.level = float(capacity)
         self.updated = now
-
-    @property
-    def rate(self) -> float:
-        return self.capacity / 60.0
 
     def refill(self, now: float) -> None:
         if now > self.updated:

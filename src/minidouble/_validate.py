@@ -272,7 +272,8 @@ def _require_string(param: str, value: object) -> str:
 
 
 def _require_object(param: str, value: object) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
+    # A parsed body's objects are dicts: checking the exact type first skips ABCMeta.
+    if type(value) is not dict and not isinstance(value, Mapping):
         _type_error(param, "an object", value)
     return value
 
@@ -335,7 +336,12 @@ def _check_messages(messages: object, profile: ModelProfile) -> None:
 def _check_message(index: int, message: object, profile: ModelProfile) -> None:
     path = f"messages[{index}]"
     fields = _require_object(path, message)
-    role = _check_enum(f"{path}.role", _require_field(fields, "role", path), profile.roles, profile)
+    role = fields.get("role")
+    if type(role) is not str or role not in profile.roles:
+        # The common case costs no error path; this reports whichever problem it is.
+        role = _check_enum(
+            f"{path}.role", _require_field(fields, "role", path), profile.roles, profile
+        )
     if (
         "content" not in fields
         and role in ("system", "developer", "user", "tool", "function")
@@ -357,11 +363,12 @@ def _check_message(index: int, message: object, profile: ModelProfile) -> None:
 
 
 def _check_content(index: int, role: str, content: object, profile: ModelProfile) -> None:
-    param = f"messages[{index}].content"
     if isinstance(content, str):
         if len(content) > profile.max_string_length:
+            param = f"messages[{index}].content"
             raise err.string_too_long(param, profile.max_string_length, len(content))
         return
+    param = f"messages[{index}].content"
     if not isinstance(content, list):
         _type_error(param, _EXPECTED_CONTENT, content)
     if not content:
