@@ -157,6 +157,40 @@ def test_the_fake_started_inside_a_users_respx_mock_answers_openai_and_defers_th
     assert len(handler.requests) == 1
 
 
+def test_a_users_respx_route_for_openai_started_first_keeps_its_precedence() -> None:
+    # respx asks its routers in the order they started; the fake's direct path must not
+    # jump that queue while another router is active.
+    handler = Recorder()
+    with respx.mock() as users_mock:
+        users_mock.post(CHAT_URL).respond(json={"users": True})
+        with intercept(handler):
+            assert httpx.post(CHAT_URL, content=b"{}").json() == {"users": True}
+    assert handler.requests == []
+
+
+@pytest.mark.parametrize("sync", [True, False], ids=["sync", "async"])
+def test_the_fake_answers_before_during_and_after_a_users_respx_mock(
+    recorder: Recorder, sync: bool
+) -> None:
+    def post() -> Any:
+        if sync:
+            return httpx.post(CHAT_URL, content=b"{}").json()
+
+        async def call() -> Any:
+            async with httpx.AsyncClient() as client:
+                return (await client.post(CHAT_URL, content=b"{}")).json()
+
+        return asyncio.run(call())
+
+    assert post()["host"] == "api.openai.com"
+    with respx.mock() as users_mock:
+        users_mock.get("https://example.com/data").respond(text="users")
+        assert post()["host"] == "api.openai.com"
+        assert httpx.get("https://example.com/data").text == "users"
+    assert post()["host"] == "api.openai.com"
+    assert len(recorder.requests) == 3
+
+
 def _sse(recorder: Recorder, count: int) -> None:
     def answer(request: HttpRequest) -> HttpResponse:
         def chunks() -> Iterator[bytes]:

@@ -1,14 +1,33 @@
-"""What the httpx and httpx2 adapters share: request building, fault mapping, streamed bodies."""
+"""What the httpx and httpx2 adapters share: request building, fault mapping, streamed bodies,
+and the patch of an httpcore generation's connection pools."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Sequence,
+)
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
-from minidouble._http import HttpRequest, HttpResponse
+from minidouble._http import Handler, HttpRequest, HttpResponse
+from minidouble._transports import is_openai_host
 
-__all__ = ["FaultTypes", "HandlerStream", "build_request", "encode_headers", "translated_faults"]
+__all__ = [
+    "FaultTypes",
+    "HandlerStream",
+    "build_request",
+    "encode_headers",
+    "patched_pools",
+    "translated_faults",
+]
 
 
 @dataclass(frozen=True)
@@ -111,3 +130,99 @@ class HandlerStream:
             await aclose()
         else:
             self.close()
+
+
+# --- answering at an httpcore generation's connection pools ---------------------------------
+
+SyncSend = Callable[[Any, Any], Any]
+AsyncSend = Callable[[Any, Any], Coroutine[Any, Any, Any]]
+
+
+@dataclass(frozen=True)
+class CoreModule:
+    """What the pool patch needs of one httpcore generation (httpcore or httpcore2)."""
+
+    sync_pool: type
+    async_pool: type
+    response: Callable[..., Any]
+    faults: FaultTypes
+
+
+def _answer(handler: Handler, core: CoreModule, request: Any, body: bytes) -> Any:
+    url = request.url
+    http_request = build_request(
+        request.method, url.scheme, url.host, url.port, url.target, request.headers, body
+    )
+    with translated_faults(core.faults):
+        response = handler(http_request)
+    content: bytes | HandlerStream = (
+        response.body if response.stream is None else HandlerStream(response.stream, core.faults)
+    )
+    return core.response(response.status, headers=encode_headers(response), content=content)
+
+
+def _sync_chunks(stream: Iterable[bytes] | AsyncIterable[bytes]) -> Iterable[bytes]:
+    if not isinstance(stream, Iterable):
+        raise TypeError(
+            "minidouble: an httpx request with an async body was sent through a sync client; "
+            "expected bytes or a sync iterable. Use an AsyncClient for async bodies."
+        )
+    return stream
+
+
+def _sync_send(
+    handler: Handler, core: CoreModule, original: SyncSend, answers: Callable[[], bool]
+) -> SyncSend:
+    def handle_request(pool: Any, request: Any) -> Any:
+        if not (is_openai_host(request.url.host.decode("ascii")) and answers()):
+            return original(pool, request)
+        stream = request.stream
+        body = stream if isinstance(stream, bytes) else b"".join(_sync_chunks(stream))
+        return _answer(handler, core, request, body)
+
+    return handle_request
+
+
+def _async_send(
+    handler: Handler, core: CoreModule, original: AsyncSend, answers: Callable[[], bool]
+) -> AsyncSend:
+    async def handle_async_request(pool: Any, request: Any) -> Any:
+        if not (is_openai_host(request.url.host.decode("ascii")) and answers()):
+            return await original(pool, request)
+        stream = request.stream
+        if isinstance(stream, AsyncIterable):
+            body = b"".join([chunk async for chunk in stream])
+        else:
+            body = b"".join(_sync_chunks(stream))
+        return _answer(handler, core, request, body)
+
+    return handle_async_request
+
+
+def _always() -> bool:
+    return True
+
+
+@contextmanager
+def patched_pools(
+    handler: Handler, core: CoreModule, *, answers: Callable[[], bool] = _always
+) -> Iterator[None]:
+    """Answer OpenAI-bound requests at ``core``'s connection pools while ``answers()`` holds.
+
+    Every transport of the matching httpx generation (sync or async, direct or through a
+    proxy, a client's own transport subclass) sends through ``ConnectionPool.handle_request``
+    / ``AsyncConnectionPool.handle_async_request``. Any other request, or any request while
+    ``answers()`` is false, goes to whatever was there before: the library, or a mock
+    patched in earlier.
+    """
+    sync_pool, async_pool = core.sync_pool, core.async_pool
+    # What the class itself holds (a mock's patch, say), not an inherited method.
+    original_sync = sync_pool.__dict__["handle_request"]
+    original_async = async_pool.__dict__["handle_async_request"]
+    sync_pool.handle_request = _sync_send(handler, core, original_sync, answers)  # type: ignore[attr-defined]
+    async_pool.handle_async_request = _async_send(handler, core, original_async, answers)  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        sync_pool.handle_request = original_sync  # type: ignore[attr-defined]
+        async_pool.handle_async_request = original_async  # type: ignore[attr-defined]

@@ -3,6 +3,12 @@
 One catch-all route decides per request: OpenAI and Azure hosts get the handler's answer; any
 other host goes to the next respx router the test has started (so a user's own ``respx.mock``
 keeps working beside the fake) or, when there is none, out to the network untouched.
+
+While the fake's router is the only one, OpenAI-bound requests skip respx: the pools answer
+them directly, as for httpx2. respx rebuilds each request and response for its routers and
+records every call, which cost a small request about as much as the handler itself. With a
+test's own router also started, every request goes through respx, so its routes keep the
+precedence respx gives them.
 """
 
 from __future__ import annotations
@@ -18,15 +24,23 @@ import respx
 from minidouble._http import Handler
 from minidouble._transports import is_openai_host
 from minidouble._transports._common import (
+    CoreModule,
     FaultTypes,
     HandlerStream,
     build_request,
+    patched_pools,
     translated_faults,
 )
 
 __all__ = ["intercept_httpx"]
 
 _FAULTS = FaultTypes(timeout=httpcore.ReadTimeout, disconnect=httpcore.RemoteProtocolError)
+_CORE = CoreModule(
+    sync_pool=httpcore.ConnectionPool,
+    async_pool=httpcore.AsyncConnectionPool,
+    response=httpcore.Response,
+    faults=_FAULTS,
+)
 
 
 def _route_to(
@@ -87,5 +101,11 @@ class _HandlerRoute(respx.Route):
 def intercept_httpx(handler: Handler) -> Iterator[None]:
     router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True, using="httpcore")
     router.add(_HandlerRoute(_route_to(handler, router)))
-    with router:
+
+    def alone() -> bool:
+        routers = router.Mocker.routers if router.Mocker else ()
+        return len(routers) == 1 and routers[0] is router
+
+    # The router first: it starts respx's patches, which the pools' patch then wraps.
+    with router, patched_pools(handler, _CORE, answers=alone):
         yield
