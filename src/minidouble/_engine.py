@@ -357,8 +357,14 @@ def _value_for(schema: Mapping[str, Any], rng: random.Random) -> Any:
         return {}
 
 
+# The fields that can make a default reply anything but plain text.
+_SHAPING_FIELDS = frozenset({"tools", "functions", "response_format", "prediction"})
+
+
 def default_intent(body: Mapping[str, Any], rng: random.Random) -> Intent:
     """A reply valid for ``body``: tool calls when it demands them, schema-valid JSON, or text."""
+    if _SHAPING_FIELDS.isdisjoint(body):
+        return Intent(text=_default_text(rng))
     mode = tool_mode(body)
     legacy = uses_legacy_functions(body)
     if mode in ("required", "named"):
