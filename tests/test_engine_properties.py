@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 from hypothesis import given, settings
@@ -107,3 +108,20 @@ def test_every_reply_honours_its_request(body: dict[str, Any], prompt: str, top:
     for choice in document["choices"]:
         if choice["message"]["content"] is not None:
             assert texts[choice["index"]] == choice["message"]["content"]
+
+
+@given(seed=st.integers(0, 2**80))
+def test_default_text_draws_what_random_sample_draws(seed: int) -> None:
+    # The default text picks its sentences without rng.sample's machinery; the replies (and
+    # every later draw from the same generator) must stay what sample made them.
+    from minidouble._engine import _OPENERS, _SENTENCES, _default_text, rng_for
+
+    # rng_for(digest, index) seeds with digest * 131 + index.
+    reference, ours = random.Random(seed), rng_for(seed // 131, seed % 131)
+    opener = _OPENERS[reference.randrange(len(_OPENERS))]
+    first, second = reference.sample(range(len(_SENTENCES)), 2)
+    sentences = [_SENTENCES[first]]
+    if reference.random() < 0.5:
+        sentences.append(_SENTENCES[second])
+    assert _default_text(ours) == " ".join([opener, *sentences])
+    assert ours.random() == reference.random()

@@ -134,7 +134,7 @@ class Reply:
     completion_tokens: int = field(init=False)
 
     def __post_init__(self) -> None:
-        generated = sum(c.completion_tokens for c in self.choices)
+        generated = sum([c.completion_tokens for c in self.choices])
         object.__setattr__(self, "completion_tokens", generated + self.rejected_prediction_tokens)
 
 
@@ -276,7 +276,13 @@ _SENTENCES = (
 
 def _default_text(rng: random.Random) -> str:
     opener = _OPENERS[rng.randrange(len(_OPENERS))]
-    first, second = rng.sample(range(len(_SENTENCES)), 2)
+    # Two distinct sentences, drawn as rng.sample(range(count), 2) draws them (one pick, then
+    # one of the rest, the last standing in for the first) without its general machinery.
+    count = len(_SENTENCES)
+    first = rng.randrange(count)
+    second = rng.randrange(count - 1)
+    if second == first:
+        second = count - 1
     sentences = [_SENTENCES[first]]
     if rng.random() < 0.5:
         sentences.append(_SENTENCES[second])
