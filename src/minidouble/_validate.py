@@ -758,6 +758,29 @@ def _check_semantics(body: Mapping[str, Any], profile: ModelProfile) -> tuple[st
         _check_null_contents(messages)
     _check_tool_order(messages, profile)
     _check_parts_semantics(messages, profile)
+    if not _OPTION_FIELDS.isdisjoint(body):
+        _check_option_semantics(body, messages, profile)
+    return _completion_cap(body, profile)
+
+
+# The parameters whose presence the semantic layer checks against others: most requests
+# carry none of them, and then there is nothing to check.
+_OPTION_FIELDS = frozenset(
+    {
+        "tool_choice",
+        "parallel_tool_calls",
+        "function_call",
+        "stream_options",
+        "top_logprobs",
+        "web_search_options",
+        "response_format",
+    }
+)
+
+
+def _check_option_semantics(
+    body: Mapping[str, Any], messages: list[Any], profile: ModelProfile
+) -> None:
     tools = body.get("tools")
     if body.get("tool_choice") is not None:
         if tools is None:
@@ -791,7 +814,6 @@ def _check_semantics(body: Mapping[str, Any], profile: ModelProfile) -> tuple[st
         and not _mentions(messages, profile.validation.json_object_word)
     ):
         raise err.json_word_missing()
-    return _completion_cap(body, profile)
 
 
 def _check_null_contents(messages: list[Any]) -> None:
