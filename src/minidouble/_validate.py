@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
 from minidouble import _errors as err
+from minidouble import _tokens
 from minidouble._profile import GPT4O_MINI, ModelProfile, NumberRule
 
 __all__ = ["CHAT_COMPLETIONS", "check_request", "parse_json_body", "validate_request"]
@@ -146,8 +147,6 @@ def check_request(
     profile: ModelProfile = GPT4O_MINI,
 ) -> int:
     """Validate ``body`` and return its prompt tokens, tokenising it exactly once."""
-    from minidouble._tokens import count_prompt_tokens
-
     if _is_responses(path):
         from minidouble._responses._validate import check_responses_request
 
@@ -155,7 +154,7 @@ def check_request(
     _check_path(path)
     try:
         completion_cap = _check_structure(body, path, profile)
-        prompt_tokens = count_prompt_tokens(body, profile=profile)
+        prompt_tokens = _tokens.count_prompt_tokens(body, profile=profile)
     except RecursionError:
         # A body nested deeper than Python's stack: the API's parser gives up on it too.
         raise err.malformed_json() from None
