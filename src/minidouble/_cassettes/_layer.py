@@ -32,6 +32,7 @@ from minidouble._cassettes._format import (
     encode_event,
     encode_request_body,
     encode_response_body,
+    gc_paused,
     parse_document,
     recorded_prompt_tokens,
     render_document,
@@ -45,6 +46,7 @@ from minidouble._cassettes._match import (
     body_diff,
     match_key,
     nearest,
+    stored_key,
 )
 from minidouble._cassettes._secrets import (
     ERROR_RESPONSE_HEADERS_KEPT,
@@ -183,11 +185,12 @@ class CassetteLayer:
             record_mode == "once" and not exists
         )
         self._document: dict[str, Any] = {"interactions": []}
-        if exists:
-            self._document = self._read(self.path)
-        self._loaded: list[dict[str, Any]] = self._document["interactions"]
-        self._keys = [self._stored_key(i) for i in self._loaded] if self._replaying else []
-        self._index = RequestIndex(self._keys)
+        with gc_paused():
+            if exists:
+                self._document = self._read(self.path)
+            self._loaded: list[dict[str, Any]] = self._document["interactions"]
+            self._keys = [self._stored_key(i) for i in self._loaded] if self._replaying else []
+            self._index = RequestIndex(self._keys)
         self._new: list[tuple[int, dict[str, Any]]] = []
         self._orders = 0
         self._open_streams = 0
@@ -240,8 +243,7 @@ class CassetteLayer:
     # Replay
 
     def _stored_key(self, interaction: dict[str, Any]) -> MatchKey:
-        request = interaction["request"]
-        return match_key(request["method"], request["path"], decode_body(request), self._ignores)
+        return stored_key(interaction["request"], self._ignores)
 
     def _replay(self, request: HttpRequest, interaction: dict[str, Any]) -> HttpResponse:
         with self._lock:
