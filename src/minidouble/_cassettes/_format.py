@@ -303,19 +303,28 @@ def summarize(response: Mapping[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def recorded_answer(response: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What the upstream answered in a stored response, as one document with its ``usage``.
+
+    A body as it stands; a Chat Completions stream assembled into a chat.completion-like
+    document; a Responses API stream as its last ``response`` object (the one with usage).
+    """
+    events = response.get("events")
+    if events is None:
+        body = response.get("body")
+        return body if isinstance(body, dict) else None
+    payloads = list(event_payloads(events))
+    finals = [p["response"] for p in payloads if isinstance(p.get("response"), dict)]
+    if finals:
+        final: dict[str, Any] = finals[-1]
+        return final
+    return _assemble(payloads)
+
+
 def recorded_prompt_tokens(response: Mapping[str, Any]) -> int | None:
     """``usage.prompt_tokens`` of a stored successful response, if it reported usage."""
-    events = response.get("events")
-    if events is not None:
-        payloads = list(event_payloads(events))
-        usage = _assemble(payloads).get("usage")
-        if usage is None:
-            # A Responses API stream reports usage inside its final ``response`` object.
-            finals = [p["response"] for p in payloads if isinstance(p.get("response"), dict)]
-            usage = finals[-1].get("usage") if finals else None
-    else:
-        body = response.get("body")
-        usage = body.get("usage") if isinstance(body, dict) else None
+    answer = recorded_answer(response)
+    usage = answer.get("usage") if answer is not None else None
     if isinstance(usage, dict):
         # Chat Completions says prompt_tokens; the Responses API says input_tokens.
         for key in ("prompt_tokens", "input_tokens"):
