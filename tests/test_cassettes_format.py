@@ -22,8 +22,10 @@ from minidouble._cassettes._format import (
 )
 from minidouble._cassettes._match import (
     IgnoreRule,
+    _normalized,
     body_diff,
     canonical_body,
+    canonical_text,
     match_key,
     stored_key,
 )
@@ -93,8 +95,12 @@ def test_canonical_body_ignores_key_order_number_spelling_and_normalisation() ->
     assert canonical_body(b'{"t": null}') != canonical_body(b"{}")
 
 
-# Spellings that canonicalise: composed and decomposed accents, a sign NFC rewrites.
-_TEXT = st.text(st.sampled_from(["a", "/", "*", "e", "\u0301", "\u00e9", "\u212b", '"', "\n"]))
+# Spellings that canonicalise: composed and decomposed accents, a sign NFC rewrites, "=" and
+# the overlay NFC composes into "≠", escaped characters, text that looks like "2.0,".
+_TEXT = st.text(
+    st.sampled_from(["a", "/", "*", "e", "n", "\u0301", "\u00e9", "\u212b", '"', "\n", "\\"])
+    | st.sampled_from(["=", "\u0338", "\u0000", "2", ".", "0", ",", "]"])
+)
 _JSON = st.recursive(
     st.none()
     | st.booleans()
@@ -123,6 +129,19 @@ def test_a_stored_request_keys_as_the_request_it_records(
     key = stored_key(from_file, rules)
     assert key == match_key("POST", "/v1/chat/completions", raw, rules)
     assert key == match_key("POST", "/v1/chat/completions", decode_body(from_file), rules)
+
+
+@given(body=_JSON, ignored=st.sampled_from([(), ("/a",), ("/*/a", "/b")]))
+def test_canonical_text_is_the_normalised_value_sorted(body: Any, ignored: tuple[str, ...]) -> None:
+    # The definition, walked in full; canonical_text skips the walk when its text shows it
+    # would change nothing.
+    expected = _normalized(body)
+    for pointer in ignored:
+        expected = IgnoreRule.parse(pointer).remove(expected)
+    rules = [IgnoreRule.parse(pointer) for pointer in ignored]
+    assert canonical_text(body, rules) == json.dumps(
+        expected, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
 
 
 def test_query_order_does_not_matter_but_values_do() -> None:

@@ -64,7 +64,7 @@ def _cassette_files(paths: Sequence[str]) -> Iterable[tuple[Path, str | None]]:
 def verify_file(path: Path) -> tuple[int, list[str]]:
     """The number of interactions and every problem found in one cassette."""
     try:
-        document = parse_document(path.read_text(encoding="utf-8"), str(path))
+        document = parse_document(path.read_bytes(), str(path))
     except (OSError, UnicodeDecodeError) as exc:
         return 0, [f"cannot read {path}: {exc}"]
     except CassetteError as exc:

@@ -623,7 +623,7 @@ class CassetteLayer:
 
     @staticmethod
     def _read(path: Path) -> dict[str, Any]:
-        return parse_document(path.read_text(encoding="utf-8"), str(path))
+        return parse_document(path.read_bytes(), str(path))
 
     def _save(self) -> bool:
         new = [interaction for _, interaction in sorted(self._new, key=lambda item: item[0])]
