@@ -249,14 +249,17 @@ class ResponsesTemplate:
     Measured on the gpt-4o-mini Responses recordings from April 2025 on (docs/responses.md):
     the tools block is cheaper, a function call in the history costs no extra tokens and is
     its own turn, the reply is not primed with the json_schema format's name, the tools and
-    format sections never open a system turn of their own, and the reply's end is billed.
+    format sections are tokenized apart from the instructions, and the reply's end is billed.
     """
 
     tools_adjustment: int = -3
     per_tool_call: int = 0
     response_format_overhead: int = 1
     primes_format_name: bool = False
-    sections_open_a_turn: bool = False
+    # The tools and format sections are encoded on their own: never merged into the first
+    # system/developer message's text (whose last token would absorb the "\n\n" before
+    # them), and without a turn of their own when there is no such message.
+    sections_apart: bool = True
     # output_tokens also bills the reply's end: +1 after a finished text (+2 when the model
     # could have called a tool instead), +1 after one function call, +3 after parallel calls;
     # nothing when max_output_tokens cut the text (370 of 380 recorded replies agree).

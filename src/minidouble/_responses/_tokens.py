@@ -30,14 +30,16 @@ def count_input_tokens(chat_body: Mapping[str, Any], *, profile: ModelProfile = 
         per_tool_call=template.per_tool_call,
         response_format_overhead=template.response_format_overhead,
     )
+    if template.sections_apart:
+        # With no instruction role to merge into, count_prompt encodes the sections as a turn
+        # of their own; that turn's fixed cost is taken back below.
+        rules = dataclasses.replace(rules, instruction_roles=())
     prompt = chat_prompt(chat_body, rules)
     total = count_prompt(prompt, rules)
     fmt = prompt.response_format
     if fmt is not None and prompt.reply_constrained and not template.primes_format_name:
         total -= token_count(fmt.name)
-    has_sections = bool(prompt.functions) or fmt is not None
-    first = prompt.turns[0].header.split(":", 1)[0] if prompt.turns else None
-    if has_sections and first not in rules.instruction_roles and not template.sections_open_a_turn:
+    if template.sections_apart and (prompt.functions or fmt is not None):
         total -= rules.per_message + token_count(rules.tools_role)
     return total
 
