@@ -50,3 +50,36 @@ def test_tools_are_encoded_apart_from_the_instructions() -> None:
     # Without a system message the block rides along with no turn of its own.
     alone = count(input=TOKYO[1:], tools=[WEATHER])
     assert alone == 63 - 3 - token_count("system") - token_count("You are a helpful assistant")
+
+
+# Mirascope test_resume_with_override_thinking_and_tools (Azure, 2025-11-05): a call whose
+# arguments a client wrote with a space, and its output.
+FIB = {
+    "type": "function",
+    "name": "compute_fib",
+    "description": "Compute the nth Fibonacci number (1-indexed).",
+    "parameters": {
+        "properties": {"n": {"title": "N", "type": "integer"}},
+        "required": ["n"],
+        "additionalProperties": False,
+        "type": "object",
+    },
+    "strict": False,
+}
+
+
+def fib_history(arguments: str) -> list[dict[str, Any]]:
+    call_id = "toolu_01P11Xus7T44xSAftSiPypjg"
+    return [
+        user("What is the 100th fibonacci number?"),
+        {"call_id": call_id, "name": "compute_fib", "arguments": arguments,
+         "type": "function_call"},
+        {"call_id": call_id, "output": "218922995834555169026", "type": "function_call_output"},
+    ]  # fmt: skip
+
+
+def test_call_arguments_are_read_as_sent() -> None:
+    spaced = count(input=fib_history('{"n": 100}'), tools=[FIB], tool_choice="none")
+    assert spaced == 85  # recorded
+    compact = count(input=fib_history('{"n":100}'), tools=[FIB], tool_choice="none")
+    assert spaced - compact == token_count('{"n": 100}') - token_count('{"n":100}') == 1

@@ -107,6 +107,8 @@ class TokenRules:
     functions_prefix: str = "functions."
     parallel_tool_header: str = "assistant to=multi_tool_use.parallel"
     per_tool_call: int = 2
+    # A call's arguments are re-serialised as compact JSON (the Responses API keeps them as sent).
+    compact_arguments: bool = True
     # The answers to a parallel call are one message (the JSON list of the results). Only the
     # length of its header and fixed part is measured (3 + 2 tokens), not their text.
     parallel_answers_header: str = "multi_tool_use"
@@ -256,6 +258,7 @@ class ResponsesTemplate:
     per_tool_call: int = 0
     response_format_overhead: int = 1
     primes_format_name: bool = False
+    compact_arguments: bool = False
     # The tools and format sections are encoded on their own: never merged into the first
     # system/developer message's text (whose last token would absorb the "\n\n" before
     # them), and without a turn of their own when there is no such message.

@@ -159,10 +159,12 @@ def _media_cost(content: Any, rules: TokenRules) -> int:
 _NOT_JSON = object()
 
 
-def _arguments_text(arguments: Any) -> str:
+def _arguments_text(arguments: Any, rules: TokenRules) -> str:
     """The arguments as the model sees them: re-serialised compactly when they are JSON."""
     if not isinstance(arguments, str):
         return ""
+    if not rules.compact_arguments:
+        return arguments
     parsed = _json_value(arguments, _NOT_JSON)
     if parsed is _NOT_JSON:
         return arguments
@@ -201,7 +203,7 @@ def _tool_call_turns(calls: Sequence[Any], rules: TokenRules) -> Iterator[Turn]:
     """An assistant's tool calls: one addressed turn, or one parallel wrapper for several."""
     if len(calls) == 1:
         name, arguments = _call_function(calls[0])
-        yield Turn(rules.assistant_to_prefix, _arguments_text(arguments), recipient=name)
+        yield Turn(rules.assistant_to_prefix, _arguments_text(arguments, rules), recipient=name)
         return
     uses = []
     for call in calls:

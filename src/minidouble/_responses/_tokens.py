@@ -29,6 +29,7 @@ def count_input_tokens(chat_body: Mapping[str, Any], *, profile: ModelProfile = 
         tools_adjustment=template.tools_adjustment,
         per_tool_call=template.per_tool_call,
         response_format_overhead=template.response_format_overhead,
+        compact_arguments=template.compact_arguments,
     )
     if template.sections_apart:
         # With no instruction role to merge into, count_prompt encodes the sections as a turn
