@@ -83,3 +83,69 @@ def test_call_arguments_are_read_as_sent() -> None:
     assert spaced == 85  # recorded
     compact = count(input=fib_history('{"n":100}'), tools=[FIB], tool_choice="none")
     assert spaced - compact == token_count('{"n": 100}') - token_count('{"n":100}') == 1
+
+
+# openinference test_agent_with_tool_calls (2026-04-09): a first request (recorded 73) whose
+# answer was this one call, then its output sent with previous_response_id (recorded 108).
+SF_WEATHER = {
+    "name": "get_weather",
+    "parameters": {
+        "properties": {"location": {"title": "Location", "type": "string"}},
+        "required": ["location"],
+        "title": "get_weather_input",
+        "type": "object",
+        "additionalProperties": False,
+    },
+    "strict": False,
+    "type": "function",
+    "description": "Get the weather for a location.",
+}
+SF_INPUT = [
+    {"type": "message", "role": "system", "content": [{"type": "input_text", "text":
+        "You are a weather assistant. Use the get_weather tool when asked about weather."}]},
+    {"type": "message", "role": "user",
+     "content": [{"type": "input_text", "text": "What's the weather in San Francisco?"}]},
+]  # fmt: skip
+SF_CALL = {
+    "id": "fc_0b7fb495b8662b690069d6f97c5bbc8193b52ee02afbd9002e",
+    "type": "function_call",
+    "status": "completed",
+    "arguments": '{"location":"San Francisco"}',
+    "call_id": "call_mhr5WBWG8kgyIy15JTItue8Q",
+    "name": "get_weather",
+}
+SF_OUTPUT = {
+    "call_id": "call_mhr5WBWG8kgyIy15JTItue8Q",
+    "type": "function_call_output",
+    "output": "The weather in San Francisco is sunny and 72°F",
+}
+
+
+def test_a_call_sent_back_as_returned_costs_three_more() -> None:
+    assert count(input=SF_INPUT, tools=[SF_WEATHER], tool_choice="auto") == 73
+    echoed = count(input=[*SF_INPUT, SF_CALL, SF_OUTPUT], tools=[SF_WEATHER], tool_choice="auto")
+    assert echoed == 108
+    # The same call written without the output item's id and status (153 recorded items).
+    written = {key: value for key, value in SF_CALL.items() if key not in ("id", "status")}
+    plain = count(input=[*SF_INPUT, written, SF_OUTPUT], tools=[SF_WEATHER], tool_choice="auto")
+    assert plain == 105
+    # An id alone, without the status, is read as written (dd-trace-js, 2025-08-04).
+    with_id = {**written, "id": SF_CALL["id"]}
+    assert count(input=[*SF_INPUT, with_id, SF_OUTPUT], tools=[SF_WEATHER]) == 105
+
+
+def test_echoed_calls_of_a_parallel_call_cost_nothing_more() -> None:
+    # Mirascope test_call_with_tools (gpt-4o, 24 recordings): two calls in a row, sent back
+    # with their ids and statuses, count as written.
+    second = {**SF_CALL, "id": "fc_2", "call_id": "call_2", "arguments": '{"location":"Oslo"}'}
+    answer = {**SF_OUTPUT, "call_id": "call_2"}
+    pair = [*SF_INPUT, SF_CALL, second, SF_OUTPUT, answer]
+    written = [{k: v for k, v in item.items() if k not in ("id", "status")} for item in pair]
+    assert count(input=pair, tools=[SF_WEATHER]) == count(input=written, tools=[SF_WEATHER])
+    # Two lone calls, each answered before the next, cost 3 more each (opentelemetry, +6).
+    chain = [*SF_INPUT, SF_CALL, SF_OUTPUT, second, answer]
+    written_chain = [{k: v for k, v in item.items() if k not in ("id", "status")} for item in chain]
+    assert (
+        count(input=chain, tools=[SF_WEATHER])
+        == count(input=written_chain, tools=[SF_WEATHER]) + 2 * 3
+    )

@@ -256,6 +256,9 @@ class ResponsesTemplate:
 
     tools_adjustment: int = -3
     per_tool_call: int = 0
+    # A function call sent back as the API returned it (with its id and status) costs this
+    # much more, unless it is one of several calls in a row (a parallel call's).
+    echoed_lone_call: int = 3
     response_format_overhead: int = 1
     primes_format_name: bool = False
     compact_arguments: bool = False

@@ -14,10 +14,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["LOGPROBS", "chat_messages", "chat_tool", "to_chat_body"]
+__all__ = ["ECHOED", "LOGPROBS", "chat_messages", "chat_tool", "to_chat_body"]
 
 # What ``include`` names to get the tokens' log-probabilities in the output text.
 LOGPROBS = "message.output_text.logprobs"
+# Marks a tool call sent back as the API returned it (a function_call output item, with its
+# ``id`` and ``status``): the Responses template does not read it like a written one.
+ECHOED = "echoed"
 
 _TEXT_PARTS = frozenset({"input_text", "output_text", "summary_text"})
 
@@ -45,11 +48,14 @@ def _chat_content(content: Any) -> Any:
 
 
 def _tool_call(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {
+    call: dict[str, Any] = {
         "id": item.get("call_id"),
         "type": "function",
         "function": {"name": item.get("name"), "arguments": item.get("arguments")},
     }
+    if item.get("id") is not None and item.get("status") is not None:
+        call[ECHOED] = True
+    return call
 
 
 def _tool_output(output: Any) -> Any:
