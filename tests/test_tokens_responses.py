@@ -149,3 +149,54 @@ def test_echoed_calls_of_a_parallel_call_cost_nothing_more() -> None:
         count(input=chain, tools=[SF_WEATHER])
         == count(input=written_chain, tools=[SF_WEATHER]) + 2 * 3
     )
+
+
+# Mirascope test_structured_output_with_tools (Azure gpt-4o-mini, 2025-11-05 and -06): 193
+# recorded 11 times with a one-message answer.
+BOOK_FORMAT = {
+    "type": "json_schema",
+    "name": "BookSummary",
+    "schema": {
+        "properties": {
+            "title": {"title": "Title", "type": "string"},
+            "author": {"title": "Author", "type": "string"},
+            "pages": {"title": "Pages", "type": "integer"},
+            "publication_year": {"title": "Publication Year", "type": "integer"},
+        },
+        "required": ["title", "author", "pages", "publication_year"],
+        "title": "BookSummary",
+        "type": "object",
+        "additionalProperties": False,
+    },
+    "strict": True,
+}
+BOOK_TOOL = {
+    "type": "function",
+    "name": "get_book_info",
+    "description": "Look up book information by ISBN.",
+    "parameters": {
+        "properties": {"isbn": {"title": "Isbn", "type": "string"}},
+        "required": ["isbn"],
+        "additionalProperties": False,
+        "type": "object",
+    },
+    "strict": False,
+}
+BOOK_INPUT = [
+    user(
+        "Please look up the book with ISBN 0-7653-1178-X and provide detailed info and a "
+        "recommendation score"
+    ),
+    {"call_id": "call_GpdeIKUzgFDSfgvyTsHVqJL7", "name": "get_book_info",
+     "arguments": '{"isbn":"0-7653-1178-X"}', "type": "function_call"},
+    {"call_id": "call_GpdeIKUzgFDSfgvyTsHVqJL7", "type": "function_call_output", "output":
+        "Title: Mistborn: The Final Empire, Author: Brandon Sanderson, Pages: 544, "
+        "Published: 2006-07-25"},
+]  # fmt: skip
+
+
+def test_tool_choice_none_does_not_prime_the_format_when_tools_are_defined() -> None:
+    book = {"input": BOOK_INPUT, "text": {"format": BOOK_FORMAT}, "tools": [BOOK_TOOL]}
+    assert count(**book, tool_choice="none") == 193
+    # Only tool_choice "none"'s own token: the reply is primed in neither case.
+    assert count(**book, tool_choice="none") - count(**book, tool_choice="auto") == 1

@@ -261,6 +261,8 @@ class ResponsesTemplate:
     echoed_lone_call: int = 3
     response_format_overhead: int = 1
     primes_format_name: bool = False
+    # With tools defined, tool_choice "none" does not bring the format priming back.
+    tool_choice_none_primes_format: bool = False
     compact_arguments: bool = False
     # The tools and format sections are encoded on their own: never merged into the first
     # system/developer message's text (whose last token would absorb the "\n\n" before

@@ -38,6 +38,8 @@ def count_input_tokens(chat_body: Mapping[str, Any], *, profile: ModelProfile = 
         # of their own; that turn's fixed cost is taken back below.
         rules = dataclasses.replace(rules, instruction_roles=())
     prompt = chat_prompt(chat_body, rules)
+    if prompt.functions and not template.tool_choice_none_primes_format:
+        prompt.reply_constrained = False
     total = count_prompt(prompt, rules)
     fmt = prompt.response_format
     if fmt is not None and prompt.reply_constrained and not template.primes_format_name:
