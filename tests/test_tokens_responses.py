@@ -200,3 +200,28 @@ def test_tool_choice_none_does_not_prime_the_format_when_tools_are_defined() -> 
     assert count(**book, tool_choice="none") == 193
     # Only tool_choice "none"'s own token: the reply is primed in neither case.
     assert count(**book, tool_choice="none") - count(**book, tool_choice="auto") == 1
+
+
+def test_requiring_a_call_of_the_only_tool_names_it() -> None:
+    # openai-dotnet OutputTextMethodAsync (gpt-4o-mini, 2026-01-07): recorded 43.
+    weather = {"type": "function", "name": "get_weather", "description": "gets the weather",
+               "parameters": {}, "strict": False}  # fmt: skip
+    question = [{"type": "message", "role": "user",
+                 "content": [{"type": "input_text", "text": "How's the weather?"}]}]  # fmt: skip
+    required = count(input=question, tools=[weather], tool_choice="required")
+    assert required == 43
+    named = {"type": "function", "name": "get_weather"}
+    assert count(input=question, tools=[weather], tool_choice=named) == required
+    # pydantic-ai test_tool_output (gpt-4o, 2025-06 to 2026-01): with two tools "required"
+    # names none and costs nothing (recorded 62, as with tool_choice "auto").
+    country = {"type": "function", "name": "get_user_country", "description": None,
+               "parameters": {"additionalProperties": False, "properties": {},
+                              "type": "object"}, "strict": False}  # fmt: skip
+    final = {"type": "function", "name": "final_result",
+             "description": "The final response which ends this conversation",
+             "parameters": {"additionalProperties": False, "properties": {
+                 "city": {"type": "string"}, "country": {"type": "string"}},
+                 "required": ["city", "country"], "type": "object"}, "strict": True}  # fmt: skip
+    largest = [user("What is the largest city in the user country?")]
+    assert count(input=largest, tools=[country, final], tool_choice="required") == 62
+    assert count(input=largest, tools=[country, final], tool_choice="auto") == 62

@@ -167,6 +167,23 @@ def test_required_tool_choice_answers_with_a_function_call(send: Send) -> None:
     assert document["tool_choice"] == "required"
 
 
+def test_a_required_call_of_the_only_tool_is_billed_as_a_named_one(
+    send: Send, app: GPT4oMiniApp
+) -> None:
+    # openai-dotnet OutputTextMethodAsync (2026-01-07): 43 input tokens, and as output only
+    # the forced call's arguments "{}" plus the call's end (no name, no call overhead).
+    weather = {"type": "function", "name": "get_weather", "description": "gets the weather",
+               "parameters": {}, "strict": False}  # fmt: skip
+    question = [{"type": "message", "role": "user",
+                 "content": [{"type": "input_text", "text": "How's the weather?"}]}]  # fmt: skip
+    app.reply(tool_calls=[{"name": "get_weather", "arguments": {}}])
+    document = create(send, input=question, tools=[weather], tool_choice="required")
+    assert document["output"][0]["arguments"] == "{}"
+    assert document["usage"]["input_tokens"] == 43
+    assert document["usage"]["output_tokens"] == 2
+    assert document["tool_choice"] == "required"
+
+
 def test_tool_without_strict_is_echoed_strict_when_its_schema_allows(send: Send) -> None:
     loose = {**WEATHER, "name": "loose", "parameters": {**PERSON, "required": ["name"]}}
     document = create(send, input="Hi", tools=[WEATHER, loose])
