@@ -129,10 +129,11 @@ HISTORY = st.lists(
 
 @settings(max_examples=300, deadline=None)
 @given(HISTORY, SHAPED)
-def test_the_counter_alone_counts_any_mangled_request(messages: Any, tools: Any) -> None:
-    # count_prompt_tokens is public and promises to count what the validator would refuse.
+def test_mangled_tool_rounds_are_counted_and_checked(messages: Any, tools: Any) -> None:
+    # count_prompt_tokens is public and promises to count even what the validator refuses.
     body = {"model": "gpt-4o-mini", "messages": messages, "tools": tools}
     assert count_prompt_tokens(body) >= GPT4O_MINI.tokens.reply_priming
+    _outcome(body)
 
 
 ONE_PIXEL_PNG = (
