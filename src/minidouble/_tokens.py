@@ -171,8 +171,13 @@ def _arguments_text(arguments: Any, rules: TokenRules) -> str:
     return _json_text(parsed, compact=True, ascii_only=False)
 
 
-def _call_id(call: Any) -> Any:
-    return call.get("id") if isinstance(call, Mapping) else None
+def _identifier(value: Any) -> str | None:
+    # Ids are strings; anything else (even unhashable junk) must not crash the counter.
+    return value if isinstance(value, str) else None
+
+
+def _call_id(call: Any) -> str | None:
+    return _identifier(call.get("id")) if isinstance(call, Mapping) else None
 
 
 def _call_function(call: Any) -> tuple[str, Any]:
@@ -237,16 +242,17 @@ def chat_prompt(body: Mapping[str, Any], rules: TokenRules) -> Prompt:
     messages = body.get("messages")
     if not isinstance(messages, list):
         return prompt
-    call_names: dict[Any, str] = {}
+    call_names: dict[str | None, str] = {}
     # The open parallel round: the ids of its calls, and the answers received so far.
-    round_ids: set[Any] = set()
+    round_ids: set[str | None] = set()
     round_answers: list[Any] = []
     for message in messages:
         if not isinstance(message, Mapping):
             continue
         role = message.get("role")
         content = message.get("content")
-        if role == "tool" and message.get("tool_call_id") in round_ids:
+        answered = _identifier(message.get("tool_call_id"))
+        if role == "tool" and answered in round_ids:
             round_answers.append(content)
             prompt.extra_tokens += _media_cost(content, rules)
             continue
@@ -277,7 +283,7 @@ def chat_prompt(body: Mapping[str, Any], rules: TokenRules) -> Prompt:
             prompt.turns.extend(_tool_call_turns([call], rules))
             prompt.extra_tokens += rules.per_tool_call
         elif role == "tool":
-            name = call_names.get(message.get("tool_call_id"), "")
+            name = call_names.get(answered, "")
             prompt.turns.append(Turn(f"{rules.functions_prefix}{name}", text_of_content(content)))
         elif role == "function":
             function_name = message.get("name")
