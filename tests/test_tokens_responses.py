@@ -225,3 +225,30 @@ def test_requiring_a_call_of_the_only_tool_names_it() -> None:
     largest = [user("What is the largest city in the user country?")]
     assert count(input=largest, tools=[country, final], tool_choice="required") == 62
     assert count(input=largest, tools=[country, final], tool_choice="auto") == 62
+
+
+def test_earlier_answers_carry_no_format_mark() -> None:
+    # Mirascope test_structured_output_resume (gpt-4o, 2026-02-09): 56, then 77 once the
+    # answer and a new question are added; 6 of 6 such recordings.
+    fmt = {
+        "type": "json_schema",
+        "name": "int",
+        "schema": {
+            "description": "Wrapper for primitive type int",
+            "properties": {"output": {"title": "Output", "type": "integer"}},
+            "required": ["output"],
+            "title": "intOutput",
+            "type": "object",
+            "additionalProperties": False,
+        },
+        "strict": True,
+    }
+    first = [user("Choose a lucky number between 1 and 10")]
+    assert count(input=first, text={"format": fmt}) == 56
+    answer = {"role": "assistant", "content": '{"output":7}'}
+    again = [*first, answer, user("Ok, now choose a different lucky number")]
+    assert count(input=again, text={"format": fmt}) == 77
+    # The answer costs what its message costs, nothing for having been written in the format.
+    assert count(input=again, text={"format": fmt}) - count(input=again) == (
+        count(input=first, text={"format": fmt}) - count(input=first)
+    )

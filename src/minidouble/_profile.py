@@ -117,6 +117,8 @@ class TokenRules:
     # the reply primed with the format's name plus this many tokens.
     response_format_header: str = "# Response Formats\n\n## "
     response_format_overhead: int = 2
+    # Each earlier assistant answer in the history costs that overhead and the name again.
+    answers_carry_format_mark: bool = True
     response_format_keys: frozenset[str] = frozenset(
         {
             "type",
@@ -261,6 +263,7 @@ class ResponsesTemplate:
     echoed_lone_call: int = 3
     response_format_overhead: int = 1
     primes_format_name: bool = False
+    answers_carry_format_mark: bool = False
     # With tools defined, tool_choice "none" does not bring the format priming back.
     tool_choice_none_primes_format: bool = False
     compact_arguments: bool = False

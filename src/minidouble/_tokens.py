@@ -295,7 +295,7 @@ def chat_prompt(body: Mapping[str, Any], rules: TokenRules) -> Prompt:
     _close_parallel_round(prompt, round_answers, rules)
     prompt.extra_tokens += _tool_choice_cost(body, prompt.functions, rules)
     prompt.reply_constrained = not prompt.functions or body.get("tool_choice") == "none"
-    if prompt.response_format is not None:
+    if prompt.response_format is not None and rules.answers_carry_format_mark:
         # Earlier assistant replies were written under the same format: each carries its mark.
         answers = sum(1 for turn in prompt.turns if turn.header == "assistant" and turn.text)
         mark = rules.response_format_overhead + token_count(prompt.response_format.name)

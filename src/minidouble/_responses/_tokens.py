@@ -32,6 +32,7 @@ def count_input_tokens(chat_body: Mapping[str, Any], *, profile: ModelProfile = 
         per_tool_call=template.per_tool_call,
         response_format_overhead=template.response_format_overhead,
         compact_arguments=template.compact_arguments,
+        answers_carry_format_mark=template.answers_carry_format_mark,
     )
     if template.sections_apart:
         # With no instruction role to merge into, count_prompt encodes the sections as a turn
