@@ -121,12 +121,17 @@ SF_OUTPUT = {
 }
 
 
+def as_written(item: dict[str, Any]) -> dict[str, Any]:
+    """The item without the output item's ``id`` and ``status``, as a client writes a call."""
+    return {key: value for key, value in item.items() if key not in ("id", "status")}
+
+
 def test_a_call_sent_back_as_returned_costs_three_more() -> None:
     assert count(input=SF_INPUT, tools=[SF_WEATHER], tool_choice="auto") == 73
     echoed = count(input=[*SF_INPUT, SF_CALL, SF_OUTPUT], tools=[SF_WEATHER], tool_choice="auto")
     assert echoed == 108
-    # The same call written without the output item's id and status (153 recorded items).
-    written = {key: value for key, value in SF_CALL.items() if key not in ("id", "status")}
+    # The same call written by hand.
+    written = as_written(SF_CALL)
     plain = count(input=[*SF_INPUT, written, SF_OUTPUT], tools=[SF_WEATHER], tool_choice="auto")
     assert plain == 105
     # An id alone, without the status, is read as written (dd-trace-js, 2025-08-04).
@@ -140,11 +145,11 @@ def test_echoed_calls_of_a_parallel_call_cost_nothing_more() -> None:
     second = {**SF_CALL, "id": "fc_2", "call_id": "call_2", "arguments": '{"location":"Oslo"}'}
     answer = {**SF_OUTPUT, "call_id": "call_2"}
     pair = [*SF_INPUT, SF_CALL, second, SF_OUTPUT, answer]
-    written = [{k: v for k, v in item.items() if k not in ("id", "status")} for item in pair]
+    written = [as_written(item) for item in pair]
     assert count(input=pair, tools=[SF_WEATHER]) == count(input=written, tools=[SF_WEATHER])
     # Two lone calls, each answered before the next, cost 3 more each (opentelemetry, +6).
     chain = [*SF_INPUT, SF_CALL, SF_OUTPUT, second, answer]
-    written_chain = [{k: v for k, v in item.items() if k not in ("id", "status")} for item in chain]
+    written_chain = [as_written(item) for item in chain]
     assert (
         count(input=chain, tools=[SF_WEATHER])
         == count(input=written_chain, tools=[SF_WEATHER]) + 2 * 3

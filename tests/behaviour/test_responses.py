@@ -13,6 +13,7 @@ from minidouble._app import GPT4oMiniApp
 from minidouble._http import HttpRequest, HttpResponse
 from minidouble._tokenizer import token_count
 from minidouble._tokens import count_prompt_tokens
+from tests.test_tokens_responses import SF_INPUT, SF_OUTPUT, SF_WEATHER
 
 from .conftest import Send
 from .helpers import BASE, KEY_HEADERS, body_bytes, chat_request
@@ -495,33 +496,11 @@ def test_function_call_output_may_answer_a_call_of_the_previous_response(send: S
 def test_a_continued_call_counts_as_recorded(send: Send, app: GPT4oMiniApp) -> None:
     # openinference test_agent_with_tool_calls (2026-04-09): 73 input tokens, then 108 for the
     # call's output sent with previous_response_id (the stored call costs 3 more than written).
-    weather = {
-        "type": "function",
-        "name": "get_weather",
-        "description": "Get the weather for a location.",
-        "parameters": {
-            "properties": {"location": {"title": "Location", "type": "string"}},
-            "required": ["location"],
-            "title": "get_weather_input",
-            "type": "object",
-            "additionalProperties": False,
-        },
-        "strict": False,
-    }
-    system = "You are a weather assistant. Use the get_weather tool when asked about weather."
-    question = [
-        {"role": "system", "content": system},
-        {"role": "user", "content": "What's the weather in San Francisco?"},
-    ]
     app.reply(tool_calls=[{"name": "get_weather", "arguments": {"location": "San Francisco"}}])
-    first = create(send, input=question, tools=[weather], tool_choice="auto")
+    first = create(send, input=SF_INPUT, tools=[SF_WEATHER], tool_choice="auto")
     assert first["usage"]["input_tokens"] == 73
-    reply = {
-        "type": "function_call_output",
-        "call_id": first["output"][0]["call_id"],
-        "output": "The weather in San Francisco is sunny and 72°F",
-    }
-    second = create(send, input=[reply], tools=[weather], tool_choice="auto",
+    reply = {**SF_OUTPUT, "call_id": first["output"][0]["call_id"]}
+    second = create(send, input=[reply], tools=[SF_WEATHER], tool_choice="auto",
                     previous_response_id=first["id"])  # fmt: skip
     assert second["usage"]["input_tokens"] == 108
 
