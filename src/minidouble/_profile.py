@@ -250,10 +250,11 @@ class ReplyCosts:
 class ResponsesTemplate:
     """Where the Responses API's prompt rendering differs from the chat template's.
 
-    Measured on the gpt-4o-mini Responses recordings from April 2025 on (docs/responses.md):
-    the tools block is cheaper, a function call in the history costs no extra tokens and is
-    its own turn, the reply is not primed with the json_schema format's name, the tools and
-    format sections are tokenized apart from the instructions, and the reply's end is billed.
+    Measured on the gpt-4o-mini (and gpt-4o) Responses recordings from April 2025 on
+    (docs/responses.md): the tools block is cheaper and encoded apart from the instructions, a
+    function call in the history is its own turn with its arguments as sent and no extra
+    token unless it is sent back as the API returned it, the json_schema format primes the
+    reply with less and marks no earlier answer, and the reply's end is billed.
     """
 
     tools_adjustment: int = -3
@@ -261,12 +262,12 @@ class ResponsesTemplate:
     # A function call sent back as the API returned it (with its id and status) costs this
     # much more, unless it is one of several calls in a row (a parallel call's).
     echoed_lone_call: int = 3
+    compact_arguments: bool = False
     response_format_overhead: int = 1
     primes_format_name: bool = False
     answers_carry_format_mark: bool = False
     # With tools defined, tool_choice "none" does not bring the format priming back.
     tool_choice_none_primes_format: bool = False
-    compact_arguments: bool = False
     # The tools and format sections are encoded on their own: never merged into the first
     # system/developer message's text (whose last token would absorb the "\n\n" before
     # them), and without a turn of their own when there is no such message.
