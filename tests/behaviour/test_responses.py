@@ -168,6 +168,14 @@ def test_required_tool_choice_answers_with_a_function_call(send: Send) -> None:
     assert document["tool_choice"] == "required"
 
 
+def test_a_function_without_parameters_is_called_with_an_empty_object(send: Send) -> None:
+    ping = {"type": "function", "name": "ping", "parameters": {}}
+    for attempt in range(5):  # Responses has no seed: vary the input
+        document = create(send, input=f"Ping {attempt}?", tools=[ping], tool_choice="required")
+        calls = [item for item in document["output"] if item["type"] == "function_call"]
+        assert [(call["name"], call["arguments"]) for call in calls] == [("ping", "{}")]
+
+
 def test_a_required_call_of_the_only_tool_is_billed_as_a_named_one(
     send: Send, app: GPT4oMiniApp
 ) -> None:
