@@ -430,6 +430,14 @@ def test_other_response_formats_add_nothing(kind: str) -> None:
                 {"role": "tool", "tool_call_id": "b", "content": {"not": "text"}},
             ]
         },
+        {
+            "messages": [
+                {"role": "assistant", "tool_calls": [{"id": [1]}, {"id": {}}]},
+                {"role": "tool", "tool_call_id": [1], "content": "x"},
+                {"role": "assistant", "tool_calls": [{"id": {"a": 1}}]},
+                {"role": "tool", "tool_call_id": {}, "content": "y"},
+            ]
+        },
     ],
 )
 def test_malformed_bodies_are_counted_without_crashing(body: dict[str, Any]) -> None:

@@ -159,18 +159,25 @@ def _media_cost(content: Any, rules: TokenRules) -> int:
 _NOT_JSON = object()
 
 
-def _arguments_text(arguments: Any) -> str:
+def _arguments_text(arguments: Any, rules: TokenRules) -> str:
     """The arguments as the model sees them: re-serialised compactly when they are JSON."""
     if not isinstance(arguments, str):
         return ""
+    if not rules.compact_arguments:
+        return arguments
     parsed = _json_value(arguments, _NOT_JSON)
     if parsed is _NOT_JSON:
         return arguments
     return _json_text(parsed, compact=True, ascii_only=False)
 
 
-def _call_id(call: Any) -> Any:
-    return call.get("id") if isinstance(call, Mapping) else None
+def _identifier(value: Any) -> str | None:
+    # Ids are strings; anything else (even unhashable junk) must not crash the counter.
+    return value if isinstance(value, str) else None
+
+
+def _call_id(call: Any) -> str | None:
+    return _identifier(call.get("id")) if isinstance(call, Mapping) else None
 
 
 def _call_function(call: Any) -> tuple[str, Any]:
@@ -201,7 +208,7 @@ def _tool_call_turns(calls: Sequence[Any], rules: TokenRules) -> Iterator[Turn]:
     """An assistant's tool calls: one addressed turn, or one parallel wrapper for several."""
     if len(calls) == 1:
         name, arguments = _call_function(calls[0])
-        yield Turn(rules.assistant_to_prefix, _arguments_text(arguments), recipient=name)
+        yield Turn(rules.assistant_to_prefix, _arguments_text(arguments, rules), recipient=name)
         return
     uses = []
     for call in calls:
@@ -235,16 +242,17 @@ def chat_prompt(body: Mapping[str, Any], rules: TokenRules) -> Prompt:
     messages = body.get("messages")
     if not isinstance(messages, list):
         return prompt
-    call_names: dict[Any, str] = {}
+    call_names: dict[str | None, str] = {}
     # The open parallel round: the ids of its calls, and the answers received so far.
-    round_ids: set[Any] = set()
+    round_ids: set[str | None] = set()
     round_answers: list[Any] = []
     for message in messages:
         if not isinstance(message, Mapping):
             continue
         role = message.get("role")
         content = message.get("content")
-        if role == "tool" and message.get("tool_call_id") in round_ids:
+        answered = _identifier(message.get("tool_call_id"))
+        if role == "tool" and answered in round_ids:
             round_answers.append(content)
             prompt.extra_tokens += _media_cost(content, rules)
             continue
@@ -275,7 +283,7 @@ def chat_prompt(body: Mapping[str, Any], rules: TokenRules) -> Prompt:
             prompt.turns.extend(_tool_call_turns([call], rules))
             prompt.extra_tokens += rules.per_tool_call
         elif role == "tool":
-            name = call_names.get(message.get("tool_call_id"), "")
+            name = call_names.get(answered, "")
             prompt.turns.append(Turn(f"{rules.functions_prefix}{name}", text_of_content(content)))
         elif role == "function":
             function_name = message.get("name")
@@ -287,7 +295,7 @@ def chat_prompt(body: Mapping[str, Any], rules: TokenRules) -> Prompt:
     _close_parallel_round(prompt, round_answers, rules)
     prompt.extra_tokens += _tool_choice_cost(body, prompt.functions, rules)
     prompt.reply_constrained = not prompt.functions or body.get("tool_choice") == "none"
-    if prompt.response_format is not None:
+    if prompt.response_format is not None and rules.answers_carry_format_mark:
         # Earlier assistant replies were written under the same format: each carries its mark.
         answers = sum(1 for turn in prompt.turns if turn.header == "assistant" and turn.text)
         mark = rules.response_format_overhead + token_count(prompt.response_format.name)
