@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from minidouble._cassettes._format import (
     decode_body,
@@ -17,7 +20,15 @@ from minidouble._cassettes._format import (
     split_frames,
     summarize,
 )
-from minidouble._cassettes._match import IgnoreRule, body_diff, canonical_body, match_key
+from minidouble._cassettes._match import (
+    IgnoreRule,
+    _normalized,
+    body_diff,
+    canonical_body,
+    canonical_text,
+    match_key,
+    stored_key,
+)
 from minidouble._cassettes._secrets import Secrets, find_key_like
 
 DOCUMENT = {"id": "x", "choices": [{"message": {"content": 'héllo \u2028 "q"'}}], "n": 1.5}
@@ -82,6 +93,55 @@ def test_canonical_body_ignores_key_order_number_spelling_and_normalisation() ->
     assert a == b
     assert canonical_body(b'{"t": 1.5}') != canonical_body(b'{"t": 1}')
     assert canonical_body(b'{"t": null}') != canonical_body(b"{}")
+
+
+# Spellings that canonicalise: composed and decomposed accents, a sign NFC rewrites, "=" and
+# the overlay NFC composes into "≠", escaped characters, text that looks like "2.0,".
+_TEXT = st.text(
+    st.sampled_from(["a", "/", "*", "e", "n", "\u0301", "\u00e9", "\u212b", '"', "\n", "\\"])
+    | st.sampled_from(["=", "\u0338", "\u0000", "2", ".", "0", ",", "]"])
+)
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**60), 2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from([1.0, -0.0, 2.0**53, 1e16])
+    | _TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@given(
+    body=_JSON | st.dictionaries(st.sampled_from(["a", "b"]), _JSON, max_size=2),
+    ascii_only=st.booleans(),
+    ignored=st.sampled_from([(), ("/a",), ("/*/a", "/b")]),
+)
+def test_a_stored_request_keys_as_the_request_it_records(
+    body: Any, ascii_only: bool, ignored: tuple[str, ...]
+) -> None:
+    # Loading keys a structured body as it stands, not through its bytes: the keys must agree.
+    raw = json.dumps(body, ensure_ascii=ascii_only).encode()
+    stored = {"method": "POST", "path": "/v1/chat/completions", **encode_request_body(raw)}
+    from_file = json.loads(json.dumps(stored))
+    rules = [IgnoreRule.parse(pointer) for pointer in ignored]
+    key = stored_key(from_file, rules)
+    assert key == match_key("POST", "/v1/chat/completions", raw, rules)
+    assert key == match_key("POST", "/v1/chat/completions", decode_body(from_file), rules)
+
+
+@given(body=_JSON, ignored=st.sampled_from([(), ("/a",), ("/*/a", "/b")]))
+def test_canonical_text_is_the_normalised_value_sorted(body: Any, ignored: tuple[str, ...]) -> None:
+    # The definition, walked in full; canonical_text skips the walk when its text shows it
+    # would change nothing.
+    expected = _normalized(body)
+    for pointer in ignored:
+        expected = IgnoreRule.parse(pointer).remove(expected)
+    rules = [IgnoreRule.parse(pointer) for pointer in ignored]
+    assert canonical_text(body, rules) == json.dumps(
+        expected, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
 
 
 def test_query_order_does_not_matter_but_values_do() -> None:

@@ -52,6 +52,8 @@ def test_xdist_workers_recording_into_one_cassette_lose_nothing(
             "-n", "2", "-p", "xdist", "--minidouble-record-mode=new_episodes"
         )
     recorded.assert_outcomes(passed=count)
+    recorded_usage = _summary_line(recorded)
+    assert recorded_usage.startswith(f"{2 * count} request(s) ({2 * count} recorded live) in ")
     cassette = suite.path / "cassettes" / "shared.json"
     document = json.loads(cassette.read_text())
     asked = sorted(i["request"]["body"]["messages"][0]["content"] for i in document["interactions"])
@@ -62,6 +64,18 @@ def test_xdist_workers_recording_into_one_cassette_lose_nothing(
     monkeypatch.delenv("MD_UPSTREAM")
     replayed = suite.runpytest_subprocess("-n", "2", "-p", "xdist")  # record mode none
     replayed.assert_outcomes(passed=count)
+    # The workers' replays add up to what the recording run was billed, marked as replayed.
+    replay_usage = _summary_line(replayed)
+    assert replay_usage.startswith(f"{2 * count} request(s) ({2 * count} replayed) in ")
+    assert replay_usage.split(": ")[1] == recorded_usage.split(": ")[1]
+    assert " 0 prompt" not in replay_usage
+    replayed.stdout.fnmatch_lines(["*replaying costs nothing*"])
+
+
+def _summary_line(result: pytest.RunResult) -> str:
+    lines = result.stdout.lines
+    header = next(i for i, line in enumerate(lines) if "fake GPT-4o mini usage" in line)
+    return lines[header + 1]
 
 
 def test_marker_cassette_true_names_the_file_after_the_test(

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from minidouble import count_prompt_tokens
 from minidouble._cassettes import CassetteWarning
 from minidouble._fake import FakeCheckError, FakeGPT4oMini
+from minidouble._script import RecordedRequest
 
 openai = pytest.importorskip("openai")
 pytestmark = pytest.mark.sdk
@@ -83,8 +85,16 @@ def recorded(
         with FakeGPT4oMini(cassette=path, record_mode="once", upstream=live.base_url) as fake:
             seen = session(openai.OpenAI())
             chunks = raw_stream_chunks("https://api.openai.com/v1")
-        assert len(live.requests) == 5 and not fake.requests
+        assert len(live.requests) == 5
+    # Recording logs each request as the upstream answered and billed it.
+    assert [r.cassette for r in fake.requests] == ["recorded"] * 5
+    assert [r.status for r in fake.requests] == [r.status for r in live.requests]
+    assert billed(fake.requests[:3]) == billed(live.requests[:3])
     return path, seen, chunks
+
+
+def billed(requests: list[RecordedRequest]) -> list[tuple[int | None, int | None]]:
+    return [(r.prompt_tokens, r.completion_tokens) for r in requests]
 
 
 def test_replay_in_process_is_identical_and_offline(
@@ -95,7 +105,7 @@ def test_replay_in_process_is_identical_and_offline(
     with FakeGPT4oMini(cassette=path) as fake:  # record_mode="none", no upstream
         assert session(openai.OpenAI()) == seen
         assert raw_stream_chunks("https://api.openai.com/v1") == chunks
-    assert fake.cassette is not None and not fake.requests
+    assert [r.cassette for r in fake.requests] == ["replayed"] * 5
     usage = seen[1][-1]["usage"]
     assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
     assert len(chunks) > 3 and chunks[-1] == b"data: [DONE]\n\n"
@@ -109,6 +119,31 @@ def test_replay_over_the_loopback_server_is_identical(
         client = openai.OpenAI(api_key="any", base_url=server.base_url)
         assert session(client) == seen
         assert raw_stream_chunks(server.base_url) == chunks
+
+
+def test_replayed_requests_are_logged_and_billed_as_recorded(
+    recorded: tuple[Path, list[Any], list[bytes]],
+) -> None:
+    path, seen, _ = recorded
+    with FakeGPT4oMini(cassette=path) as fake:
+        session(openai.OpenAI(api_key="any"))
+        raw_stream_chunks("https://api.openai.com/v1")
+    logged = fake.requests
+    assert [r.status for r in logged] == [200, 200, 200, 400, 200]
+    assert logged[0].body["messages"] == [{"role": "user", "content": "Say hi"}]
+    assert logged[2].completion is not None
+    assert logged[2].completion["choices"][0]["message"]["tool_calls"]
+    reported = [seen[0]["usage"], seen[1][-1]["usage"], seen[2]["usage"]]
+    assert billed(logged[:3]) == [(u["prompt_tokens"], u["completion_tokens"]) for u in reported]
+    # A refused request bills nothing; a stream recorded without usage bills its prompt,
+    # recounted, and no completion tokens (nobody knows them).
+    assert billed(logged[3:]) == [(None, None), (count_prompt_tokens(logged[4].body), None)]
+    usage = fake.usage()
+    assert (usage.requests, usage.replayed, usage.recorded) == (5, 5, 0)
+    assert usage.prompt_tokens == sum(u["prompt_tokens"] for u in reported) + (
+        logged[4].prompt_tokens or 0
+    )
+    assert usage.completion_tokens == sum(u["completion_tokens"] for u in reported)
 
 
 def test_key_is_nowhere_on_disk(recorded: tuple[Path, list[Any], list[bytes]]) -> None:

@@ -41,7 +41,14 @@ def test_record_then_replay_offline_is_identical(
         assert len(live.requests) == 3
     with FakeGPT4oMini(cassette=path) as replaying:
         assert session(openai.OpenAI()) == seen
-    assert not replaying.requests
+    assert [r.cassette for r in replaying.requests] == ["replayed"] * 3
+    # Billed as recorded: the plain answer and the stream's final response object; not the 400.
+    reported = [seen[0]["usage"], seen[1][-1]["response"]["usage"]]
+    usage = replaying.usage()
+    assert (usage.prompt_tokens, usage.completion_tokens) == (
+        sum(u["input_tokens"] for u in reported),
+        sum(u["output_tokens"] for u in reported),
+    )
     assert seen[2][0] == 400 and seen[2][1]["code"] == "integer_below_min_value"
     document = json.loads(path.read_text())
     plain, streamed = document["interactions"][0], document["interactions"][1]

@@ -259,7 +259,18 @@ def test_tool_message_name_field_is_not_counted() -> None:
     )
 
 
-def test_parallel_calls_are_one_wrapped_turn() -> None:
+def parallel_round(*answers: str, names: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A question, one assistant message calling ``f`` once per answer, then the answers."""
+    names = names or ("f",) * len(answers)
+    calls = [call(f"c{index}", name, "{}") for index, name in enumerate(names)]
+    results = [
+        {"role": "tool", "tool_call_id": f"c{index}", "content": answer}
+        for index, answer in enumerate(answers)
+    ]
+    return chat(USER, {"role": "assistant", "tool_calls": calls}, *results)
+
+
+def test_parallel_calls_are_one_wrapped_turn_and_one_answers_turn() -> None:
     calls = [call("a", "get_weather", '{"city":"Paris"}'), call("b", "get_time", "{}")]
     body = chat(
         USER,
@@ -276,12 +287,61 @@ def test_parallel_calls_are_one_wrapped_turn() -> None:
         + RULES.per_message
         + token_count(RULES.parallel_tool_header)
         + token_count(wrapper)
-        + 2 * RULES.per_tool_call
-        + 2 * (RULES.per_message + token_count(RULES.functions_prefix))
-        + token_count("sunny")
-        + token_count("noon")
+        + RULES.per_tool_call
+        + RULES.per_message
+        + token_count(RULES.parallel_answers_header)
+        + token_count('["sunny", "noon"]')
+        + RULES.parallel_answers_extra
     )
     assert count_prompt_tokens(body) == expected
+
+
+def test_more_parallel_answers_add_only_their_text() -> None:
+    # One message holds every answer: a third answer costs its text and a separator, not
+    # another message (the recorded 3- and 4-call rounds agree).
+    two = count_prompt_tokens(parallel_round("sunny", "noon"))
+    three = count_prompt_tokens(parallel_round("sunny", "noon", "rain"))
+    use = '{"recipient_name":"functions.f","parameters":{}}'
+    wrapper_growth = token_count(f'{{"tool_uses":[{use},{use},{use}]}}') - token_count(
+        f'{{"tool_uses":[{use},{use}]}}'
+    )
+    answers_growth = token_count('["sunny", "noon", "rain"]') - token_count('["sunny", "noon"]')
+    assert three - two == wrapper_growth + answers_growth
+
+
+def test_json_answers_are_reserialised_and_text_is_escaped() -> None:
+    pretty = parallel_round('{\n  "temp": 21.50,\n  "sky": "clear"\n}', "ok")
+    compact = parallel_round('{"temp":21.5,"sky":"clear"}', "ok")
+    assert count_prompt_tokens(pretty) == count_prompt_tokens(compact)
+    escaped = parallel_round("64\u00b0F", "ok")
+    assert count_prompt_tokens(escaped) - count_prompt_tokens(parallel_round("64F", "ok")) == (
+        token_count('["64\\u00b0F", "ok"]') - token_count('["64F", "ok"]')
+    )
+
+
+def test_unanswered_and_interrupted_parallel_rounds_count_what_is_there() -> None:
+    calls = [call("a", "f", "{}"), call("b", "f", "{}")]
+    pending = chat(USER, {"role": "assistant", "tool_calls": calls})
+    answered_once = chat(
+        USER,
+        {"role": "assistant", "tool_calls": calls},
+        {"role": "tool", "tool_call_id": "a", "content": "one"},
+    )
+    assert count_prompt_tokens(answered_once) - count_prompt_tokens(pending) == (
+        RULES.per_message
+        + token_count(RULES.parallel_answers_header)
+        + token_count('["one"]')
+        + RULES.parallel_answers_extra
+    )
+    # A user message closes the round: a late answer is a message of its own.
+    late = chat(
+        USER,
+        {"role": "assistant", "tool_calls": calls},
+        {"role": "tool", "tool_call_id": "a", "content": "one"},
+        USER,
+        {"role": "tool", "tool_call_id": "b", "content": "two"},
+    )
+    assert count_prompt_tokens(late) > count_prompt_tokens(answered_once)
 
 
 def test_legacy_function_call_and_function_role() -> None:
@@ -363,6 +423,21 @@ def test_other_response_formats_add_nothing(kind: str) -> None:
         {"messages": [], "response_format": {"type": "json_schema", "json_schema": None}},
         {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": 7}]}]},
         {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]},
+        {
+            "messages": [
+                {"role": "assistant", "tool_calls": [{"id": "a"}, {"id": "b"}, 7]},
+                {"role": "tool", "tool_call_id": "a", "content": "[" * 100_000},
+                {"role": "tool", "tool_call_id": "b", "content": {"not": "text"}},
+            ]
+        },
+        {
+            "messages": [
+                {"role": "assistant", "tool_calls": [{"id": [1]}, {"id": {}}]},
+                {"role": "tool", "tool_call_id": [1], "content": "x"},
+                {"role": "assistant", "tool_calls": [{"id": {"a": 1}}]},
+                {"role": "tool", "tool_call_id": {}, "content": "y"},
+            ]
+        },
     ],
 )
 def test_malformed_bodies_are_counted_without_crashing(body: dict[str, Any]) -> None:

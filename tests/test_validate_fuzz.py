@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minidouble import GPT4O_MINI, OpenAIError
+from minidouble import GPT4O_MINI, OpenAIError, count_prompt_tokens
 from minidouble._validate import check_request, parse_json_body
 
 SCALARS = (
@@ -112,6 +112,28 @@ def test_mangled_requests(params: dict[str, Any], messages: Any) -> None:
 @given(st.lists(st.dictionaries(KEYS, SHAPED, max_size=5), min_size=1, max_size=4), SHAPED)
 def test_mangled_messages_and_tools(messages: list[dict[str, Any]], tools: Any) -> None:
     _outcome({"model": "gpt-4o-mini", "messages": messages, "tools": tools})
+
+
+# Tool rounds with arbitrary ids, calls and answers: the history the counter pairs up.
+CALLS = st.lists(st.fixed_dictionaries({"id": SHAPED, "function": SHAPED}) | SHAPED, max_size=3)
+HISTORY = st.lists(
+    st.fixed_dictionaries({"role": st.just("assistant"), "tool_calls": CALLS})
+    | st.fixed_dictionaries(
+        {"role": st.just("tool"), "tool_call_id": SHAPED | st.sampled_from(["a", "b"])},
+        optional={"content": SHAPED},
+    )
+    | st.dictionaries(KEYS, SHAPED, max_size=5),
+    max_size=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(HISTORY, SHAPED)
+def test_mangled_tool_rounds_are_counted_and_checked(messages: Any, tools: Any) -> None:
+    # count_prompt_tokens is public and promises to count even what the validator refuses.
+    body = {"model": "gpt-4o-mini", "messages": messages, "tools": tools}
+    assert count_prompt_tokens(body) >= GPT4O_MINI.tokens.reply_priming
+    _outcome(body)
 
 
 ONE_PIXEL_PNG = (

@@ -20,11 +20,17 @@ __all__ = ["Budget", "Usage", "usage_of", "whole_number"]
 
 @dataclass(frozen=True)
 class Usage:
-    """Requests received and the tokens billed for them."""
+    """Requests received and the tokens billed for them.
+
+    ``replayed`` and ``recorded`` count the requests a cassette answered (docs/cassettes.md):
+    they are among ``requests`` and bill the usage the upstream reported when recorded.
+    """
 
     requests: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    replayed: int = 0
+    recorded: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -39,6 +45,8 @@ class Usage:
             self.requests + other.requests,
             self.prompt_tokens + other.prompt_tokens,
             self.completion_tokens + other.completion_tokens,
+            self.replayed + other.replayed,
+            self.recorded + other.recorded,
         )
 
     def describe(self, profile: ModelProfile = GPT4O_MINI) -> str:
@@ -51,12 +59,15 @@ class Usage:
 
 def usage_of(requests: Iterable[RecordedRequest]) -> Usage:
     total = prompt = completion = 0
+    by_cassette = {"replayed": 0, "recorded": 0}
     for recorded in requests:
         total += 1
+        if recorded.cassette in by_cassette:
+            by_cassette[recorded.cassette] += 1
         if recorded.completion is not None and recorded.status == 200:
             prompt += recorded.prompt_tokens or 0
             completion += recorded.completion_tokens or 0
-    return Usage(total, prompt, completion)
+    return Usage(total, prompt, completion, by_cassette["replayed"], by_cassette["recorded"])
 
 
 def _dollars(value: Any) -> Decimal | None:

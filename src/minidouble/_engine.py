@@ -363,6 +363,15 @@ def _value_for(schema: Mapping[str, Any], rng: random.Random) -> Any:
         return {}
 
 
+def _arguments_for(parameters: Any, rng: random.Random) -> Any:
+    # Arguments are always a JSON object. A function declared with `parameters: {}` (or none)
+    # takes none: the real model calls it with "{}" (a 2026 gpt-4o-mini recording).
+    if not isinstance(parameters, Mapping) or not parameters:
+        return {}
+    value = _value_for(parameters, rng)
+    return value if isinstance(value, dict) else {}
+
+
 # The fields that can make a default reply anything but plain text.
 _SHAPING_FIELDS = frozenset({"tools", "functions", "response_format", "prediction"})
 
@@ -376,7 +385,7 @@ def default_intent(body: Mapping[str, Any], rng: random.Random) -> Intent:
     if mode in ("required", "named"):
         tools = offered_tools(body)
         name = forced_tool(body) or list(tools)[rng.randrange(len(tools))]
-        arguments = compact_json(_value_for(tools[name].get("parameters") or {}, rng))
+        arguments = compact_json(_arguments_for(tools[name].get("parameters"), rng))
         return Intent(tool_calls=(ToolCallIntent(name, arguments),), legacy_function=legacy)
     schema = response_schema(body)
     if schema is not None:

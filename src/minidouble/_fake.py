@@ -137,7 +137,8 @@ class FakeGPT4oMini:
                 strict=cassette_strict,
                 timing=cassette_timing,
             )
-            self._handler = self.cassette.wrap(self.app.handle)
+            # Requests the cassette answers join the fake's own log: inspected and billed alike.
+            self._handler = self.cassette.wrap(self.app.handle, log=self.app.requests.append)
             self.blocking = self.cassette.blocking
 
     # --- scripting, delegated to the one handler --------------------------------------------

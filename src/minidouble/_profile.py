@@ -107,6 +107,8 @@ class TokenRules:
     functions_prefix: str = "functions."
     parallel_tool_header: str = "assistant to=multi_tool_use.parallel"
     per_tool_call: int = 2
+    # A call's arguments are re-serialised as compact JSON (the Responses API keeps them as sent).
+    compact_arguments: bool = True
     # The answers to a parallel call are one message (the JSON list of the results). Only the
     # length of its header and fixed part is measured (3 + 2 tokens), not their text.
     parallel_answers_header: str = "multi_tool_use"
@@ -115,6 +117,8 @@ class TokenRules:
     # the reply primed with the format's name plus this many tokens.
     response_format_header: str = "# Response Formats\n\n## "
     response_format_overhead: int = 2
+    # Each earlier assistant answer in the history costs that overhead and the name again.
+    answers_carry_format_mark: bool = True
     response_format_keys: frozenset[str] = frozenset(
         {
             "type",
@@ -246,17 +250,28 @@ class ReplyCosts:
 class ResponsesTemplate:
     """Where the Responses API's prompt rendering differs from the chat template's.
 
-    Measured on the gpt-4o-mini Responses recordings from April 2025 on (docs/responses.md):
-    the tools block is cheaper, a function call in the history costs no extra tokens and is
-    its own turn, the reply is not primed with the json_schema format's name, the tools and
-    format sections never open a system turn of their own, and the reply's end is billed.
+    Measured on the gpt-4o-mini (and gpt-4o) Responses recordings from April 2025 on
+    (docs/responses.md): the tools block is cheaper and encoded apart from the instructions, a
+    function call in the history is its own turn with its arguments as sent and no extra
+    token unless it is sent back as the API returned it, the json_schema format primes the
+    reply with less and marks no earlier answer, and the reply's end is billed.
     """
 
     tools_adjustment: int = -3
     per_tool_call: int = 0
+    # A function call sent back as the API returned it (with its id and status) costs this
+    # much more, unless it is one of several calls in a row (a parallel call's).
+    echoed_lone_call: int = 3
+    compact_arguments: bool = False
     response_format_overhead: int = 1
     primes_format_name: bool = False
-    sections_open_a_turn: bool = False
+    answers_carry_format_mark: bool = False
+    # With tools defined, tool_choice "none" does not bring the format priming back.
+    tool_choice_none_primes_format: bool = False
+    # The tools and format sections are encoded on their own: never merged into the first
+    # system/developer message's text (whose last token would absorb the "\n\n" before
+    # them), and without a turn of their own when there is no such message.
+    sections_apart: bool = True
     # output_tokens also bills the reply's end: +1 after a finished text (+2 when the model
     # could have called a tool instead), +1 after one function call, +3 after parallel calls;
     # nothing when max_output_tokens cut the text (370 of 380 recorded replies agree).

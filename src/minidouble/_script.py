@@ -12,7 +12,7 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from minidouble._engine import (
     Intent,
@@ -316,6 +316,9 @@ class RecordedRequest:
     fault: str | None = None
     # When it arrived (time.monotonic), to measure a client's waits between attempts.
     received_at: float = field(default_factory=time.monotonic)
+    # How a cassette answered instead of the fake (docs/cassettes.md): "replayed" from the
+    # file, "recorded" from the upstream, "missed" (no recording matched: an error).
+    cassette: Literal["replayed", "recorded", "missed"] | None = None
 
     @property
     def status(self) -> int:
@@ -323,9 +326,9 @@ class RecordedRequest:
 
     @property
     def completion_tokens(self) -> int | None:
-        if self.completion is None:
-            return None
-        usage = self.completion["usage"]
+        usage = None if self.completion is None else self.completion.get("usage")
+        if not isinstance(usage, Mapping):
+            return None  # a recording made without usage (a stream without include_usage)
         # A Responses API answer (``response`` object) names them ``output_tokens``.
         return int(
             usage["completion_tokens"] if "completion_tokens" in usage else usage["output_tokens"]

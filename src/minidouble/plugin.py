@@ -349,20 +349,29 @@ def _client_key(fake: FakeGPT4oMini) -> str:
 
 
 class _UsageStats:
-    """Per test: [requests, billed prompt tokens, completion tokens]."""
+    """Per test: [requests, billed prompt tokens, completion tokens, replayed, recorded]."""
 
     def __init__(self) -> None:
         self.per_test: dict[str, list[int]] = {}
 
     def add(self, nodeid: str, fake: FakeGPT4oMini) -> None:
         usage = fake.usage()
-        self.merge({nodeid: [usage.requests, usage.prompt_tokens, usage.completion_tokens]})
+        counts = [usage.requests, usage.prompt_tokens, usage.completion_tokens]
+        self.merge({nodeid: [*counts, usage.replayed, usage.recorded]})
 
     def merge(self, per_test: dict[str, list[int]]) -> None:
         for nodeid, counts in per_test.items():
-            totals = self.per_test.setdefault(nodeid, [0, 0, 0])
+            totals = self.per_test.setdefault(nodeid, [0] * 5)
             for index, count in enumerate(counts):
                 totals[index] += int(count)
+
+
+def _by_cassette(replayed: int, recorded: int) -> str:
+    """What the summary says about requests a cassette answered, if any did."""
+    parts = [f"{replayed:,} replayed"] if replayed else []
+    if recorded:
+        parts.append(f"{recorded:,} recorded live")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -404,20 +413,23 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
     prices = GPT4O_MINI.prices
     rows = sorted(stats.per_test.items())
-    requests = sum(counts[0] for _, counts in rows)
-    prompt = sum(counts[1] for _, counts in rows)
-    completion = sum(counts[2] for _, counts in rows)
+    requests, prompt, completion, replayed, recorded = (
+        sum(counts[i] for _, counts in rows) for i in range(5)
+    )
     write = terminalreporter.write_line
     terminalreporter.write_sep("-", "minidouble: fake GPT-4o mini usage")
     write(
-        f"{requests:,} request(s) in {len(rows):,} test(s): {prompt:,} prompt + "
-        f"{completion:,} completion tokens = ${prices.cost(prompt, completion):.6f} "
-        "at GPT-4o mini prices"
+        f"{requests:,} request(s){_by_cassette(replayed, recorded)} in {len(rows):,} test(s): "
+        f"{prompt:,} prompt + {completion:,} completion tokens = "
+        f"${prices.cost(prompt, completion):.6f} at GPT-4o mini prices"
     )
+    if replayed:
+        # A replay is free now; its tokens are those billed when it was recorded.
+        write("(replaying costs nothing: replayed requests count what they cost when recorded)")
     if config.get_verbosity() > 0:
-        for nodeid, (test_requests, test_prompt, test_completion) in rows:
+        for nodeid, (test_requests, test_prompt, test_completion, *by_cassette) in rows:
             cost = prices.cost(test_prompt, test_completion)
             write(
-                f"  {nodeid}: {test_requests:,} request(s), {test_prompt:,} prompt + "
-                f"{test_completion:,} completion tokens, ${cost:.6f}"
+                f"  {nodeid}: {test_requests:,} request(s){_by_cassette(*by_cassette)}, "
+                f"{test_prompt:,} prompt + {test_completion:,} completion tokens, ${cost:.6f}"
             )

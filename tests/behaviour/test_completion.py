@@ -223,6 +223,19 @@ def test_required_tool_choice_calls_a_tool(send: Send) -> None:
     jsonschema.validate(arguments, offered[call["function"]["name"]])
 
 
+@pytest.mark.parametrize("parameters", [{}, {"type": "object", "properties": {}}])
+def test_a_function_without_parameters_is_called_with_an_empty_object(
+    send: Send, parameters: dict[str, Any]
+) -> None:
+    # The real model calls `parameters: {}` functions with "{}" (a 2026 recording); the
+    # arguments are a JSON object whatever the schema says.
+    ping = {"type": "function", "function": {"name": "ping", "parameters": parameters}}
+    for seed in range(5):
+        document = complete(send, user("Ping?", tools=[ping], tool_choice="required", seed=seed))
+        call = document["choices"][0]["message"]["tool_calls"][0]
+        assert call["function"] == {"name": "ping", "arguments": "{}"}
+
+
 def test_named_tool_choice_forces_that_tool(send: Send) -> None:
     body = user(
         "Time?",

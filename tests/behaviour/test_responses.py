@@ -13,6 +13,7 @@ from minidouble._app import GPT4oMiniApp
 from minidouble._http import HttpRequest, HttpResponse
 from minidouble._tokenizer import token_count
 from minidouble._tokens import count_prompt_tokens
+from tests.test_tokens_responses import SF_INPUT, SF_OUTPUT, SF_WEATHER
 
 from .conftest import Send
 from .helpers import BASE, KEY_HEADERS, body_bytes, chat_request
@@ -164,6 +165,31 @@ def test_required_tool_choice_answers_with_a_function_call(send: Send) -> None:
     assert call["type"] == "function_call" and call["name"] == "get_weather"
     assert call["id"].startswith("fc_") and re.fullmatch(r"call_[A-Za-z0-9]{24}", call["call_id"])
     jsonschema.validate(json.loads(call["arguments"]), WEATHER["parameters"])
+    assert document["tool_choice"] == "required"
+
+
+def test_a_function_without_parameters_is_called_with_an_empty_object(send: Send) -> None:
+    ping = {"type": "function", "name": "ping", "parameters": {}}
+    for attempt in range(5):  # Responses has no seed: vary the input
+        document = create(send, input=f"Ping {attempt}?", tools=[ping], tool_choice="required")
+        calls = [item for item in document["output"] if item["type"] == "function_call"]
+        assert [(call["name"], call["arguments"]) for call in calls] == [("ping", "{}")]
+
+
+def test_a_required_call_of_the_only_tool_is_billed_as_a_named_one(
+    send: Send, app: GPT4oMiniApp
+) -> None:
+    # openai-dotnet OutputTextMethodAsync (2026-01-07): 43 input tokens, and as output only
+    # the forced call's arguments "{}" plus the call's end (no name, no call overhead).
+    weather = {"type": "function", "name": "get_weather", "description": "gets the weather",
+               "parameters": {}, "strict": False}  # fmt: skip
+    question = [{"type": "message", "role": "user",
+                 "content": [{"type": "input_text", "text": "How's the weather?"}]}]  # fmt: skip
+    app.reply(tool_calls=[{"name": "get_weather", "arguments": {}}])
+    document = create(send, input=question, tools=[weather], tool_choice="required")
+    assert document["output"][0]["arguments"] == "{}"
+    assert document["usage"]["input_tokens"] == 43
+    assert document["usage"]["output_tokens"] == 2
     assert document["tool_choice"] == "required"
 
 
@@ -473,6 +499,18 @@ def test_function_call_output_may_answer_a_call_of_the_previous_response(send: S
     assert second["output"][0]["type"] == "message"
     orphan = post(send, {"model": "gpt-4o-mini", "input": [reply], "tools": [WEATHER]})
     assert orphan.status == 400
+
+
+def test_a_continued_call_counts_as_recorded(send: Send, app: GPT4oMiniApp) -> None:
+    # openinference test_agent_with_tool_calls (2026-04-09): 73 input tokens, then 108 for the
+    # call's output sent with previous_response_id (the stored call costs 3 more than written).
+    app.reply(tool_calls=[{"name": "get_weather", "arguments": {"location": "San Francisco"}}])
+    first = create(send, input=SF_INPUT, tools=[SF_WEATHER], tool_choice="auto")
+    assert first["usage"]["input_tokens"] == 73
+    reply = {**SF_OUTPUT, "call_id": first["output"][0]["call_id"]}
+    second = create(send, input=[reply], tools=[SF_WEATHER], tool_choice="auto",
+                    previous_response_id=first["id"])  # fmt: skip
+    assert second["usage"]["input_tokens"] == 108
 
 
 def test_unstored_responses_cannot_be_continued(send: Send) -> None:

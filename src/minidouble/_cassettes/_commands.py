@@ -28,7 +28,7 @@ from minidouble._cassettes._format import (
     split_frames,
     summarize,
 )
-from minidouble._cassettes._match import match_key
+from minidouble._cassettes._match import stored_key
 from minidouble._cassettes._secrets import (
     ERROR_RESPONSE_HEADERS_KEPT,
     REQUEST_HEADERS_KEPT,
@@ -64,7 +64,7 @@ def _cassette_files(paths: Sequence[str]) -> Iterable[tuple[Path, str | None]]:
 def verify_file(path: Path) -> tuple[int, list[str]]:
     """The number of interactions and every problem found in one cassette."""
     try:
-        document = parse_document(path.read_text(encoding="utf-8"), str(path))
+        document = parse_document(path.read_bytes(), str(path))
     except (OSError, UnicodeDecodeError) as exc:
         return 0, [f"cannot read {path}: {exc}"]
     except CassetteError as exc:
@@ -228,7 +228,7 @@ def convert_vcr(path: Path) -> dict[str, Any]:
             "headers": kept_headers(request_headers, REQUEST_HEADERS_KEPT),
             **secrets.scrub_value(encode_request_body(raw_request)),
         }
-        key = match_key(method, stored_request["path"], decode_body(stored_request))
+        key = stored_key(stored_request)
         converted.append(
             {
                 "seq": index,

@@ -12,9 +12,11 @@ a string is a frame kept verbatim (``"data: [DONE]\\n\\n"``, ``event:`` lines, c
 from __future__ import annotations
 
 import base64
+import contextlib
+import gc
 import json
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from minidouble._cassettes._errors import CassetteError
@@ -28,6 +30,7 @@ __all__ = [
     "encode_event",
     "encode_request_body",
     "encode_response_body",
+    "gc_paused",
     "parse_document",
     "render_document",
     "split_frames",
@@ -300,19 +303,28 @@ def summarize(response: Mapping[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def recorded_answer(response: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What the upstream answered in a stored response, as one document with its ``usage``.
+
+    A body as it stands; a Chat Completions stream assembled into a chat.completion-like
+    document; a Responses API stream as its last ``response`` object (the one with usage).
+    """
+    events = response.get("events")
+    if events is None:
+        body = response.get("body")
+        return body if isinstance(body, dict) else None
+    payloads = list(event_payloads(events))
+    finals = [p["response"] for p in payloads if isinstance(p.get("response"), dict)]
+    if finals:
+        final: dict[str, Any] = finals[-1]
+        return final
+    return _assemble(payloads)
+
+
 def recorded_prompt_tokens(response: Mapping[str, Any]) -> int | None:
     """``usage.prompt_tokens`` of a stored successful response, if it reported usage."""
-    events = response.get("events")
-    if events is not None:
-        payloads = list(event_payloads(events))
-        usage = _assemble(payloads).get("usage")
-        if usage is None:
-            # A Responses API stream reports usage inside its final ``response`` object.
-            finals = [p["response"] for p in payloads if isinstance(p.get("response"), dict)]
-            usage = finals[-1].get("usage") if finals else None
-    else:
-        body = response.get("body")
-        usage = body.get("usage") if isinstance(body, dict) else None
+    answer = recorded_answer(response)
+    usage = answer.get("usage") if answer is not None else None
     if isinstance(usage, dict):
         # Chat Completions says prompt_tokens; the Responses API says input_tokens.
         for key in ("prompt_tokens", "input_tokens"):
@@ -326,11 +338,50 @@ def recorded_prompt_tokens(response: Mapping[str, Any]) -> int | None:
 # Whole documents
 
 
-def parse_document(text: str, where: str) -> dict[str, Any]:
-    """The document, once its format, version and shape are checked; errors say the cure."""
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Hold the cyclic garbage collector while a cassette's objects are built.
+
+    Parsing and checking a large cassette allocates hundreds of thousands of dicts, lists and
+    strings; each 700 allocations wake the collector, which then walks the young objects and
+    now and then the whole heap (in a big test session, most of the load time). JSON trees
+    hold no cycles, so those passes can free nothing.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
     try:
-        raw = json.loads(text)
+        yield
+    finally:
+        gc.enable()
+
+
+def _load_json(data: bytes | str) -> Any:
+    """The parsed file: pydantic's JSON parser reads it twice as fast as json, from the bytes.
+
+    What that parser refuses (lone surrogates, deep nesting, a byte order mark) goes to json,
+    which decides as it always did: the same documents load, with the same errors.
+    """
+    from pydantic_core import from_json
+
+    try:
+        return from_json(data)
+    except ValueError:
+        return json.loads(data if isinstance(data, str) else data.decode("utf-8"))
+
+
+def parse_document(data: bytes | str, where: str) -> dict[str, Any]:
+    """The document, once its format, version and shape are checked; errors say the cure."""
+    with gc_paused():
+        return _parse_document(data, where)
+
+
+def _parse_document(data: bytes | str, where: str) -> dict[str, Any]:
+    try:
+        raw = _load_json(data)
     except ValueError as exc:
+        text = data if isinstance(data, str) else data.decode("utf-8", errors="replace")
         hint = ""
         if text.lstrip().startswith("interactions:") or "\ninteractions:" in text:
             hint = (

@@ -16,11 +16,11 @@ import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, Literal, cast, get_args
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 from urllib.parse import urlsplit
 
 from minidouble._cassettes._errors import CassetteError, CassetteWarning
@@ -32,7 +32,9 @@ from minidouble._cassettes._format import (
     encode_event,
     encode_request_body,
     encode_response_body,
+    gc_paused,
     parse_document,
+    recorded_answer,
     recorded_prompt_tokens,
     render_document,
     split_frames,
@@ -45,6 +47,7 @@ from minidouble._cassettes._match import (
     body_diff,
     match_key,
     nearest,
+    stored_key,
 )
 from minidouble._cassettes._secrets import (
     ERROR_RESPONSE_HEADERS_KEPT,
@@ -57,6 +60,9 @@ from minidouble._cassettes._secrets import (
 from minidouble._cassettes._store import cassette_lock, write_if_changed
 from minidouble._cassettes._upstream import Upstream, UpstreamError, UpstreamResponse
 from minidouble._http import Handler, HttpRequest, HttpResponse
+
+if TYPE_CHECKING:
+    from minidouble._script import RecordedRequest
 
 __all__ = [
     "RECORD_MODES",
@@ -73,6 +79,7 @@ _CHAT_PATH = "/v1/chat/completions"
 _RESPONSES_PATH = "/v1/responses"
 _AZURE_CHAT = re.compile(r"^/openai/deployments/[^/]+/chat/completions$")
 _DONE = "data: [DONE]\n\n"
+Answered = Literal["replayed", "recorded", "missed"]
 
 
 @dataclass
@@ -111,6 +118,27 @@ def _paced(frames: list[bytes], timing: dict[str, Any]) -> Iterator[bytes]:
         if index < len(gaps):
             time.sleep(gaps[index] / 1000)
         yield frame
+
+
+def _json_or_none(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _bill(record: RecordedRequest, stored_response: Mapping[str, Any]) -> None:
+    """Give a logged request the answer and usage its recording holds, as the fake does its own.
+
+    The usage is what the upstream reported when the interaction was recorded; when it reported
+    none (a stream without include_usage), the prompt tokens minidouble counted stand.
+    """
+    if stored_response["status"] >= 400:
+        return
+    record.completion = recorded_answer(stored_response)
+    reported = recorded_prompt_tokens(stored_response)
+    if reported is not None:
+        record.prompt_tokens = reported
 
 
 def _minidouble_error(status: int, code: str, message: str) -> HttpResponse:
@@ -183,11 +211,12 @@ class CassetteLayer:
             record_mode == "once" and not exists
         )
         self._document: dict[str, Any] = {"interactions": []}
-        if exists:
-            self._document = self._read(self.path)
-        self._loaded: list[dict[str, Any]] = self._document["interactions"]
-        self._keys = [self._stored_key(i) for i in self._loaded] if self._replaying else []
-        self._index = RequestIndex(self._keys)
+        with gc_paused():
+            if exists:
+                self._document = self._read(self.path)
+            self._loaded: list[dict[str, Any]] = self._document["interactions"]
+            self._keys = [self._stored_key(i) for i in self._loaded] if self._replaying else []
+            self._index = RequestIndex(self._keys)
         self._new: list[tuple[int, dict[str, Any]]] = []
         self._orders = 0
         self._open_streams = 0
@@ -195,6 +224,7 @@ class CassetteLayer:
         self._origin: str | None = None
         self._report = CassetteReport(self.path, record_mode)
         self._closed = False
+        self._log: Callable[[RecordedRequest], None] | None = None
 
     @property
     def records(self) -> bool:
@@ -208,8 +238,15 @@ class CassetteLayer:
 
     # -----------------------------------------------------------------------------------------
 
-    def wrap(self, handler: Handler) -> Handler:
-        """The handler to install: cassette first, ``handler`` only for non-API paths."""
+    def wrap(
+        self, handler: Handler, log: Callable[[RecordedRequest], None] | None = None
+    ) -> Handler:
+        """The handler to install: cassette first, ``handler`` only for non-API paths.
+
+        ``log`` receives every request the cassette answers, marked with how (the fake's
+        request log, so replayed and recorded requests are inspected and billed like its own).
+        """
+        self._log = log
 
         def cassette_handler(request: HttpRequest) -> HttpResponse:
             if not _is_api_path(request.path):
@@ -221,6 +258,7 @@ class CassetteLayer:
     def handle(self, request: HttpRequest) -> HttpResponse:
         if self._closed:
             raise RuntimeError(f"minidouble: the cassette {self.path} is closed.")
+        received_at = time.monotonic()
         key = match_key(
             request.method,
             _path_and_query(request),
@@ -231,24 +269,60 @@ class CassetteLayer:
             with self._lock:
                 position = self._index.take(key)
             if position is not None:
-                return self._replay(request, self._loaded[position])
+                return self._replay(request, self._loaded[position], received_at)
         if self._recording:
-            return self._record(request, key)
-        return self._miss(key)
+            return self._record(request, key, received_at)
+        answer = self._miss(key)
+        self._log_request(request, answer, "missed", received_at)
+        return answer
+
+    def _log_request(
+        self,
+        request: HttpRequest,
+        answer: HttpResponse,
+        how: Answered,
+        received_at: float,
+        *,
+        body: Any = None,
+        prompt_tokens: int | None = None,
+        stored_response: Mapping[str, Any] | None = None,
+    ) -> RecordedRequest | None:
+        """Hand the request and its answer to the log, if there is one."""
+        if self._log is None:
+            return None
+        from minidouble._script import RecordedRequest
+
+        record = RecordedRequest(
+            method=request.method,
+            path=request.path,
+            headers=dict(request.headers),
+            body=_json_or_none(request.body) if body is None else body,
+            prompt_tokens=prompt_tokens,
+            response=answer,
+            received_at=received_at,
+            cassette=how,
+        )
+        if stored_response is not None:
+            _bill(record, stored_response)
+        self._log(record)
+        return record
 
     # -----------------------------------------------------------------------------------------
     # Replay
 
     def _stored_key(self, interaction: dict[str, Any]) -> MatchKey:
-        request = interaction["request"]
-        return match_key(request["method"], request["path"], decode_body(request), self._ignores)
+        return stored_key(interaction["request"], self._ignores)
 
-    def _replay(self, request: HttpRequest, interaction: dict[str, Any]) -> HttpResponse:
+    def _replay(
+        self, request: HttpRequest, interaction: dict[str, Any], received_at: float
+    ) -> HttpResponse:
         with self._lock:
             self._report.replayed += 1
         response = interaction["response"]
-        refused = self._revalidate(request, interaction)
+        body = _json_or_none(request.body)
+        refused, counted = self._revalidate(request, body, interaction)
         if refused is not None:
+            self._log_request(request, refused, "replayed", received_at, body=body)
             return refused
         from minidouble._wire import new_request_id
 
@@ -258,26 +332,37 @@ class CassetteLayer:
         if events is not None:
             frames = [decode_event(e) for e in events]
             stream = _paced(frames, timing) if timing else frames
-            return HttpResponse(response["status"], headers, b"", stream)
-        if timing:
-            time.sleep(timing.get("total_ms", timing.get("ttfb_ms", 0)) / 1000)
-        return HttpResponse(response["status"], headers, decode_body(response))
+            answer = HttpResponse(response["status"], headers, b"", stream)
+        else:
+            if timing:
+                time.sleep(timing.get("total_ms", timing.get("ttfb_ms", 0)) / 1000)
+            answer = HttpResponse(response["status"], headers, decode_body(response))
+        self._log_request(
+            request,
+            answer,
+            "replayed",
+            received_at,
+            body=body,
+            prompt_tokens=counted,
+            stored_response=response,
+        )
+        return answer
 
-    def _revalidate(self, request: HttpRequest, interaction: dict[str, Any]) -> HttpResponse | None:
-        """Check the request as GPT-4o mini would today; a refusal is what the test gets."""
+    def _revalidate(
+        self, request: HttpRequest, body: Any, interaction: dict[str, Any]
+    ) -> tuple[HttpResponse | None, int | None]:
+        """Check the request as GPT-4o mini would today: (the refusal the test gets, or None;
+        the prompt tokens counted, or None for requests that are not checked)."""
         path = request.path
         azure = _AZURE_CHAT.match(path) is not None
         responses = path == _RESPONSES_PATH
         if not (path == _CHAT_PATH or azure or responses) or request.method != "POST":
-            return None
-        try:
-            body = json.loads(request.body)
-        except ValueError:
-            return None
+            return None, None
         if not isinstance(body, dict):
-            return None
+            return None, None
         if responses and body.get("previous_response_id") is not None:
-            return None  # continues state held by the recorded upstream, not by the cassette
+            # continues state held by the recorded upstream, not by the cassette
+            return None, None
         from minidouble._errors import OpenAIError
         from minidouble._profile import GPT4O_MINI
         from minidouble._validate import check_request
@@ -291,7 +376,7 @@ class CassetteLayer:
             prompt_tokens = check_request(body, path=path if azure or responses else _CHAT_PATH)
         except OpenAIError as error:
             if status >= 400:
-                return None  # recorded as refused too: the replay tells the same story
+                return None, None  # recorded as refused too: the replay tells the same story
             self._report.errors.append(
                 f"minidouble: interaction #{seq} of {self.path} was answered with {status} when "
                 f"it was recorded, but GPT-4o mini refuses the request the test sends now: "
@@ -300,7 +385,7 @@ class CassetteLayer:
             )
             from minidouble._wire import error_response, new_request_id
 
-            return error_response(error, [("x-request-id", new_request_id())])
+            return error_response(error, [("x-request-id", new_request_id())]), None
         if status < 400:
             recorded = recorded_prompt_tokens(response)
             if recorded is not None and recorded != prompt_tokens:
@@ -311,7 +396,7 @@ class CassetteLayer:
                     "Re-record it (--minidouble-record-mode=new_episodes after deleting it, or "
                     "=all) so the usage the test sees is true."
                 )
-        return None
+        return None, prompt_tokens
 
     def _miss(self, key: MatchKey) -> HttpResponse:
         if self._index.times_recorded(key):
@@ -347,7 +432,7 @@ class CassetteLayer:
     # -----------------------------------------------------------------------------------------
     # Record
 
-    def _record(self, request: HttpRequest, key: MatchKey) -> HttpResponse:
+    def _record(self, request: HttpRequest, key: MatchKey, received_at: float) -> HttpResponse:
         with self._lock:
             order = self._orders
             self._orders += 1
@@ -373,7 +458,9 @@ class CassetteLayer:
             )
             with self._lock:
                 self._report.errors.append(message)
-            return _minidouble_error(502, "minidouble_upstream_unreachable", message)
+            answer = _minidouble_error(502, "minidouble_upstream_unreachable", message)
+            self._log_request(request, answer, "recorded", received_at)
+            return answer
         stored_request: dict[str, Any] = {
             "method": request.method.upper(),
             "path": self._secrets.scrub(_path_and_query(request)),
@@ -381,21 +468,30 @@ class CassetteLayer:
             **self._secrets.scrub_value(encode_request_body(request.body)),
         }
         if forwarded.is_stream:
-            stream = self._recording_stream(order, stored_request, forwarded, started)
-            return HttpResponse(forwarded.status, forwarded.headers, b"", stream)
+            answer = HttpResponse(forwarded.status, forwarded.headers, b"")
+            # Logged now, in arrival order; billed once the stream has ended.
+            record = self._log_request(request, answer, "recorded", received_at)
+            answer.stream = self._recording_stream(
+                order, stored_request, forwarded, started, record
+            )
+            return answer
         try:
             body = forwarded.read()
         except UpstreamError as exc:
             message = f"minidouble: recording into {self.path} failed: {exc}."
             with self._lock:
                 self._report.errors.append(message)
-            return _minidouble_error(502, "minidouble_upstream_broke_off", message)
+            answer = _minidouble_error(502, "minidouble_upstream_broke_off", message)
+            self._log_request(request, answer, "recorded", received_at)
+            return answer
         timing = {
             "ttfb_ms": _ms(forwarded.headers_at - started),
             "total_ms": _ms(time.monotonic() - started),
         }
-        self._add(order, stored_request, forwarded, encode_response_body(body), timing)
-        return HttpResponse(forwarded.status, forwarded.headers, body)
+        response = self._add(order, stored_request, forwarded, encode_response_body(body), timing)
+        answer = HttpResponse(forwarded.status, forwarded.headers, body)
+        self._log_request(request, answer, "recorded", received_at, stored_response=response)
+        return answer
 
     def _recording_stream(
         self,
@@ -403,6 +499,7 @@ class CassetteLayer:
         stored_request: dict[str, Any],
         forwarded: UpstreamResponse,
         started: float,
+        record: RecordedRequest | None,
     ) -> Iterator[bytes]:
         """Pass each event on the moment it is complete, and keep it for the cassette."""
         events: list[Any] = []
@@ -433,7 +530,9 @@ class CassetteLayer:
                     "ttfb_ms": _ms(arrivals[0] - started) if arrivals else 0,
                     "gaps_ms": [_ms(later - earlier) for earlier, later in pairwise(arrivals)],
                 }
-                self._add(order, stored_request, forwarded, {"events": events}, timing)
+                response = self._add(order, stored_request, forwarded, {"events": events}, timing)
+                if record is not None:
+                    _bill(record, response)
             else:
                 self._report.warnings.append(
                     f"minidouble: a stream for {stored_request['path']} was abandoned after "
@@ -448,7 +547,8 @@ class CassetteLayer:
         forwarded: UpstreamResponse,
         body_fields: dict[str, Any],
         timing: dict[str, Any],
-    ) -> None:
+    ) -> dict[str, Any]:
+        """Keep an interaction for the cassette; its stored response."""
         allowed = RESPONSE_HEADERS_KEPT if forwarded.status < 400 else ERROR_RESPONSE_HEADERS_KEPT
         response = {
             "status": forwarded.status,
@@ -466,6 +566,7 @@ class CassetteLayer:
         with self._lock:
             self._new.append((order, interaction))
             self._report.recorded += 1
+        return response
 
     # -----------------------------------------------------------------------------------------
     # Teardown
@@ -522,7 +623,7 @@ class CassetteLayer:
 
     @staticmethod
     def _read(path: Path) -> dict[str, Any]:
-        return parse_document(path.read_text(encoding="utf-8"), str(path))
+        return parse_document(path.read_bytes(), str(path))
 
     def _save(self) -> bool:
         new = [interaction for _, interaction in sorted(self._new, key=lambda item: item[0])]

@@ -9,16 +9,28 @@ recording always matches the request that produced it.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
+import re
 import unicodedata
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-__all__ = ["IgnoreRule", "MatchKey", "RequestIndex", "canonical_body", "match_key", "nearest"]
+from minidouble._cassettes._format import decode_body
+
+__all__ = [
+    "IgnoreRule",
+    "MatchKey",
+    "RequestIndex",
+    "canonical_body",
+    "match_key",
+    "nearest",
+    "stored_key",
+]
 
 
 @dataclass(frozen=True)
@@ -71,34 +83,51 @@ def _remove(value: Any, parts: tuple[str, ...]) -> Any:
     return value
 
 
-def _number(text: str) -> float | int:
-    value = float(text)
-    if value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    return value
-
-
 def _reject_constant(name: str) -> Any:
     raise ValueError(name)
 
 
-def _nfc(value: Any) -> Any:
+def _normalized(value: Any) -> Any:
+    """``value`` with integral floats as integers and strings in NFC."""
     if isinstance(value, str):
-        return unicodedata.normalize("NFC", value)
+        return value if value.isascii() else unicodedata.normalize("NFC", value)
     if isinstance(value, dict):
-        return {_nfc(k): _nfc(v) for k, v in value.items()}
+        return {_normalized(k): _normalized(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_nfc(v) for v in value]
+        return [_normalized(v) for v in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
     return value
 
 
-def canonical_value(raw: bytes) -> Any:
-    """The body as JSON with integral floats as integers and strings in NFC; raises if not JSON."""
-    value = json.loads(raw, parse_float=_number, parse_constant=_reject_constant)
-    # Escapes such as \u0301 can spell a non-NFC string in pure ASCII, so look for them too.
-    if b"\\u" in raw or not unicodedata.is_normalized("NFC", raw.decode("utf-8")):
-        value = _nfc(value)
-    return value
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+# How json.dumps ends an integral float below 2**53 (the only kind _normalized turns into an
+# integer): ".0", then the end of the value. Text in strings may match too, which only costs
+# the walk; without the leading digit the pattern starts with a literal and scans fast.
+_INTEGRAL_FLOAT = re.compile(r"\.0(?:[,\]}]|$)")
+
+
+def canonical_text(value: Any, ignores: Sequence[IgnoreRule] = ()) -> str:
+    """The text a parsed JSON body is compared by: normalised, ignored fields removed, sorted.
+
+    Most bodies hold no integral float and no text outside NFC, and then their plain dump is
+    already normalised: a look at that text (C speed) spares walking the value in Python.
+    The text being NFC as a whole implies each string is, since quotes compose with nothing.
+    """
+    text = _dumps(value)
+    if _INTEGRAL_FLOAT.search(text) or not (
+        text.isascii() or unicodedata.is_normalized("NFC", text)
+    ):
+        value = _normalized(value)
+        text = _dumps(value)
+    if ignores:
+        for rule in ignores:
+            value = rule.remove(value)
+        text = _dumps(value)
+    return text
 
 
 def canonical_body(raw: bytes, ignores: Sequence[IgnoreRule] = ()) -> str:
@@ -106,14 +135,14 @@ def canonical_body(raw: bytes, ignores: Sequence[IgnoreRule] = ()) -> str:
     if not raw:
         return ""
     try:
-        value = canonical_value(raw)
+        value = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError):
         return "bytes:" + hashlib.sha256(raw).hexdigest()
-    for rule in ignores:
-        value = rule.remove(value)
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return canonical_text(value, ignores)
 
 
+# Almost every request of a cassette has the same target, and parsing a URL is dear.
+@functools.lru_cache(maxsize=512)
 def canonical_target(method: str, path_and_query: str) -> str:
     parts = urlsplit(path_and_query)
     query = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
@@ -136,6 +165,20 @@ def match_key(
     method: str, path_and_query: str, raw_body: bytes, ignores: Sequence[IgnoreRule] = ()
 ) -> MatchKey:
     return MatchKey(canonical_target(method, path_and_query), canonical_body(raw_body, ignores))
+
+
+def stored_key(request: Mapping[str, Any], ignores: Sequence[IgnoreRule] = ()) -> MatchKey:
+    """The key of a request stored in a cassette: the same as that of the request it records.
+
+    A structured body is keyed as it stands rather than through its bytes, which would be
+    serialised only to be parsed again (most of what loading a large cassette cost).
+    """
+    target = canonical_target(request["method"], request["path"])
+    body = request.get("body")
+    stored_as_text = request.get("body_text") is not None or request.get("body_base64") is not None
+    if body is None or stored_as_text:
+        return MatchKey(target, canonical_body(decode_body(request), ignores))
+    return MatchKey(target, canonical_text(body, ignores))
 
 
 class RequestIndex:

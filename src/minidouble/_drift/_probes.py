@@ -250,7 +250,8 @@ def _token_probes(profile: ModelProfile) -> Iterator[Probe]:
         {"role": "tool", "tool_call_id": "call_1", "content": "9C, rain"},
     ]
     yield Probe("tokens.parallel_tool_history", "token accounting",
-                _chat(profile, messages=parallel), f"{tokens}.parallel_tool_header",
+                _chat(profile, messages=parallel), f"{tokens}.parallel_answers_extra",
+                token_field="tokens.parallel_answers_extra",
                 token_baseline="tokens.tool_history", expect_ok=True)  # fmt: skip
     schema = _object({"colour": {"type": "string", "enum": ["red", "green"]},
                       "count": {"type": "integer"}})  # fmt: skip

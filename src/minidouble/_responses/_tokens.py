@@ -9,11 +9,13 @@ count exactly as chat requests do; tools, tool history and json_schema formats d
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
 from minidouble._engine import Choice, tool_mode
 from minidouble._profile import GPT4O_MINI, ModelProfile
+from minidouble._responses._mapping import ECHOED
 from minidouble._tokenizer import token_count
 from minidouble._tokens import chat_prompt, count_prompt
 
@@ -29,17 +31,41 @@ def count_input_tokens(chat_body: Mapping[str, Any], *, profile: ModelProfile = 
         tools_adjustment=template.tools_adjustment,
         per_tool_call=template.per_tool_call,
         response_format_overhead=template.response_format_overhead,
+        compact_arguments=template.compact_arguments,
+        answers_carry_format_mark=template.answers_carry_format_mark,
     )
+    if template.sections_apart:
+        # With no instruction role to merge into, count_prompt encodes the sections as a turn
+        # of their own; that turn's fixed cost is taken back below.
+        rules = dataclasses.replace(rules, instruction_roles=())
     prompt = chat_prompt(chat_body, rules)
+    if prompt.functions and not template.tool_choice_none_primes_format:
+        prompt.reply_constrained = False
     total = count_prompt(prompt, rules)
     fmt = prompt.response_format
     if fmt is not None and prompt.reply_constrained and not template.primes_format_name:
         total -= token_count(fmt.name)
-    has_sections = bool(prompt.functions) or fmt is not None
-    first = prompt.turns[0].header.split(":", 1)[0] if prompt.turns else None
-    if has_sections and first not in rules.instruction_roles and not template.sections_open_a_turn:
+    if template.sections_apart and (prompt.functions or fmt is not None):
         total -= rules.per_message + token_count(rules.tools_role)
-    return total
+    return total + template.echoed_lone_call * _echoed_lone_calls(chat_body)
+
+
+def _calls_of(message: Any) -> list[Any]:
+    calls = message.get("tool_calls") if isinstance(message, Mapping) else None
+    return calls if isinstance(calls, list) else []
+
+
+def _echoed_lone_calls(chat_body: Mapping[str, Any]) -> int:
+    """Echoed function calls alone in their turn: not one of several calls in a row."""
+    messages = chat_body.get("messages")
+    if not isinstance(messages, list):
+        return 0
+    lone = 0
+    for is_call, run in itertools.groupby(messages, key=lambda message: bool(_calls_of(message))):
+        calls = [call for message in run for call in _calls_of(message)] if is_call else []
+        if len(calls) == 1 and isinstance(calls[0], Mapping) and calls[0].get(ECHOED):
+            lone += 1
+    return lone
 
 
 def count_output_tokens(
