@@ -162,3 +162,19 @@ def test_minidouble_serve_on_a_busy_port_says_so() -> None:
         )
     assert result.returncode != 0
     assert "minidouble: cannot listen on 127.0.0.1" in result.stderr
+
+
+def test_the_log_gives_back_each_body_and_completion_as_sent_and_served() -> None:
+    # The log keeps bytes and parses them when first read: what a test reads must be exactly
+    # what was sent and answered, and the same object on every read.
+    with FakeGPT4oMini() as fake, httpx.Client(headers=HEADERS) as client:
+        plain = client.post(CHAT_URL, json=HELLO)
+        streamed = client.post(CHAT_URL, json={**HELLO, "stream": True})
+        assert streamed.status_code == 200
+    first, second = fake.requests
+    assert first.body == HELLO and first.body is first.body
+    assert first.completion == plain.json() and first.completion is first.completion
+    assert second.body == {**HELLO, "stream": True}
+    assert second.completion is not None
+    assert second.completion["object"] == "chat.completion"
+    assert second.completion_tokens is not None and second.completion_tokens > 0

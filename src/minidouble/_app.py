@@ -51,6 +51,7 @@ from minidouble._profile import GPT4O_MINI, ModelProfile
 from minidouble._ratelimit import Clock, RateLimiter, estimate_tokens
 from minidouble._resilience import ResilienceReport
 from minidouble._script import (
+    JSONBytes,
     RecordedRequest,
     ScriptedFailure,
     ScriptedReply,
@@ -308,14 +309,20 @@ class GPT4oMiniApp:
         if self.latency is not None and response.status == 200 and completion is not None:
             tokens = _billed_completion_tokens(completion)
             self.latency.pace(response, tokens)
+        # The log keeps bytes, not parsed trees (see JSONBytes): every body here was parsed
+        # from the request's bytes, and a plain answer's bytes are its completion.
+        logged_body = body if body is None else JSONBytes(request.body)
+        logged_completion: Any = completion
+        if completion is not None and shaping is None and response.stream is None:
+            logged_completion = JSONBytes(response.body)
         record = RecordedRequest(
             method=request.method,
             path=request.path,
             headers=dict(request.headers),
-            body=body,
+            body=logged_body,
             prompt_tokens=prompt_tokens,
             response=response,
-            completion=completion,
+            completion=logged_completion,
             scripted=scripted,
             fault=fault,
             received_at=getattr(self._current, "received_at", None) or time.monotonic(),
