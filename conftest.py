@@ -22,7 +22,7 @@ FIDELITY_DIR = Path(
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "sdk: drives the real openai SDK (run under openai 2.x and 3.x in CI)"
+        "markers", "sdk: drives the real openai SDK (CI runs the suite under openai 2.x and 3.x)"
     )
 
 
