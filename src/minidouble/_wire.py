@@ -24,7 +24,7 @@ from minidouble._http import HttpResponse
 from minidouble._profile import GPT4O_MINI, ModelProfile
 
 if TYPE_CHECKING:  # the engine imports this module for ids
-    from minidouble._engine import Choice, Reply, TokenLogprob, ToolCall
+    from minidouble._engine import Choice, Piece, Reply, TokenLogprob, ToolCall
 
 __all__ = [
     "Flavor",
@@ -398,13 +398,13 @@ def _logprobs_block(
     )
 
 
-def usage_block(prompt_tokens: int, reply: Reply) -> dict[str, Any]:
+def usage_block(prompt_tokens: int, reply: Reply, *, cached_tokens: int = 0) -> dict[str, Any]:
     completion_tokens = reply.completion_tokens
     return {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": cached_tokens, "audio_tokens": 0},
         "completion_tokens_details": {
             "reasoning_tokens": 0,
             "audio_tokens": 0,
@@ -435,8 +435,14 @@ def completion_body(
     profile: ModelProfile = GPT4O_MINI,
     flavor: Flavor = OPENAI,
     service_tier: str = "default",
+    system_fingerprint: str | None = None,
+    cached_tokens: int = 0,
 ) -> dict[str, Any]:
-    """The ``chat.completion`` object, keys in the order api.openai.com serves them."""
+    """The ``chat.completion`` object, keys in the order api.openai.com serves them.
+
+    ``system_fingerprint`` (default: the profile's) and ``cached_tokens`` are for callers
+    that draw those values (``minidouble.strategies``); the fake serves the defaults.
+    """
     choices = []
     for index, choice in enumerate(reply.choices):
         entry: dict[str, Any] = {
@@ -454,13 +460,15 @@ def completion_body(
         "created": created,
         "model": profile.response_model,
         "choices": choices,
-        "usage": usage_block(prompt_tokens, reply),
+        "usage": usage_block(prompt_tokens, reply, cached_tokens=cached_tokens),
     }
     if flavor.azure:
         body["prompt_filter_results"] = _azure_prompt_filters()
     else:
         body["service_tier"] = service_tier
-    body["system_fingerprint"] = profile.system_fingerprint
+    body["system_fingerprint"] = (
+        profile.system_fingerprint if system_fingerprint is None else system_fingerprint
+    )
     return body
 
 
@@ -492,6 +500,7 @@ class _ChunkWriter:
         service_tier: str = "default",
         completion_id: str | None = None,
         created: int | None = None,
+        system_fingerprint: str | None = None,
     ) -> None:
         self.service_tier = service_tier
         self.id = completion_id or new_completion_id()
@@ -500,8 +509,20 @@ class _ChunkWriter:
         self.obfuscate = obfuscate
         self.profile = profile
         self.flavor = flavor
+        self.system_fingerprint = (
+            profile.system_fingerprint if system_fingerprint is None else system_fingerprint
+        )
 
     def chunk(self, choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> bytes:
+        return self.event(self.body(choices, usage, _obfuscation() if self.obfuscate else None))
+
+    def body(
+        self,
+        choices: list[dict[str, Any]],
+        usage: dict[str, Any] | None = None,
+        obfuscation: str | None = None,
+    ) -> dict[str, Any]:
+        """One chunk object; ``obfuscation`` None leaves the padding field out."""
         body: dict[str, Any] = {
             "id": self.id,
             "object": "chat.completion.chunk",
@@ -510,17 +531,16 @@ class _ChunkWriter:
         }
         if not self.flavor.azure:
             body["service_tier"] = self.service_tier
-        body["system_fingerprint"] = self.profile.system_fingerprint
+        body["system_fingerprint"] = self.system_fingerprint
         body["choices"] = choices
         if self.include_usage:
             body["usage"] = usage
-        if self.obfuscate:
-            body["obfuscation"] = _obfuscation()
-        return self.event(body)
+        if obfuscation is not None:
+            body["obfuscation"] = obfuscation
+        return body
 
     def event(self, body: dict[str, Any]) -> bytes:
-        data = azure_compact(body) if self.flavor.azure else compact(body)
-        return b"data: " + data + b"\n\n"
+        return sse_event(body, self.flavor)
 
     def choice(
         self,
@@ -545,11 +565,30 @@ class _ChunkWriter:
         return entry
 
 
+DONE_EVENT = b"data: [DONE]\n\n"
+
+
+def sse_event(body: dict[str, Any], flavor: Flavor = OPENAI) -> bytes:
+    """One ``data:`` event: compact JSON, raw UTF-8 (Azure also sorts the keys)."""
+    data = azure_compact(body) if flavor.azure else compact(body)
+    return b"data: " + data + b"\n\n"
+
+
 _Delta = tuple[dict[str, Any], "Sequence[TokenLogprob] | None", "str | None"]
 
 
-def _choice_deltas(choice: Choice) -> Iterator[_Delta]:
-    """One choice as (delta, logprobs, finish_reason) steps: opening, fragments, finish."""
+def choice_deltas(
+    choice: Choice,
+    *,
+    pieces: Sequence[Piece] | None = None,
+    call_fragments: Sequence[Sequence[str]] | None = None,
+) -> Iterator[_Delta]:
+    """One choice as (delta, logprobs, finish_reason) steps: opening, fragments, finish.
+
+    The text streams as ``choice.pieces()`` and each call's arguments as its ``fragments()``
+    (token boundaries) unless ``pieces`` / ``call_fragments`` (one list per call) cut them
+    elsewhere, as the strategies do at drawn points.
+    """
     opening: dict[str, Any] = {"role": "assistant"}
     calls = choice.tool_calls
     if calls:
@@ -570,7 +609,8 @@ def _choice_deltas(choice: Choice) -> Iterator[_Delta]:
         for call_index, call in enumerate(calls):
             if call_index:
                 yield {"tool_calls": [_call_opening(call_index, call)]}, None, None
-            for fragment in call.fragments():
+            fragments = call.fragments() if call_fragments is None else call_fragments[call_index]
+            for fragment in fragments:
                 call_delta = {"index": call_index, "function": {"arguments": fragment}}
                 yield {"tool_calls": [call_delta]}, None, None
     elif choice.function_call is not None:
@@ -578,7 +618,7 @@ def _choice_deltas(choice: Choice) -> Iterator[_Delta]:
             yield {"function_call": {"arguments": fragment}}, None, None
     else:
         key = "content" if choice.refusal is None else "refusal"
-        for piece in choice.pieces():
+        for piece in choice.pieces() if pieces is None else pieces:
             logprobs = piece.logprobs if choice.logprobs is not None else None
             yield {key: piece.text}, logprobs, None
     yield {}, None, choice.finish_reason
@@ -631,7 +671,7 @@ def stream_events(
             }
         )
     # With n > 1 the API interleaves the choices' chunks; round-robin reproduces that.
-    pending = [(index, _choice_deltas(choice)) for index, choice in enumerate(reply.choices)]
+    pending = [(index, choice_deltas(choice)) for index, choice in enumerate(reply.choices)]
     while pending:
         still_open = []
         for index, deltas in pending:
@@ -653,4 +693,4 @@ def stream_events(
         pending = still_open
     if include_usage:
         yield writer.chunk([], usage_block(prompt_tokens, reply))
-    yield b"data: [DONE]\n\n"
+    yield DONE_EVENT
