@@ -10,18 +10,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import jsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minidouble.strategies as mds
-from minidouble import GPT4O_MINI, OpenAIError, count_prompt_tokens
+from minidouble import GPT4O_MINI, FakeGPT4oMini, OpenAIError, count_prompt_tokens
 from minidouble._schema_values import first_violation
 from minidouble._strategies._limits import CHEAP_UNIT, FILLER_UNITS
 from minidouble._tokenizer import encoding, token_count
 from minidouble._validate import validate_request
 
+CHAT_URL = "https://api.openai.com/v1/chat/completions"
+AUTH = {"Authorization": "Bearer sk-test"}
 FORMATS = jsonschema.Draft202012Validator.FORMAT_CHECKER
 
 
@@ -205,3 +208,83 @@ def test_streams_accumulate_in_the_openai_sdk_to_their_completion(
     wire = stream.sse().decode()
     assert wire.endswith("data: [DONE]\n\n")
     assert wire.count("data: ") == len(stream.chunks) + 1
+
+
+# --- one shape: the strategies' replies against what the fake serves ----------------------
+
+_F_TOOLS = [{"type": "function", "function": {"name": "f"}}]
+
+
+def _shape(value: Any) -> Any:
+    """Keys in order and kinds of values: what two replies share when only values differ."""
+    if isinstance(value, dict):
+        return tuple((key, _shape(item)) for key, item in value.items())
+    if isinstance(value, list):
+        return ("list", tuple(dict.fromkeys(_shape(item) for item in value)))
+    return type(value).__name__
+
+
+def _collapsed(shapes: list[Any]) -> list[Any]:
+    # How many fragments a text streams in is a value (drawn here, tokens there), not a shape.
+    return [shape for i, shape in enumerate(shapes) if i == 0 or shapes[i - 1] != shape]
+
+
+def _script_like(fake: FakeGPT4oMini, message: dict[str, Any]) -> None:
+    if message.get("tool_calls"):
+        calls = message["tool_calls"]
+        fake.reply(
+            tool_calls=[
+                {"name": c["function"]["name"], "arguments": json.loads(c["function"]["arguments"])}
+                for c in calls
+            ]
+        )
+    elif message["refusal"] is not None:
+        fake.reply(refusal=message["refusal"])
+    else:
+        fake.reply(message["content"])
+
+
+def test_drawn_completions_have_the_shape_the_fake_serves() -> None:
+    @settings(max_examples=40, deadline=None)
+    @given(mds.chat_completions(tools=_F_TOOLS))
+    def check(completion: dict[str, Any]) -> None:
+        _script_like(fake, completion["choices"][0]["message"])
+        body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+        served = httpx.post(CHAT_URL, json={**body, "tools": _F_TOOLS}, headers=AUTH).json()
+        assert _shape(completion) == _shape(served)
+
+    with FakeGPT4oMini() as fake:
+        check()
+
+
+def test_drawn_streams_have_the_chunk_shapes_the_fake_serves() -> None:
+    @settings(max_examples=40, deadline=None)
+    @given(mds.chat_completion_chunks(tools=_F_TOOLS))
+    def check(stream: mds.CompletionStream) -> None:
+        _script_like(fake, stream.completion["choices"][0]["message"])
+        options = {
+            "include_usage": "usage" in stream.chunks[0],
+            "include_obfuscation": "obfuscation" in stream.chunks[0],
+        }
+        body = {
+            "model": "gpt-4o-mini",
+            "messages": [{"role": "user", "content": "hi"}],
+            "tools": _F_TOOLS,
+            "stream": True,
+            "stream_options": options,
+        }
+        wire = httpx.post(CHAT_URL, json=body, headers=AUTH).content
+        events = wire.decode().split("\n\n")
+        assert events[-2:] == ["data: [DONE]", ""]
+        served = [json.loads(event.removeprefix("data: ")) for event in events[:-2]]
+        assert _collapsed([_shape(c) for c in stream.chunks]) == _collapsed(
+            [_shape(c) for c in served]
+        )
+        assert stream.sse().endswith(b"data: [DONE]\n\n")
+        assert stream.sse().decode().split("\n\n")[:-2] == [
+            "data: " + json.dumps(c, separators=(",", ":"), ensure_ascii=False)
+            for c in stream.chunks
+        ]
+
+    with FakeGPT4oMini() as fake:
+        check()

@@ -8,18 +8,26 @@ whose chunks reassemble exactly into the non-streaming completion they came from
 from __future__ import annotations
 
 import itertools
-import json
 import string
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn
 
+from minidouble._engine import Choice, Piece, Reply, ToolCall
 from minidouble._profile import GPT4O_MINI
 from minidouble._strategies._common import Tool, check_size_bounds, fail, texts
 from minidouble._strategies._messages import calls_for_tools, check_tools_value
+from minidouble._wire import (
+    DONE_EVENT,
+    OPENAI,
+    _ChunkWriter,
+    choice_deltas,
+    completion_body,
+    sse_event,
+)
 
 _BASE62 = string.digits + string.ascii_letters
 Completion = dict[str, Any]
@@ -39,51 +47,82 @@ def _random_id(prefix: str, width: int) -> st.SearchStrategy[str]:
     return st.integers(0, 62**width - 1).map(lambda n: prefix + _encoded(n, _BASE62, width))
 
 
-def _usage(draw: DrawFn, completion_tokens: int | None = None) -> dict[str, Any]:
-    profile = GPT4O_MINI
-    prompt = draw(st.integers(1, profile.context_window), label="prompt_tokens")
-    completion = (
-        completion_tokens
-        if completion_tokens is not None
-        else draw(st.integers(0, profile.max_output_tokens), label="completion_tokens")
-    )
-    cached = draw(st.integers(0, prompt // 128), label="cached blocks") * 128
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
-        "completion_tokens_details": {
-            "reasoning_tokens": 0,
-            "audio_tokens": 0,
-            "accepted_prediction_tokens": 0,
-            "rejected_prediction_tokens": 0,
-        },
-    }
+@dataclass(frozen=True)
+class _DrawnReply:
+    """A reply's drawn values; :mod:`minidouble._wire` gives them the served shapes."""
+
+    reply: Reply
+    completion_id: str
+    created: int
+    prompt_tokens: int
+    cached_tokens: int
+    system_fingerprint: str
+
+    def completion(self) -> Completion:
+        return completion_body(
+            self.reply,
+            completion_id=self.completion_id,
+            created=self.created,
+            prompt_tokens=self.prompt_tokens,
+            system_fingerprint=self.system_fingerprint,
+            cached_tokens=self.cached_tokens,
+        )
+
+    def chunk_writer(self, *, include_usage: bool) -> _ChunkWriter:
+        # The writer adds no padding of its own: the strategies draw it, chunk by chunk.
+        return _ChunkWriter(
+            include_usage=include_usage,
+            obfuscate=False,
+            profile=GPT4O_MINI,
+            flavor=OPENAI,
+            completion_id=self.completion_id,
+            created=self.created,
+            system_fingerprint=self.system_fingerprint,
+        )
 
 
 @st.composite
-def _choice(draw: DrawFn, index: int, tools: Sequence[Tool] | None) -> dict[str, Any]:
+def _choice(draw: DrawFn, index: int, tools: Sequence[Tool] | None) -> Choice:
     kinds = ["text", "refusal"] + (["tool_calls"] if tools else [])
     kind = draw(st.sampled_from(kinds), label="reply kind")
-    message: dict[str, Any] = {"role": "assistant", "content": None}
+    content: str | None = None
+    calls: tuple[ToolCall, ...] = ()
     if kind == "text":
-        message["content"] = draw(texts(60), label="content")
+        content = draw(texts(60), label="content")
         finish = draw(st.sampled_from(("stop", "length", "content_filter")), label="finish")
     elif kind == "refusal":
         finish = "stop"
     else:
         assert tools
-        calls = draw(calls_for_tools(tools, index, 1, 3), label="tool_calls")
-        ids = draw(st.lists(_random_id("call_", 24), min_size=len(calls), max_size=len(calls)))
-        message["tool_calls"] = [{**call, "id": id_} for call, id_ in zip(calls, ids, strict=True)]
+        drawn = draw(calls_for_tools(tools, index, 1, 3), label="tool_calls")
+        ids = draw(st.lists(_random_id("call_", 24), min_size=len(drawn), max_size=len(drawn)))
+        calls = tuple(
+            ToolCall(id_, call["function"]["name"], call["function"]["arguments"])
+            for call, id_ in zip(drawn, ids, strict=True)
+        )
         # A forced named call finishes with "stop" (reference §7.2).
         finish = draw(st.sampled_from(("tool_calls", "stop")), label="finish")
-    message["refusal"] = (
-        draw(st.text(min_size=1, max_size=40), label="refusal") if kind == "refusal" else None
+    refusal = draw(st.text(min_size=1, max_size=40), label="refusal") if kind == "refusal" else None
+    return Choice(content, refusal, calls, None, finish, completion_tokens=0)
+
+
+def _draw_reply(
+    draw: DrawFn, tools: Sequence[Tool] | None, min_choices: int, max_choices: int
+) -> _DrawnReply:
+    profile = GPT4O_MINI
+    count = draw(st.integers(min_choices, max_choices), label="choices")
+    choices = [draw(_choice(index, tools), label="choice") for index in range(count)]
+    completion_id = draw(_random_id("chatcmpl-", 29), label="id")
+    created = draw(st.integers(1_720_000_000, 1_900_000_000), label="created")
+    prompt = draw(st.integers(1, profile.context_window), label="prompt_tokens")
+    completion = draw(st.integers(0, profile.max_output_tokens), label="completion_tokens")
+    cached = draw(st.integers(0, prompt // 128), label="cached blocks") * 128
+    fingerprint = draw(
+        st.integers(0, 16**10 - 1).map(lambda n: f"fp_{n:010x}"), label="fingerprint"
     )
-    message["annotations"] = []
-    return {"index": index, "message": message, "logprobs": None, "finish_reason": finish}
+    # The reply's completion tokens are its choices' sum: the first choice carries them all.
+    choices[0] = replace(choices[0], completion_tokens=completion)
+    return _DrawnReply(Reply(tuple(choices)), completion_id, created, prompt, cached, fingerprint)
 
 
 @st.composite
@@ -105,21 +144,7 @@ def chat_completions(
         raise fail(f"{what}: min_choices={min_choices}; a completion has at least one choice.")
     if tools is not None:
         check_tools_value(tools, what)
-    profile = GPT4O_MINI
-    count = draw(st.integers(min_choices, max_choices), label="choices")
-    choices = [draw(_choice(index, tools), label="choice") for index in range(count)]
-    return {
-        "id": draw(_random_id("chatcmpl-", 29), label="id"),
-        "object": "chat.completion",
-        "created": draw(st.integers(1_720_000_000, 1_900_000_000), label="created"),
-        "model": profile.response_model,
-        "choices": choices,
-        "usage": _usage(draw),
-        "service_tier": "default",
-        "system_fingerprint": draw(
-            st.integers(0, 16**10 - 1).map(lambda n: f"fp_{n:010x}"), label="fingerprint"
-        ),
-    }
+    return _draw_reply(draw, tools, min_choices, max_choices).completion()
 
 
 @dataclass(frozen=True)
@@ -135,8 +160,7 @@ class CompletionStream:
     completion: Completion = field(repr=False)
 
     def sse(self) -> bytes:
-        events = [f"data: {json.dumps(chunk, separators=(',', ':'))}\n\n" for chunk in self.chunks]
-        return ("".join(events) + "data: [DONE]\n\n").encode()
+        return b"".join([sse_event(chunk) for chunk in self.chunks]) + DONE_EVENT
 
 
 def _fragments(draw: DrawFn, text: str, label: str) -> list[str]:
@@ -168,58 +192,36 @@ def chat_completion_chunks(
     what = "chat_completion_chunks()"
     if tools is not None:
         check_tools_value(tools, what)
-    completion = draw(chat_completions(tools=tools), label="completion")
-    choice = completion["choices"][0]
-    message = choice["message"]
+    drawn = _draw_reply(draw, tools, 1, 1)
+    choice = drawn.reply.choices[0]
     include_usage = draw(st.booleans(), label="include_usage")
     obfuscate = draw(st.booleans(), label="obfuscation")
-    header = {
-        "id": completion["id"],
-        "object": "chat.completion.chunk",
-        "created": completion["created"],
-        "model": completion["model"],
-        "service_tier": completion["service_tier"],
-        "system_fingerprint": completion["system_fingerprint"],
-    }
-
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> Chunk:
-        result: Chunk = {
-            **header,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-        }
-        if include_usage:
-            result["usage"] = None
-        if obfuscate:
-            result["obfuscation"] = draw(st.text(string.ascii_letters, max_size=12))
-        return result
-
-    chunks: list[Chunk] = []
-    if message.get("tool_calls"):
-        chunks.append(chunk({"role": "assistant", "content": None}))
-        for index, call in enumerate(message["tool_calls"]):
-            function = call["function"]
-            opening = {
-                "index": index,
-                "id": call["id"],
-                "type": "function",
-                "function": {"name": function["name"], "arguments": ""},
-            }
-            chunks.append(chunk({"tool_calls": [opening]}))
-            for piece in _fragments(draw, function["arguments"], "argument fragments"):
-                delta = {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}
-                chunks.append(chunk(delta))
-    elif message.get("refusal") is not None:
-        chunks.append(chunk({"role": "assistant", "content": None, "refusal": ""}))
-        for piece in _fragments(draw, message["refusal"], "refusal fragments"):
-            chunks.append(chunk({"refusal": piece}))
+    # The values are drawn here (cut points, padding); every shape is the fake's own.
+    pieces: list[Piece] | None = None
+    call_fragments: list[list[str]] | None = None
+    if choice.tool_calls:
+        call_fragments = [
+            _fragments(draw, call.arguments, "argument fragments") for call in choice.tool_calls
+        ]
+    elif choice.refusal is not None:
+        pieces = [Piece(text) for text in _fragments(draw, choice.refusal, "refusal fragments")]
     else:
-        chunks.append(chunk({"role": "assistant", "content": "", "refusal": None}))
-        for piece in _fragments(draw, message["content"], "content fragments"):
-            chunks.append(chunk({"content": piece}))
-    chunks.append(chunk({}, choice["finish_reason"]))
+        pieces = [
+            Piece(text) for text in _fragments(draw, choice.content or "", "content fragments")
+        ]
+
+    def padding() -> str | None:
+        return draw(st.text(string.ascii_letters, max_size=12)) if obfuscate else None
+
+    writer = drawn.chunk_writer(include_usage=include_usage)
+    refusal = choice.refusal is not None
+    chunks: list[Chunk] = [
+        writer.body(
+            [writer.choice(0, delta, finish_reason=finish, refusal=refusal)], None, padding()
+        )
+        for delta, _, finish in choice_deltas(choice, pieces=pieces, call_fragments=call_fragments)
+    ]
+    completion = drawn.completion()
     if include_usage:
-        final: Chunk = {**header, "choices": [], "usage": completion["usage"]}
-        if obfuscate:
-            final["obfuscation"] = draw(st.text(string.ascii_letters, max_size=12))
-        chunks.append(final)
+        chunks.append(writer.body([], completion["usage"], padding()))
     return CompletionStream(chunks, completion)
