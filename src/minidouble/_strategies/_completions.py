@@ -181,8 +181,9 @@ def chat_completion_chunks(
 ) -> CompletionStream:
     """A streamed reply: ``chat.completion.chunk`` objects as the API sends them.
 
-    The first delta carries the role, text arrives in fragments cut at drawn points, each
-    tool call opens with its id and name and then streams its arguments, the last choice
+    The first delta carries the role (and opens the first tool call), text arrives in
+    fragments cut at drawn points, each tool call opens with its id and name and then
+    streams its arguments, the last choice
     chunk has an empty delta and the ``finish_reason``; with ``stream_options.include_usage``
     (drawn) every chunk says ``"usage": null`` and a final chunk with no choices carries the
     totals. Chunks may carry the ``obfuscation`` padding field of current traffic.
