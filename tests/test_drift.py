@@ -18,7 +18,7 @@ from minidouble._app import GPT4oMiniApp
 from minidouble._cli import main
 from minidouble._drift import battery, run_drift
 from minidouble._drift._command import drift_command
-from minidouble._drift._probes import tiny_png
+from minidouble._drift._probes import Probe, tiny_png
 from minidouble._drift._run import DriftResult
 from minidouble._drift._update import render_python
 from minidouble._fake import FakeGPT4oMini, FakeServer
@@ -61,11 +61,10 @@ def altered_result(altered_upstream: FakeServer) -> DriftResult:
     return run_drift(altered_upstream.base_url)
 
 
-def _send(app: GPT4oMiniApp, body: bytes, authorized: bool = True) -> int:
-    headers = {"authorization": "Bearer sk-x"} if authorized else {}
-    response = app.handle(
-        HttpRequest("POST", "https://api.openai.com/v1/chat/completions", headers, body)
-    )
+def _send(app: GPT4oMiniApp, probe: Probe) -> int:
+    headers = {"authorization": "Bearer sk-x"} if probe.authorized else {}
+    url = "https://api.openai.com" + probe.path
+    response = app.handle(HttpRequest("POST", url, headers, probe.payload()))
     if response.stream is not None:
         list(response.stream)
     return response.status
@@ -78,7 +77,7 @@ def test_every_probe_lands_on_its_side_of_the_edge() -> None:
     wrong = [
         probe.name
         for probe in battery(GPT4O_MINI)
-        if (_send(app, probe.payload(), probe.authorized) == 200) != probe.expect_ok
+        if (_send(app, probe) == 200) != probe.expect_ok
     ]
     assert wrong == []
 

@@ -17,7 +17,10 @@ from typing import Any
 
 from minidouble._profile import ModelProfile
 
-__all__ = ["Probe", "battery", "tiny_png"]
+__all__ = ["CHAT_PATH", "RESPONSES_PATH", "Probe", "battery", "tiny_png"]
+
+CHAT_PATH = "/v1/chat/completions"
+RESPONSES_PATH = "/v1/responses"
 
 # Shape probes need a few content chunks; token probes need one token.
 SHAPE_REPLY_CAP = 5
@@ -36,6 +39,7 @@ class Probe:
     can propose the upstream's limit. ``token_field``: the ``TokenRules`` field a prompt-token
     difference moves (``token_baseline``: the probe whose difference is already explained by
     another field). ``wording``: the profile field holding a word of the error message.
+    ``path``: the endpoint the body is sent to.
     """
 
     name: str
@@ -52,10 +56,22 @@ class Probe:
     token_baseline: str | None = None
     wording: str | None = None
     expect_ok: bool = field(default=False)
+    path: str = CHAT_PATH
 
     @property
     def stream(self) -> bool:
         return isinstance(self.body, dict) and self.body.get("stream") is True
+
+    def prompt_tokens(self, profile: ModelProfile) -> int:
+        """The prompt tokens the fake bills for this probe, counted as its endpoint counts."""
+        if self.path == RESPONSES_PATH and isinstance(self.body, dict):
+            from minidouble._responses._mapping import to_chat_body
+            from minidouble._responses._tokens import count_input_tokens
+
+            return count_input_tokens(to_chat_body(self.body), profile=profile)
+        from minidouble._tokens import count_prompt_tokens
+
+        return count_prompt_tokens(self.body, profile=profile)
 
     def payload(self) -> bytes:
         if self.raw is not None:
