@@ -333,3 +333,21 @@ def test_shape_and_header_changes_are_reported(tmp_path: Path) -> None:
         if difference.aspect == "headers":
             assert difference.real == {"x-request-id": None}
             assert difference.fake == {"x-request-id": "req_<32 hex>"}
+
+
+def test_a_responses_token_drift_shared_with_chat_points_at_the_chat_rule() -> None:
+    """Both endpoints render text through one template: a per-message cost that moved shows
+    in the Responses probe too, but names the one chat field to update."""
+    shared = dataclasses.replace(
+        GPT4O_MINI,
+        tokens=dataclasses.replace(
+            GPT4O_MINI.tokens, per_message=GPT4O_MINI.tokens.per_message + 1
+        ),
+    )
+    with FakeGPT4oMini(allow_unused=True, profile=shared).serve() as server:
+        result = run_drift(server.base_url)
+    by_probe = {d.probe: d for d in result.differences}
+    instructed = by_probe["responses.tokens.instructions"]
+    assert instructed.real - instructed.fake == 2
+    assert instructed.update == by_probe["tokens.text"].update == "TokenRules.per_message"
+    assert not any(d.update.startswith("ResponsesTemplate (") for d in result.differences)
