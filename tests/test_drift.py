@@ -18,7 +18,7 @@ from minidouble._app import GPT4oMiniApp
 from minidouble._cli import main
 from minidouble._drift import battery, run_drift
 from minidouble._drift._command import drift_command
-from minidouble._drift._probes import tiny_png
+from minidouble._drift._probes import CHAT_PATH, RESPONSES_PATH, Probe, tiny_png
 from minidouble._drift._run import DriftResult
 from minidouble._drift._update import render_python
 from minidouble._fake import FakeGPT4oMini, FakeServer
@@ -28,7 +28,9 @@ from minidouble._profile import GPT4O_MINI, ModelProfile
 pytest_plugins = ["pytester"]
 
 KEY = "sk-drift-test-0123456789abcdefghijklmnop"
-# One changed limit, one changed error text, and tools costing 2 tokens more.
+_RESPONSES_TEMPLATE = GPT4O_MINI.responses.template
+# One changed limit, one changed error text, tools costing 2 tokens more, and a function call
+# in a Responses history costing 1 more (Chat Completions' unchanged).
 ALTERED = dataclasses.replace(
     GPT4O_MINI,
     max_stop_sequences=GPT4O_MINI.max_stop_sequences + 1,
@@ -36,11 +38,18 @@ ALTERED = dataclasses.replace(
     tokens=dataclasses.replace(
         GPT4O_MINI.tokens, tools_adjustment=GPT4O_MINI.tokens.tools_adjustment + 2
     ),
+    responses=dataclasses.replace(
+        GPT4O_MINI.responses,
+        template=dataclasses.replace(
+            _RESPONSES_TEMPLATE, per_tool_call=_RESPONSES_TEMPLATE.per_tool_call + 1
+        ),
+    ),
 )
 EXPECTED_UPDATES = {
     "TokenRules.tools_adjustment",
     "ModelProfile.max_stop_sequences",
     "ModelProfile.tool_order_spelling",
+    "ResponsesTemplate.per_tool_call",
 }
 
 
@@ -61,11 +70,10 @@ def altered_result(altered_upstream: FakeServer) -> DriftResult:
     return run_drift(altered_upstream.base_url)
 
 
-def _send(app: GPT4oMiniApp, body: bytes, authorized: bool = True) -> int:
-    headers = {"authorization": "Bearer sk-x"} if authorized else {}
-    response = app.handle(
-        HttpRequest("POST", "https://api.openai.com/v1/chat/completions", headers, body)
-    )
+def _send(app: GPT4oMiniApp, probe: Probe) -> int:
+    headers = {"authorization": "Bearer sk-x"} if probe.authorized else {}
+    url = "https://api.openai.com" + probe.path
+    response = app.handle(HttpRequest("POST", url, headers, probe.payload()))
     if response.stream is not None:
         list(response.stream)
     return response.status
@@ -76,9 +84,7 @@ def test_every_probe_lands_on_its_side_of_the_edge() -> None:
     otherwise a probe would test nothing."""
     app = GPT4oMiniApp()
     wrong = [
-        probe.name
-        for probe in battery(GPT4O_MINI)
-        if (_send(app, probe.payload(), probe.authorized) == 200) != probe.expect_ok
+        probe.name for probe in battery(GPT4O_MINI) if (_send(app, probe) == 200) != probe.expect_ok
     ]
     assert wrong == []
 
@@ -96,7 +102,9 @@ def test_battery_covers_each_token_rule_and_validator_family() -> None:
     for name in ("tokens.text", "tokens.name", "tokens.tools", "tokens.tool_history",
                  "tokens.json_schema", "tokens.image_low", "tokens.image_high",
                  "limits.context_window.past", "schema.nesting.past",
-                 "rules.orphan_tool_message", "rules.unknown_parameter"):  # fmt: skip
+                 "rules.orphan_tool_message", "rules.unknown_parameter", "responses.shape",
+                 "responses.tokens.instructions", "responses.tokens.tool_history",
+                 "responses.max_output_tokens.below"):  # fmt: skip
         assert name in names
 
 
@@ -120,6 +128,10 @@ def test_the_fake_as_upstream_shows_no_drift(same_upstream: FakeServer) -> None:
     skipped = [name for name, _ in result.skipped]
     assert skipped == ["limits.string_length.past"]
     assert len(result.matching_probes) + len(skipped) == len(battery(GPT4O_MINI))
+    # the Responses probes were sent to /v1/responses and agree too
+    responses = {p.name for p in battery(GPT4O_MINI) if p.path == RESPONSES_PATH}
+    assert len(responses) == 4 and responses <= set(result.matching_probes)
+    assert {r.path for r in same_upstream.requests} >= {CHAT_PATH, RESPONSES_PATH}
 
 
 def test_probes_beyond_the_accounts_rate_limit_are_skipped_not_drift() -> None:
@@ -157,6 +169,10 @@ def test_an_altered_upstream_shows_each_difference_and_nothing_else(
         assert difference.real - difference.fake == 2
         probe = next(o.probe for o in altered_result.outcomes if o.probe.name == difference.probe)
         assert probe.body.get("tools") or probe.body.get("functions")
+    # the Responses template: its history probe alone, +1, and no chat probe
+    [call] = by_update["ResponsesTemplate.per_tool_call"]
+    assert (call.probe, call.aspect) == ("responses.tokens.tool_history", "prompt_tokens")
+    assert call.real - call.fake == 1
     proposed = {c.path: (c.old, c.new) for c in altered_result.changes}
     assert proposed == {
         "max_stop_sequences": (GPT4O_MINI.max_stop_sequences, ALTERED.max_stop_sequences),
@@ -164,6 +180,10 @@ def test_an_altered_upstream_shows_each_difference_and_nothing_else(
         "tokens.tools_adjustment": (
             GPT4O_MINI.tokens.tools_adjustment,
             ALTERED.tokens.tools_adjustment,
+        ),
+        "responses.template.per_tool_call": (
+            _RESPONSES_TEMPLATE.per_tool_call,
+            ALTERED.responses.template.per_tool_call,
         ),
     }
 
@@ -282,7 +302,8 @@ def test_pytest_option_runs_the_check_and_fails_the_run_on_drift(
 
 
 def test_shape_and_header_changes_are_reported(tmp_path: Path) -> None:
-    """An upstream whose completions lost a field and whose answers lost x-request-id."""
+    """An upstream whose completions and responses lost a field and whose answers lost
+    x-request-id."""
     from minidouble._http import HttpResponse
     from minidouble._server import LoopbackServer
 
@@ -303,11 +324,30 @@ def test_shape_and_header_changes_are_reported(tmp_path: Path) -> None:
     header_probes = {p.name for p in battery(GPT4O_MINI) if p.headers}
     assert {(d.probe, d.aspect) for d in result.differences} == {
         ("shape.completion", "shape"),
+        ("responses.shape", "shape"),
         *((name, "headers") for name in header_probes),
     }
-    [shape] = [d for d in result.differences if d.aspect == "shape"]
-    assert shape.real == [] and shape.fake == ["service_tier: string"]
+    for shape in (d for d in result.differences if d.aspect == "shape"):
+        assert shape.real == [] and shape.fake == ["service_tier: string"]
     for difference in result.differences:
         if difference.aspect == "headers":
             assert difference.real == {"x-request-id": None}
             assert difference.fake == {"x-request-id": "req_<32 hex>"}
+
+
+def test_a_responses_token_drift_shared_with_chat_points_at_the_chat_rule() -> None:
+    """Both endpoints render text through one template: a per-message cost that moved shows
+    in the Responses probe too, but names the one chat field to update."""
+    shared = dataclasses.replace(
+        GPT4O_MINI,
+        tokens=dataclasses.replace(
+            GPT4O_MINI.tokens, per_message=GPT4O_MINI.tokens.per_message + 1
+        ),
+    )
+    with FakeGPT4oMini(allow_unused=True, profile=shared).serve() as server:
+        result = run_drift(server.base_url)
+    by_probe = {d.probe: d for d in result.differences}
+    instructed = by_probe["responses.tokens.instructions"]
+    assert instructed.real - instructed.fake == 2
+    assert instructed.update == by_probe["tokens.text"].update == "TokenRules.per_message"
+    assert not any(d.update.startswith("ResponsesTemplate (") for d in result.differences)

@@ -102,11 +102,19 @@ def observe(response: HttpResponse, *, known_headers: frozenset[str] | None = No
         error = document.get("error")
         if isinstance(error, dict):
             observation.error = error
-        usage = document.get("usage")
-        if isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int):
-            observation.prompt_tokens = usage["prompt_tokens"]
+        observation.prompt_tokens = _prompt_tokens(document.get("usage"))
     observation.shape = signature(document)
     return observation
+
+
+def _prompt_tokens(usage: Any) -> int | None:
+    """The billed prompt: ``prompt_tokens`` on Chat Completions, ``input_tokens`` on Responses."""
+    if not isinstance(usage, dict):
+        return None
+    for name in ("prompt_tokens", "input_tokens"):
+        if isinstance(usage.get(name), int):
+            return int(usage[name])
+    return None
 
 
 def _chunks(stream: Iterable[bytes]) -> Iterable[bytes]:
@@ -140,8 +148,9 @@ def _observe_stream(
             else:
                 entry = signature(chunk)
                 usage = chunk.get("usage") if isinstance(chunk, dict) else None
-                if isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int):
-                    observation.prompt_tokens = usage["prompt_tokens"]
+                tokens = _prompt_tokens(usage)
+                if tokens is not None:
+                    observation.prompt_tokens = tokens
         if not sequence or sequence[-1] != entry:
             sequence.append(entry)
     observation.shape = ["stream", *sequence]

@@ -17,7 +17,10 @@ from typing import Any
 
 from minidouble._profile import ModelProfile
 
-__all__ = ["Probe", "battery", "tiny_png"]
+__all__ = ["CHAT_PATH", "RESPONSES_PATH", "Probe", "battery", "tiny_png"]
+
+CHAT_PATH = "/v1/chat/completions"
+RESPONSES_PATH = "/v1/responses"
 
 # Shape probes need a few content chunks; token probes need one token.
 SHAPE_REPLY_CAP = 5
@@ -36,6 +39,7 @@ class Probe:
     can propose the upstream's limit. ``token_field``: the ``TokenRules`` field a prompt-token
     difference moves (``token_baseline``: the probe whose difference is already explained by
     another field). ``wording``: the profile field holding a word of the error message.
+    ``path``: the endpoint the body is sent to.
     """
 
     name: str
@@ -52,10 +56,22 @@ class Probe:
     token_baseline: str | None = None
     wording: str | None = None
     expect_ok: bool = field(default=False)
+    path: str = CHAT_PATH
 
     @property
     def stream(self) -> bool:
         return isinstance(self.body, dict) and self.body.get("stream") is True
+
+    def prompt_tokens(self, profile: ModelProfile) -> int:
+        """The prompt tokens the fake bills for this probe, counted as its endpoint counts."""
+        if self.path == RESPONSES_PATH and isinstance(self.body, dict):
+            from minidouble._responses._mapping import to_chat_body
+            from minidouble._responses._tokens import count_input_tokens
+
+            return count_input_tokens(to_chat_body(self.body), profile=profile)
+        from minidouble._tokens import count_prompt_tokens
+
+        return count_prompt_tokens(self.body, profile=profile)
 
     def payload(self) -> bytes:
         if self.raw is not None:
@@ -187,6 +203,7 @@ def battery(profile: ModelProfile) -> list[Probe]:
         *_token_probes(profile),
         *_limit_probes(profile),
         *_rule_probes(profile),
+        *_responses_probes(profile),
     ]
     return sorted(probes, key=lambda probe: estimate_tokens(probe.body, profile) > _HEAVY)
 
@@ -489,3 +506,49 @@ def _rule_probes(profile: ModelProfile) -> Iterator[Probe]:
                 f"{mp}.service_tiers")  # fmt: skip
     yield Probe("rules.empty_stop", "enums", _chat(profile, stop=[]),
                 "ValidationRules.min_stop_sequences", expect_ok=True)  # fmt: skip
+
+
+def _response(profile: ModelProfile, /, **extra: Any) -> dict[str, Any]:
+    # The smallest cap the Responses API accepts: a one-token cap would be refused.
+    body: dict[str, Any] = {
+        "model": sorted(profile.accepted_model_ids)[0],
+        "input": _PROMPT,
+        "max_output_tokens": profile.responses.min_output_tokens,
+    }
+    body.update(extra)
+    return body
+
+
+def _responses_probes(profile: ModelProfile) -> Iterator[Probe]:
+    """The Responses API's own rules: its object, where its template departs from the chat
+    one, and its validator; the chat probes already watch what both endpoints share."""
+    template = "ResponsesTemplate"
+    # A reply surely longer than the cap: the upstream's object is then "incomplete" like the
+    # fake's (which fills every cap), and incomplete_details has the same shape on both sides.
+    long = _response(profile, input="Count from 1 to 100, comma-separated.")
+    yield Probe("responses.shape", "response shape", long,
+                "_responses/_wire.py (response JSON)", shape=True, headers=True,
+                expect_ok=True, path=RESPONSES_PATH)  # fmt: skip
+    # Instructions and one input message, like tokens.text: a drift of both by as much is the
+    # shared per-message cost; a drift of this one alone is the Responses template's.
+    instructed = _response(profile, instructions="You are terse.",
+                           input="Name three colours, comma-separated.")  # fmt: skip
+    yield Probe("responses.tokens.instructions", "token accounting", instructed,
+                f"{template} (text renders as in chat: _responses/_tokens.py)",
+                token_baseline="tokens.text", expect_ok=True, path=RESPONSES_PATH)  # fmt: skip
+    # Written as a client would, without the id and status the API returns with a call, so
+    # only per_tool_call applies and not echoed_lone_call.
+    history = [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"type": "function_call", "call_id": "call_0", "name": "get_weather",
+         "arguments": '{"city": "Paris"}'},
+        {"type": "function_call_output", "call_id": "call_0", "output": "18C, sunny"},
+    ]  # fmt: skip
+    yield Probe("responses.tokens.tool_history", "token accounting",
+                _response(profile, input=history), f"{template}.per_tool_call",
+                token_field="responses.template.per_tool_call", expect_ok=True,
+                path=RESPONSES_PATH)  # fmt: skip
+    below = profile.responses.min_output_tokens - 1
+    yield Probe("responses.max_output_tokens.below", "parameter ranges",
+                _response(profile, max_output_tokens=below), "ResponsesRules.min_output_tokens",
+                limit=("responses.min_output_tokens", below), path=RESPONSES_PATH)  # fmt: skip

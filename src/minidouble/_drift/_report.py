@@ -55,7 +55,7 @@ def render_text_report(result: DriftResult) -> str:
     if not result.drifted:
         lines.append(
             f"No drift: {result.compared} comparisons (status, error type/code/param/message, "
-            "usage.prompt_tokens, shapes, headers) agree."
+            "prompt tokens, shapes, headers) agree."
         )
         return "\n".join(lines) + "\n"
     lines.append(

@@ -29,7 +29,8 @@ from minidouble._ratelimit import estimate_tokens
 __all__ = ["DEFAULT_UPSTREAM", "DriftError", "DriftResult", "estimate_cost", "run_drift"]
 
 DEFAULT_UPSTREAM = "https://api.openai.com/v1"
-_CANONICAL_URL = "https://api.openai.com/v1/chat/completions"
+# Probes name their endpoint's path; the upstream's base URL replaces this origin when sent.
+_CANONICAL_ORIGIN = "https://api.openai.com"
 # Sent when a non-default upstream needs no key (a loopback fake): never shaped like one.
 _NO_KEY = "minidouble-drift-without-key"
 _RATE_LIMIT_RETRIES = 3
@@ -65,8 +66,6 @@ class DriftResult:
 def estimate_cost(probes: Sequence[Probe], profile: ModelProfile) -> tuple[Decimal, Decimal]:
     """(expected, at most) dollars: accepted probes' prompts, and their replies either as
     short as asked of shape probes or as long as their cap allows."""
-    from minidouble._tokens import count_prompt_tokens
-
     expected = Decimal(0)
     ceiling = Decimal(0)
     for probe in probes:
@@ -74,8 +73,13 @@ def estimate_cost(probes: Sequence[Probe], profile: ModelProfile) -> tuple[Decim
             continue
         body = probe.body
         choices = int(body.get("n") or 1)
-        cap = int(body.get("max_completion_tokens") or body.get("max_tokens") or 0)
-        prompt = count_prompt_tokens(body, profile=profile)
+        cap = int(
+            body.get("max_completion_tokens")
+            or body.get("max_tokens")
+            or body.get("max_output_tokens")
+            or 0
+        )
+        prompt = probe.prompt_tokens(profile)
         expected += profile.prices.cost(prompt, min(cap, SHAPE_REPLY_CAP) * choices)
         ceiling += profile.prices.cost(prompt, cap * choices)
     return expected, ceiling
@@ -192,7 +196,7 @@ def _request(probe: Probe, key: str) -> HttpRequest:
     headers = {"content-type": "application/json", "user-agent": "minidouble-drift"}
     if probe.authorized:
         headers["authorization"] = f"Bearer {key}"
-    return HttpRequest("POST", _CANONICAL_URL, headers, probe.payload())
+    return HttpRequest("POST", _CANONICAL_ORIGIN + probe.path, headers, probe.payload())
 
 
 class _Live:

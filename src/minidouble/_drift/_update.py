@@ -109,7 +109,7 @@ def _token_change(
         probe.token_field,
         old,
         old + delta // probe.token_divisor,
-        f"{probe.name}: usage.prompt_tokens real {outcome.real.prompt_tokens}, fake "
+        f"{probe.name}: prompt tokens real {outcome.real.prompt_tokens}, fake "
         f"{outcome.fake.prompt_tokens}",
     )
 
