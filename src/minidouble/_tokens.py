@@ -18,7 +18,6 @@ the arguments JSON; the tool's answer is a turn whose header is ``functions.{nam
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -572,11 +571,6 @@ def _instruction_sections(prompt: Prompt, rules: TokenRules) -> tuple[list[str],
     return sections, extra
 
 
-# A handful of headers ("user", "system", "assistant", ...) recur in every request: their
-# counts are remembered rather than re-encoded.
-_header_tokens = functools.lru_cache(maxsize=1024)(token_count)
-
-
 def count_prompt(prompt: Prompt, rules: TokenRules) -> int:
     """Tokens of a :class:`Prompt`: each text encoded once, fixed costs from the profile."""
     turns = prompt.turns
@@ -592,9 +586,8 @@ def count_prompt(prompt: Prompt, rules: TokenRules) -> int:
         else:
             turns = [Turn(rules.tools_role, added), *turns]
     for turn in turns:
-        header = turn.header
-        header_tokens = _header_tokens(header) if len(header) <= 64 else token_count(header)
-        total += rules.per_message + header_tokens + token_count(turn.text)
+        # Headers and short texts are remembered by token_count itself.
+        total += rules.per_message + token_count(turn.header) + token_count(turn.text)
         if turn.recipient:
             total += token_count(turn.recipient)
     return total
