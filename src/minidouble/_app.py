@@ -237,6 +237,8 @@ class GPT4oMiniApp:
 
     def budget_overruns(self) -> list[str]:
         """A sentence per budget (``budget_usd``, ``budget_tokens``) the requests exceeded."""
+        if not self.budget.limits:
+            return []  # nothing to exceed: the log need not be totalled
         return self.budget.overruns(self.usage(), self.profile)
 
     def resilience(self) -> ResilienceReport:
@@ -306,15 +308,15 @@ class GPT4oMiniApp:
                 # Spent on a request it cannot break (an error, a non-streamed answer for an
                 # error event): it waits for the next answer it can.
                 self._return_failure(shaping)
-        if self.latency is not None and response.status == 200 and completion is not None:
-            tokens = _billed_completion_tokens(completion)
-            self.latency.pace(response, tokens)
+        completion_tokens = None if completion is None else _billed_completion_tokens(completion)
+        if self.latency is not None and response.status == 200 and completion_tokens is not None:
+            self.latency.pace(response, completion_tokens)
         # The log keeps bytes, not parsed trees (see JSONBytes): every body here was parsed
         # from the request's bytes, and a plain answer's bytes are its completion.
         logged_body = body if body is None else JSONBytes(request.body)
         logged_completion: Any = completion
         if completion is not None and shaping is None and response.stream is None:
-            logged_completion = JSONBytes(response.body)
+            logged_completion = JSONBytes(response.body, completion_tokens)
         record = RecordedRequest(
             method=request.method,
             path=request.path,

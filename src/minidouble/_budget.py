@@ -64,7 +64,7 @@ def usage_of(requests: Iterable[RecordedRequest]) -> Usage:
         total += 1
         if recorded.cassette in by_cassette:
             by_cassette[recorded.cassette] += 1
-        if recorded.completion is not None and recorded.status == 200:
+        if recorded.status == 200 and recorded.answered:
             prompt += recorded.prompt_tokens or 0
             completion += recorded.completion_tokens or 0
     return Usage(total, prompt, completion, by_cassette["replayed"], by_cassette["recorded"])
@@ -115,6 +115,11 @@ class Budget:
 
     usd: Decimal | None = None
     tokens: int | None = None
+
+    @property
+    def limits(self) -> bool:
+        """Whether any limit is set."""
+        return self.usd is not None or self.tokens is not None
 
     @classmethod
     def from_options(cls, usd: Any, tokens: Any) -> Budget:

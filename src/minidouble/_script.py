@@ -296,12 +296,17 @@ class ScriptedFailure:
 
 
 class JSONBytes:
-    """A JSON document kept as the bytes it was sent or served in, until someone reads it."""
+    """A JSON document kept as the bytes it was sent or served in, until someone reads it.
 
-    __slots__ = ("raw",)
+    A completion also notes the completion tokens it bills, so usage totals (the budget check
+    when a fake closes, the end-of-run summary) never parse the log.
+    """
 
-    def __init__(self, raw: bytes) -> None:
+    __slots__ = ("raw", "completion_tokens")
+
+    def __init__(self, raw: bytes, completion_tokens: int | None = None) -> None:
         self.raw = raw
+        self.completion_tokens = completion_tokens
 
 
 class _ParsedOnRead:
@@ -359,7 +364,15 @@ class RecordedRequest:
         return self.response.status
 
     @property
+    def answered(self) -> bool:
+        """Whether the log holds a completion for it (read without parsing the completion)."""
+        return self.__dict__["_completion"] is not None
+
+    @property
     def completion_tokens(self) -> int | None:
+        held = self.__dict__["_completion"]
+        if type(held) is JSONBytes and held.completion_tokens is not None:
+            return held.completion_tokens
         usage = None if self.completion is None else self.completion.get("usage")
         if not isinstance(usage, Mapping):
             return None  # a recording made without usage (a stream without include_usage)
