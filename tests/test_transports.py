@@ -19,7 +19,8 @@ import httpx
 import pytest
 import respx
 
-from minidouble._http import HttpRequest, HttpResponse
+from minidouble import FakeGPT4oMini
+from minidouble._http import HttpRequest, HttpResponse, RawHeaders
 from minidouble._server import LoopbackServer
 from minidouble._transports import intercept, is_openai_host
 
@@ -293,3 +294,28 @@ def test_every_patch_is_undone_even_when_the_block_raises() -> None:
         assert _patched_methods() != before
         raise KeyError("boom")
     assert _patched_methods() == before
+
+
+def test_raw_headers_read_alike_before_and_after_they_are_decoded() -> None:
+    pairs = [(b"Authorization", b"Bearer sk-1"), (b"X-Note", b"caf\xe9"), (b"x-note", b"last")]
+    lazy, decoded = RawHeaders(pairs), RawHeaders(pairs)
+    dict(decoded)  # decodes every pair
+    for headers in (lazy, decoded):
+        assert headers.get("authorization") == "Bearer sk-1"
+        assert headers.get("x-note") == "last"  # repeated names: the last wins, as in a dict
+        assert headers.get("missing") is None
+        assert headers.get("missing", "default") == "default"
+    assert lazy == {"authorization": "Bearer sk-1", "x-note": "last"}
+    assert len(lazy) == 2
+    with pytest.raises(KeyError):
+        lazy["missing"]
+
+
+def test_the_request_log_keeps_the_headers_the_client_sent() -> None:
+    hello = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}
+    with FakeGPT4oMini() as fake:
+        httpx.post(CHAT_URL, json=hello, headers={"Authorization": "Bearer sk-1", "X-Trace": "t"})
+    (logged,) = fake.requests
+    assert logged.status == 200
+    assert logged.headers["x-trace"] == "t"
+    assert logged.headers["authorization"] == "Bearer sk-1"

@@ -7,12 +7,69 @@ boundary tiny is what makes in-process and loopback modes behave identically.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TypeVar, overload
 from urllib.parse import parse_qsl, urlsplit
 
-__all__ = ["Handler", "HttpRequest", "HttpResponse"]
+__all__ = ["Handler", "HttpRequest", "HttpResponse", "RawHeaders", "frozen_headers"]
+
+_Default = TypeVar("_Default")
+
+
+class RawHeaders(Mapping[str, str]):
+    """Request headers kept as the latin-1 pairs the client or server holds, read as a
+    read-only mapping with lower-case names (the last of repeated names wins, as in a dict).
+
+    A request carries a dozen headers and the fake reads one of them (the key): decoding
+    them all up front was a tenth of a small request's cost. They are decoded on the first
+    read of anything else, once; the request log keeps the object as it is.
+    """
+
+    __slots__ = ("_decoded", "_pairs")
+
+    def __init__(self, pairs: Iterable[tuple[bytes, bytes]]) -> None:
+        self._pairs = tuple(pairs)
+        self._decoded: dict[str, str] | None = None
+
+    def _mapping(self) -> dict[str, str]:
+        decoded = self._decoded
+        if decoded is None:
+            decoded = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in self._pairs}
+            self._decoded = decoded
+        return decoded
+
+    def __getitem__(self, name: str) -> str:
+        return self._mapping()[name]
+
+    @overload
+    def get(self, name: str, /) -> str | None: ...
+    @overload
+    def get(self, name: str, /, default: str | _Default) -> str | _Default: ...
+
+    def get(self, name: str, /, default: object = None) -> object:
+        if self._decoded is None:
+            wanted = name.encode("latin-1")
+            for key, value in reversed(self._pairs):
+                if key.lower() == wanted:
+                    return value.decode("latin-1")
+            return default
+        return self._decoded.get(name, default)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._mapping())
+
+    def __len__(self) -> int:
+        return len(self._mapping())
+
+    def __repr__(self) -> str:
+        return repr(self._mapping())
+
+
+def frozen_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
+    """``headers`` as the request log may keep them: shared when immutable, else copied."""
+    return headers if type(headers) is RawHeaders else dict(headers)
 
 
 @dataclass(frozen=True)

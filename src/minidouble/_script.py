@@ -302,7 +302,7 @@ class JSONBytes:
     when a fake closes, the end-of-run summary) never parse the log.
     """
 
-    __slots__ = ("raw", "completion_tokens")
+    __slots__ = ("completion_tokens", "raw")
 
     def __init__(self, raw: bytes, completion_tokens: int | None = None) -> None:
         self.raw = raw

@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from minidouble._faults import drop_connection
-from minidouble._http import Handler, HttpRequest, HttpResponse
+from minidouble._http import Handler, HttpRequest, HttpResponse, RawHeaders
 
 __all__ = ["LoopbackServer", "asgi_app", "build_uvicorn_server", "format_base_url"]
 
@@ -90,8 +90,7 @@ async def _read_request(scope: Scope, receive: Receive) -> HttpRequest:
             message = await receive()
             parts.append(message.get("body", b""))
         body = b"".join(parts)
-    # ASGI servers give header names lower-cased already.
-    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+    headers = RawHeaders(scope["headers"])
     host = headers.get("host")
     if host is None:
         server_host, server_port = scope.get("server") or ("127.0.0.1", 80)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from minidouble._http import Handler, HttpRequest, HttpResponse
+from minidouble._http import Handler, HttpRequest, HttpResponse, RawHeaders
 from minidouble._transports import is_openai_host
 
 __all__ = [
@@ -81,12 +81,9 @@ def build_request(
     """An :class:`HttpRequest` from the pieces both httpcore generations carry."""
     authority = host.decode("ascii") if port is None else f"{host.decode('ascii')}:{port}"
     url = f"{scheme.decode('ascii')}://{authority}{target.decode('ascii')}"
-    headers = {
-        name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw_headers
-    }
     if isinstance(method, bytes):
         method = method.decode("ascii")
-    return HttpRequest(method=method, url=url, headers=headers, body=body)
+    return HttpRequest(method=method, url=url, headers=RawHeaders(raw_headers), body=body)
 
 
 def encode_headers(response: HttpResponse) -> list[tuple[bytes, bytes]]:
