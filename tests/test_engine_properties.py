@@ -110,18 +110,37 @@ def test_every_reply_honours_its_request(body: dict[str, Any], prompt: str, top:
             assert texts[choice["index"]] == choice["message"]["content"]
 
 
-@given(seed=st.integers(0, 2**80))
-def test_default_text_draws_what_random_sample_draws(seed: int) -> None:
-    # The default text picks its sentences without rng.sample's machinery; the replies (and
-    # every later draw from the same generator) must stay what sample made them.
+@given(seed=st.integers(-(2**80), 2**80), draws=st.lists(st.sampled_from(range(6)), max_size=8))
+def test_a_reply_generator_draws_what_random_random_draws(seed: int, draws: list[int]) -> None:
+    # It is seeded on its first draw, not when made; the values must not change for that.
+    from minidouble._engine import ReplyRandom
+
+    ours, reference = ReplyRandom(seed), random.Random(seed)
+    for draw in draws:
+        if draw == 0:
+            assert ours.random() == reference.random()
+        elif draw == 1:
+            assert ours.randrange(1000) == reference.randrange(1000)
+        elif draw == 2:
+            assert ours.getrandbits(90) == reference.getrandbits(90)
+        elif draw == 3:
+            assert ours.sample(range(50), 3) == reference.sample(range(50), 3)
+        elif draw == 4:
+            assert ours.getstate() == reference.getstate()
+        else:
+            ours.seed(seed + 1)
+            reference.seed(seed + 1)
+    assert ours.random() == reference.random()
+
+
+def test_default_texts_are_seeded_and_use_every_opener_and_sentence() -> None:
     from minidouble._engine import _OPENERS, _SENTENCES, _default_text, rng_for
 
-    # rng_for(digest, index) seeds with digest * 131 + index.
-    reference, ours = random.Random(seed), rng_for(seed // 131, seed % 131)
-    opener = _OPENERS[reference.randrange(len(_OPENERS))]
-    first, second = reference.sample(range(len(_SENTENCES)), 2)
-    sentences = [_SENTENCES[first]]
-    if reference.random() < 0.5:
-        sentences.append(_SENTENCES[second])
-    assert _default_text(ours) == " ".join([opener, *sentences])
-    assert ours.random() == reference.random()
+    texts = [_default_text(rng_for(digest)) for digest in range(2_000)]
+    assert texts == [_default_text(rng_for(digest)) for digest in range(2_000)]
+    openers = {text.split(" ", 1)[0] for text in texts}
+    assert openers == {opener.split(" ", 1)[0] for opener in _OPENERS}
+    used = [[s for s in _SENTENCES if s in text] for text in texts]
+    assert all(len(found) in (1, 2) for found in used)
+    assert {s for found in used for s in found} == set(_SENTENCES)
+    assert 0.4 < sum(len(found) == 2 for found in used) / len(used) < 0.6

@@ -8,10 +8,10 @@ the model would produce it token by token: cut before a ``stop`` text, cut at th
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import random
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -195,59 +195,107 @@ _DELIVERY_KEYS = frozenset(
 def request_digest(body: Mapping[str, Any]) -> int:
     """A stable fingerprint of what ``body`` asks the model to say (not how to deliver it).
 
-    Strings are hashed as their UTF-8 bytes instead of being JSON-encoded first: escaping a
-    128K-token prompt costs several times the hashing itself. Keys are visited sorted, so key
-    order does not matter; tags and lengths keep different structures from colliding.
+    The body is written out canonically (keys sorted at every level, each value tagged and
+    length-prefixed so different structures cannot collide) as one string, encoded once, and
+    checksummed. Two checksums make 64 bits: it only seeds replies, so it needs to spread,
+    not to resist attack. zlib's checksums cost little when cold, inside a client's call,
+    where hashlib's SHA-1 and even ``json.dumps`` cost several times the whole walk.
     """
-    # The pieces are hashed in one update: the same bytes, without a call per piece.
-    chunks: list[bytes] = []
-    for key in sorted(body):
+    parts: list[str] = []
+    for key in sorted(body, key=str):
         if key not in _DELIVERY_KEYS:
-            _feed(chunks, key)
-            _feed(chunks, body[key])
-    digest = hashlib.sha1(b"".join(chunks), usedforsecurity=False).digest()
-    return int.from_bytes(digest[:8], "big")
+            name = str(key)
+            parts += (f"s{len(name)}:", name)
+            _write(parts, body[key])
+    data = "".join(parts).encode("utf-8", "surrogatepass")
+    return zlib.crc32(data) << 32 | zlib.adler32(data)
 
 
-def _feed(chunks: list[bytes], value: Any) -> None:
+def _write(parts: list[str], value: Any) -> None:
     # Exact types first: a parsed body holds only dicts, lists, strings and numbers, and an
     # ``isinstance`` against an abstract class costs more than the rest of a visit.
     kind = type(value)
-    if kind is str or (kind is not dict and kind is not list and isinstance(value, str)):
-        raw = value.encode("utf-8", "surrogatepass")
-        chunks.append(b"s%d:" % len(raw))
-        chunks.append(raw)
+    if kind is str:
+        parts += (f"s{len(value)}:", value)
     elif kind is dict or (kind is not list and isinstance(value, Mapping)):
-        chunks.append(b"{%d" % len(value))
+        parts.append(f"{{{len(value)}")
         for key in sorted(value, key=str):
-            _feed(chunks, str(key))
-            _feed(chunks, value[key])
+            item = value[key]
+            key = str(key)
+            parts += (f"s{len(key)}:", key)
+            if type(item) is str:  # most values are: no call for them
+                parts += (f"s{len(item)}:", item)
+            else:
+                _write(parts, item)
     elif kind is list or isinstance(value, (list, tuple)):
-        chunks.append(b"[%d" % len(value))
+        parts.append(f"[{len(value)}")
         for item in value:
-            _feed(chunks, item)
+            _write(parts, item)
+    elif isinstance(value, str):
+        parts += (f"s{len(value)}:", str(value))
     else:
-        chunks.append(b"v" + repr(value).encode() + b";")
+        parts.append(f"v{value!r};")
 
 
-class _SeededRandom(random.Random):
-    """``random.Random(seed)`` for an int seed: the same generator, made a third cheaper.
+_MASK64 = (1 << 64) - 1
 
-    ``Random.seed`` first checks, in Python, for the str, bytes and float seeds it also
-    accepts; for an int it then seeds the C generator, which this does directly. Seeding is
-    the largest single cost of a small default reply.
+
+class ReplyRandom(random.Random):
+    """The generator behind one choice of a reply: ``random.Random(seed)``, seeded on first use.
+
+    Seeding a Mersenne Twister (2.5 KB of state, set up and then twisted on the first draw)
+    was the largest cost of a small default reply, which needs a few bits only: ``bits()``
+    gives them straight from the seed. Tool arguments, schema values and logprobs draw from
+    the generator, which is seeded then, exactly as ``random.Random(seed)`` would be; from
+    then on its draws go straight to the C methods, so laziness costs nothing per draw.
     """
 
-    def __init__(self, seed: int) -> None:
-        super(random.Random, self).seed(seed)
+    def __init__(self, seed: int = 0) -> None:
+        self._seed = seed
         self.gauss_next = None
 
+    def bits(self) -> int:
+        """64 well-mixed bits of the seed (splitmix64's finalizer), not drawn from the generator."""
+        x = self._seed & _MASK64
+        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9 & _MASK64
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EB & _MASK64
+        return x ^ (x >> 31)
 
-def rng_for(digest: int, index: int = 0) -> random.Random:
-    return _SeededRandom(digest * 131 + index)
+    def _start(self) -> None:
+        if "random" in self.__dict__:
+            return  # already seeded
+        # ``Random.seed`` checks in Python for the str, bytes and float seeds it also accepts;
+        # an int seeds the C generator, which this calls directly.
+        generator: Any = super(random.Random, self)  # the C generator's own methods
+        generator.seed(self._seed)
+        self.__dict__.update(random=generator.random, getrandbits=generator.getrandbits)
+
+    def random(self) -> float:
+        self._start()
+        return self.random()
+
+    def getrandbits(self, k: int, /) -> int:
+        self._start()
+        return self.getrandbits(k)
+
+    def getstate(self) -> tuple[Any, ...]:
+        self._start()
+        return super().getstate()
+
+    def setstate(self, state: tuple[Any, ...]) -> None:
+        self._start()  # the deferred seed must not overwrite the state set here
+        super().setstate(state)
+
+    def seed(self, a: Any = None, version: int = 2) -> None:
+        self._start()
+        super().seed(a, version)
 
 
-def request_rng(body: Mapping[str, Any], index: int = 0) -> random.Random:
+def rng_for(digest: int, index: int = 0) -> ReplyRandom:
+    return ReplyRandom(digest * 131 + index)
+
+
+def request_rng(body: Mapping[str, Any], index: int = 0) -> ReplyRandom:
     """The generator behind choice ``index`` of ``body``: same request and seed, same reply."""
     return rng_for(request_digest(body), index)
 
@@ -275,18 +323,18 @@ _SENTENCES = (
 
 
 def _default_text(rng: random.Random) -> str:
-    opener = _OPENERS[rng.randrange(len(_OPENERS))]
-    # Two distinct sentences, drawn as rng.sample(range(count), 2) draws them (one pick, then
-    # one of the rest, the last standing in for the first) without its general machinery.
+    """An opener and one or two distinct sentences, picked by a few bits of the seed."""
+    bits = rng.bits() if isinstance(rng, ReplyRandom) else rng.getrandbits(64)
+    bits, opener = divmod(bits, len(_OPENERS))
     count = len(_SENTENCES)
-    first = rng.randrange(count)
-    second = rng.randrange(count - 1)
+    bits, first = divmod(bits, count)
+    bits, second = divmod(bits, count - 1)
     if second == first:
-        second = count - 1
+        second = count - 1  # one of the rest: the last stands in for the first
     sentences = [_SENTENCES[first]]
-    if rng.random() < 0.5:
+    if bits & 1:
         sentences.append(_SENTENCES[second])
-    return " ".join([opener, *sentences])
+    return " ".join([_OPENERS[opener], *sentences])
 
 
 def compact_json(value: Any) -> str:
