@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from minidouble._wire import new_call_id, new_completion_id, new_request_id, pretty
+from minidouble._engine import Choice, Reply, ToolCall
+from minidouble._profile import GPT4O_MINI
+from minidouble._wire import (
+    completion_body,
+    new_call_id,
+    new_completion_id,
+    new_request_id,
+    plain_completion_bytes,
+    pretty,
+)
 
 ODD = [
     {"a": [1, 2.5, {"b": None, "c": True, "d": []}, {}], "é": 'x\n"\u2028🙂\x00', "n": -0.0},
@@ -42,3 +54,60 @@ def test_ids_have_the_real_shapes() -> None:
     assert all(re.fullmatch(r"chatcmpl-[A-Za-z0-9]{29}", i) for i in ids)
     assert re.fullmatch(r"call_[A-Za-z0-9]{24}", new_call_id())
     assert re.fullmatch(r"req_[0-9a-f]{32}", new_request_id())
+
+
+texts = st.none() | st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)))
+
+
+@given(
+    contents=st.lists(st.tuples(texts, texts), min_size=1, max_size=3),
+    finish=st.sampled_from(["stop", "length", "content_filter"]),
+    prompt_tokens=st.integers(0, 128_000),
+    predicted=st.tuples(st.integers(0, 50), st.integers(0, 50)),
+    created=st.integers(0, 2**40),
+    tier=st.sampled_from(["default", "flex", "priority"]),
+    fingerprint=st.sampled_from(["fp_560af6e559", "fp_0ba0d124f1"]),
+)
+def test_a_plain_reply_is_served_as_its_walked_completion(
+    contents: list[tuple[str | None, str | None]],
+    finish: str,
+    prompt_tokens: int,
+    predicted: tuple[int, int],
+    created: int,
+    tier: str,
+    fingerprint: str,
+) -> None:
+    # The template fill and completion_body write the same document, byte for byte.
+    choices = tuple(
+        Choice(content, refusal, (), None, finish, completion_tokens=index + 3)
+        for index, (content, refusal) in enumerate(contents)
+    )
+    reply = Reply(choices, *predicted)
+    profile = dataclasses.replace(GPT4O_MINI, system_fingerprint=fingerprint)
+    walked = completion_body(
+        reply,
+        completion_id="chatcmpl-x",
+        created=created,
+        prompt_tokens=prompt_tokens,
+        profile=profile,
+        service_tier=tier,
+    )
+    filled = plain_completion_bytes(
+        reply,
+        completion_id="chatcmpl-x",
+        created=created,
+        prompt_tokens=prompt_tokens,
+        profile=profile,
+        service_tier=tier,
+    )
+    assert filled == pretty(walked)
+
+
+def test_replies_with_tool_calls_or_logprobs_are_not_plain() -> None:
+    call = ToolCall(id="call_1", name="f", arguments="{}")
+    for choice in (
+        Choice(None, None, (call,), None, "tool_calls", 5),
+        Choice("hi", None, (), None, "stop", 1, logprobs=()),
+    ):
+        reply = Reply((choice,))
+        assert plain_completion_bytes(reply, completion_id="c", created=1, prompt_tokens=1) is None

@@ -71,6 +71,7 @@ from minidouble._wire import (
     json_response,
     new_completion_id,
     new_request_id,
+    plain_completion_bytes,
     pretty,
     served_tier,
     stream_events,
@@ -288,7 +289,7 @@ class GPT4oMiniApp:
         response: HttpResponse,
         *,
         prompt_tokens: int | None = None,
-        completion: dict[str, Any] | None = None,
+        completion: dict[str, Any] | JSONBytes | None = None,
         scripted: str | None = None,
         fault: str | None = None,
     ) -> HttpResponse:
@@ -308,14 +309,18 @@ class GPT4oMiniApp:
                 # Spent on a request it cannot break (an error, a non-streamed answer for an
                 # error event): it waits for the next answer it can.
                 self._return_failure(shaping)
-        completion_tokens = None if completion is None else _billed_completion_tokens(completion)
+        completion_tokens = None
+        if isinstance(completion, JSONBytes):
+            completion_tokens = completion.completion_tokens
+        elif completion is not None:
+            completion_tokens = _billed_completion_tokens(completion)
         if self.latency is not None and response.status == 200 and completion_tokens is not None:
             self.latency.pace(response, completion_tokens)
         # The log keeps bytes, not parsed trees (see JSONBytes): every body here was parsed
-        # from the request's bytes, and a plain answer's bytes are its completion.
+        # from the request's bytes, and an unbroken answer's bytes are its completion.
         logged_body = body if body is None else JSONBytes(request.body)
         logged_completion: Any = completion
-        if completion is not None and shaping is None and response.stream is None:
+        if type(completion) is dict and shaping is None and response.stream is None:
             logged_completion = JSONBytes(response.body, completion_tokens)
         record = RecordedRequest(
             method=request.method,
@@ -629,16 +634,38 @@ class GPT4oMiniApp:
         headers = self._headers(request_id, started, flavor, spent_tokens=spent)
         description = scripted.describe() if scripted else None
         tier = served_tier(body)
+        completion_id, created = new_completion_id(), int(time.time())
+        streamed = body.get("stream") is True
+        raw = None
+        if not streamed and not flavor.azure:
+            raw = plain_completion_bytes(
+                reply,
+                completion_id=completion_id,
+                created=created,
+                prompt_tokens=prompt_tokens,
+                profile=self.profile,
+                service_tier=tier,
+            )
+        if raw is not None:
+            # The answer to nearly every request: its bytes are its completion, for the log.
+            return self._finish(
+                request,
+                body,
+                json_response(200, raw, JSON, headers),
+                prompt_tokens=prompt_tokens,
+                completion=JSONBytes(raw, reply.completion_tokens),
+                scripted=description,
+            )
         completion = completion_body(
             reply,
-            completion_id=new_completion_id(),
-            created=int(time.time()),
+            completion_id=completion_id,
+            created=created,
             prompt_tokens=prompt_tokens,
             profile=self.profile,
             flavor=flavor,
             service_tier=tier,
         )
-        if body.get("stream") is True:
+        if streamed:
             options = body.get("stream_options")
             options = options if isinstance(options, Mapping) else {}
             obfuscate = options.get("include_obfuscation")
@@ -651,8 +678,8 @@ class GPT4oMiniApp:
                     profile=self.profile,
                     flavor=flavor,
                     service_tier=tier,
-                    completion_id=completion["id"],
-                    created=completion["created"],
+                    completion_id=completion_id,
+                    created=created,
                 )
             )
             response = HttpResponse(200, [("content-type", EVENT_STREAM), *headers], b"", events)

@@ -35,6 +35,7 @@ __all__ = [
     "new_call_id",
     "new_completion_id",
     "new_request_id",
+    "plain_completion_bytes",
     "stream_events",
 ]
 
@@ -87,13 +88,9 @@ def pretty(document: Any) -> bytes:
     """api.openai.com's completion style: 2-space indent, raw UTF-8, a trailing newline.
 
     Byte-identical to ``json.dumps(document, indent=2, ensure_ascii=False) + "\\n"``, which
-    falls back to the pure-Python encoder whenever an indent is set. A plain completion (the
-    answer to nearly every request) fills a template of its fixed layout; anything else is
-    walked, escaping strings with the C encoder.
+    falls back to the pure-Python encoder whenever an indent is set: this walker escapes
+    strings with the C encoder instead.
     """
-    filled = _fill_completion_template(document)
-    if filled is not None:
-        return filled
     parts: list[str] = []
     _pretty_into(document, "\n", parts)
     parts.append("\n")
@@ -139,9 +136,10 @@ def _pretty_into(value: Any, newline: str, parts: list[str]) -> None:
         parts.append(json.dumps(value))
 
 
-# The layout of a plain completion (text or refusal choices, no logprobs, OpenAI's keys): only
-# its scalars change between requests, so the text around them is rendered once per choice
-# count, by the walker above, and filled with ``%``.
+# The layout of a plain completion (text or refusal choices, no tool calls or logprobs), the
+# answer to nearly every request: only its scalars change between requests, so the text
+# around them is rendered once per choice count, by the walker above, and filled with ``%``.
+# The keys are completion_body's, in its order (tests/test_wire.py holds the two together).
 _COMPLETION_KEYS = (
     "id",
     "object",
@@ -171,51 +169,6 @@ _COMPLETION_DETAILS_KEYS = (
 _completion_templates: dict[int, str] = {}
 
 
-def _completion_scalars(document: Any) -> list[Any] | None:
-    """A plain completion's scalars in document order, or None for any other document."""
-    if type(document) is not dict or tuple(document) != _COMPLETION_KEYS:
-        return None
-    choices, usage = document["choices"], document["usage"]
-    if type(choices) is not list or type(usage) is not dict or tuple(usage) != _USAGE_KEYS:
-        return None
-    prompt_details = usage["prompt_tokens_details"]
-    completion_details = usage["completion_tokens_details"]
-    if (
-        type(prompt_details) is not dict
-        or tuple(prompt_details) != _PROMPT_DETAILS_KEYS
-        or type(completion_details) is not dict
-        or tuple(completion_details) != _COMPLETION_DETAILS_KEYS
-    ):
-        return None
-    scalars = [document["id"], document["object"], document["created"], document["model"]]
-    for choice in choices:
-        if type(choice) is not dict or tuple(choice) != _CHOICE_KEYS:
-            return None
-        message = choice["message"]
-        if type(message) is not dict or tuple(message) != _MESSAGE_KEYS:
-            return None
-        if message["annotations"] != [] or type(message["annotations"]) is not list:
-            return None
-        scalars += (
-            choice["index"],
-            message["role"],
-            message["content"],
-            message["refusal"],
-            choice["logprobs"],
-            choice["finish_reason"],
-        )
-    scalars += (
-        usage["prompt_tokens"],
-        usage["completion_tokens"],
-        usage["total_tokens"],
-        *prompt_details.values(),
-        *completion_details.values(),
-        document["service_tier"],
-        document["system_fingerprint"],
-    )
-    return scalars
-
-
 def _completion_template(choices: int) -> str:
     template = _completion_templates.get(choices)
     if template is None:
@@ -241,26 +194,53 @@ def _completion_template(choices: int) -> str:
     return template
 
 
-# How the template encodes each kind of scalar; any other value (a container, a float) is
-# not a plain completion's, and the walker takes the document instead.
-_SCALAR_ENCODERS: dict[type, Any] = {
-    str: _encode_string,
-    int: int.__repr__,
-    bool: _SCALARS.__getitem__,
-    type(None): _SCALARS.__getitem__,
-}
+def _json_text(value: str | None) -> str:
+    return "null" if value is None else _encode_string(value)
 
 
-def _fill_completion_template(document: Any) -> bytes | None:
-    scalars = _completion_scalars(document)
-    if scalars is None:
-        return None
-    encoders = _SCALAR_ENCODERS
-    try:
-        encoded = tuple([encoders[type(value)](value) for value in scalars])
-    except KeyError:
-        return None
-    text: str = _completion_template(len(document["choices"])) % encoded
+def plain_completion_bytes(
+    reply: Reply,
+    *,
+    completion_id: str,
+    created: int,
+    prompt_tokens: int,
+    profile: ModelProfile = GPT4O_MINI,
+    service_tier: str = "default",
+) -> bytes | None:
+    """``pretty(completion_body(...))`` of a plain reply from api.openai.com, without building
+    the document; None when a choice has tool calls or logprobs (build and walk it then)."""
+    scalars: list[str] = [
+        _encode_string(completion_id),
+        '"chat.completion"',
+        str(created),
+        _encode_string(profile.response_model),
+    ]
+    for index, choice in enumerate(reply.choices):
+        if choice.tool_calls or choice.function_call is not None or choice.logprobs is not None:
+            return None
+        scalars += (
+            str(index),
+            '"assistant"',
+            _json_text(choice.content),
+            _json_text(choice.refusal),
+            "null",
+            _encode_string(choice.finish_reason),
+        )
+    completion_tokens = reply.completion_tokens
+    scalars += (
+        str(prompt_tokens),
+        str(completion_tokens),
+        str(prompt_tokens + completion_tokens),
+        "0",  # cached_tokens
+        "0",  # audio_tokens
+        "0",  # reasoning_tokens
+        "0",  # audio_tokens
+        str(reply.accepted_prediction_tokens),
+        str(reply.rejected_prediction_tokens),
+        _encode_string(service_tier),
+        _json_text(profile.system_fingerprint),
+    )
+    text: str = _completion_template(len(reply.choices)) % tuple(scalars)
     return text.encode()
 
 
