@@ -149,6 +149,17 @@ def test_headers_report_remaining_and_time_to_full() -> None:
     assert limiter.headers()["x-ratelimit-reset-requests"] == "0s"
 
 
+def test_a_charge_answers_with_the_headers_right_after_it() -> None:
+    clock = ManualClock()
+    limiter = RateLimiter(requests_per_minute=2, tokens_per_minute=100, enforce=True, clock=clock)
+    charged = limiter.charge(40)
+    assert charged == limiter.headers()
+    assert isinstance(charged, dict)
+    assert charged["x-ratelimit-remaining-tokens"] == "60"
+    assert isinstance(limiter.charge(70), Rejection)  # 60 left: refused, nothing charged
+    assert limiter.headers()["x-ratelimit-remaining-tokens"] == "60"
+
+
 def test_without_enforcement_nothing_is_refused_but_spending_shows() -> None:
     limiter = RateLimiter(
         requests_per_minute=2, tokens_per_minute=10, enforce=False, clock=ManualClock()

@@ -48,7 +48,7 @@ from minidouble._faults import (
 from minidouble._http import HttpRequest, HttpResponse, frozen_headers
 from minidouble._latency import LatencyModel
 from minidouble._profile import GPT4O_MINI, ModelProfile
-from minidouble._ratelimit import Clock, RateLimiter, estimate_tokens
+from minidouble._ratelimit import Clock, RateLimiter, Rejection, estimate_tokens
 from minidouble._resilience import ResilienceReport
 from minidouble._script import (
     JSONBytes,
@@ -478,15 +478,17 @@ class GPT4oMiniApp:
             self._current.failure = failure
             failure = None
         if failure is None and body is not None:
-            rejection = self.limiter.admit(estimate_tokens(body, self.profile))
-            if rejection is not None:
-                return ScriptedFailure(429, None, rejection=rejection)
+            outcome = self.limiter.charge(estimate_tokens(body, self.profile))
+            if isinstance(outcome, Rejection):
+                return ScriptedFailure(429, None, rejection=outcome)
             # The headers tell the state right after this request's charge, however long
             # the answer then takes.
-            self._current.limits = self.limiter.headers()
+            self._current.limits = outcome
         return failure
 
     def _scripted_failure(self) -> ScriptedFailure | None:
+        if not self._failures and not self._standing:
+            return None  # nothing scripted: the common case needs no lock
         with self._lock:
             if self._failures:
                 failure = self._failures[0]

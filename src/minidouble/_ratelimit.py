@@ -191,6 +191,14 @@ class RateLimiter:
 
     def admit(self, estimated_tokens: int) -> Rejection | None:
         """Charge one request of ``estimated_tokens``, or say why the limiter refuses it."""
+        outcome = self.charge(estimated_tokens)
+        return outcome if isinstance(outcome, Rejection) else None
+
+    def charge(self, estimated_tokens: int) -> Rejection | dict[str, str]:
+        """:meth:`admit`, answering with the headers right after the charge when it admits.
+
+        One look at the clock and the buckets for both: the fake does this for every request.
+        """
         with self._lock:
             now = self.clock()
             self._requests.refill(now)
@@ -201,7 +209,7 @@ class RateLimiter:
                     return rejection
             self._requests.level = max(0.0, self._requests.level - 1)
             self._tokens.level = max(0.0, self._tokens.level - estimated_tokens)
-            return None
+            return self._headers_now(None)
 
     def _check(self, estimated: int) -> Rejection | None:
         tokens, requests = self._tokens, self._requests
@@ -224,9 +232,12 @@ class RateLimiter:
             now = self.clock()
             self._requests.refill(now)
             self._tokens.refill(now)
-            requests, tokens = self._requests, self._tokens
-            reset_requests = requests.until_full()
-            reset_tokens = tokens.until_full()
+            return self._headers_now(rejection)
+
+    def _headers_now(self, rejection: Rejection | None) -> dict[str, str]:
+        requests, tokens = self._requests, self._tokens
+        reset_requests = requests.until_full()
+        reset_tokens = tokens.until_full()
         if rejection is not None and rejection.retry_after is not None:
             if rejection.kind == "requests":
                 reset_requests = max(reset_requests, rejection.retry_after)
