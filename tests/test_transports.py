@@ -319,3 +319,22 @@ def test_the_request_log_keeps_the_headers_the_client_sent() -> None:
     assert logged.status == 200
     assert logged.headers["x-trace"] == "t"
     assert logged.headers["authorization"] == "Bearer sk-1"
+
+
+def test_the_log_holds_bodies_and_headers_compact_until_they_are_read() -> None:
+    # A long run keeps every request: held compact, they give the garbage collector nothing
+    # to walk (see _KeptCompact). Reading expands them once.
+    hello = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}
+    with FakeGPT4oMini() as fake:
+        httpx.post(CHAT_URL, json=hello, headers={"Authorization": "Bearer sk-1"})
+    (logged,) = fake.requests
+    held = vars(logged)
+    assert type(held["_body"]) is bytes
+    assert type(held["_completion"]) is bytes
+    assert type(held["_headers"]) is tuple
+    assert isinstance(logged.response.headers, tuple)
+    assert logged.completion_tokens == json.loads(held["_completion"])["usage"]["completion_tokens"]
+    assert logged.body == hello
+    assert logged.completion["object"] == "chat.completion"
+    assert logged.headers["authorization"] == "Bearer sk-1"
+    assert logged.body is logged.body  # expanded once

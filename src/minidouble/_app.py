@@ -51,7 +51,6 @@ from minidouble._profile import GPT4O_MINI, ModelProfile
 from minidouble._ratelimit import Clock, RateLimiter, Rejection, estimate_tokens
 from minidouble._resilience import ResilienceReport
 from minidouble._script import (
-    JSONBytes,
     RecordedRequest,
     ScriptedFailure,
     ScriptedReply,
@@ -289,7 +288,8 @@ class GPT4oMiniApp:
         response: HttpResponse,
         *,
         prompt_tokens: int | None = None,
-        completion: dict[str, Any] | JSONBytes | None = None,
+        completion: dict[str, Any] | bytes | None = None,
+        completion_tokens: int | None = None,
         scripted: str | None = None,
         fault: str | None = None,
     ) -> HttpResponse:
@@ -309,19 +309,16 @@ class GPT4oMiniApp:
                 # Spent on a request it cannot break (an error, a non-streamed answer for an
                 # error event): it waits for the next answer it can.
                 self._return_failure(shaping)
-        completion_tokens = None
-        if isinstance(completion, JSONBytes):
-            completion_tokens = completion.completion_tokens
-        elif completion is not None:
+        if completion_tokens is None and isinstance(completion, dict):
             completion_tokens = _billed_completion_tokens(completion)
         if self.latency is not None and response.status == 200 and completion_tokens is not None:
             self.latency.pace(response, completion_tokens)
-        # The log keeps bytes, not parsed trees (see JSONBytes): every body here was parsed
+        # The log keeps bytes, not parsed trees (see _KeptCompact): every body here was parsed
         # from the request's bytes, and an unbroken answer's bytes are its completion.
-        logged_body = body if body is None else JSONBytes(request.body)
+        logged_body = body if body is None else request.body
         logged_completion: Any = completion
         if type(completion) is dict and shaping is None and response.stream is None:
-            logged_completion = JSONBytes(response.body, completion_tokens)
+            logged_completion = response.body
         record = RecordedRequest(
             method=request.method,
             path=request.path,
@@ -333,6 +330,7 @@ class GPT4oMiniApp:
             scripted=scripted,
             fault=fault,
             received_at=getattr(self._current, "received_at", None) or time.monotonic(),
+            _completion_tokens=completion_tokens,
         )
         with self._lock:
             self.requests.append(record)
@@ -655,7 +653,8 @@ class GPT4oMiniApp:
                 body,
                 json_response(200, raw, JSON, headers),
                 prompt_tokens=prompt_tokens,
-                completion=JSONBytes(raw, reply.completion_tokens),
+                completion=raw,
+                completion_tokens=reply.completion_tokens,
                 scripted=description,
             )
         completion = completion_body(

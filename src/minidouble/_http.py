@@ -7,8 +7,8 @@ boundary tiny is what makes in-process and loopback modes behave identically.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TypeVar, overload
 from urllib.parse import parse_qsl, urlsplit
@@ -32,6 +32,15 @@ class RawHeaders(Mapping[str, str]):
     def __init__(self, pairs: Iterable[tuple[bytes, bytes]]) -> None:
         self._pairs = tuple(pairs)
         self._decoded: dict[str, str] | None = None
+
+    @property
+    def pairs(self) -> tuple[tuple[bytes, bytes], ...]:
+        return self._pairs
+
+    @property
+    def decoded(self) -> bool:
+        """Whether a read has decoded the pairs yet."""
+        return self._decoded is not None
 
     def _mapping(self) -> dict[str, str]:
         decoded = self._decoded
@@ -96,7 +105,9 @@ class HttpRequest:
 @dataclass
 class HttpResponse:
     status: int
-    headers: list[tuple[str, str]] = field(default_factory=list)
+    # A tuple where it can be (json_response's): tuples of strings are not tracked by the
+    # garbage collector, and the request log keeps every response.
+    headers: Sequence[tuple[str, str]] = ()
     body: bytes = b""
     # A streamed body: each item is sent as it comes (one SSE event, or a fault's fragment).
     stream: Iterable[bytes] | None = None

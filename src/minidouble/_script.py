@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -25,7 +25,7 @@ from minidouble._engine import (
     uses_legacy_functions,
     wants_json_object,
 )
-from minidouble._http import HttpResponse
+from minidouble._http import HttpResponse, RawHeaders
 from minidouble._ratelimit import Rejection
 from minidouble._schema_values import first_violation
 
@@ -295,27 +295,21 @@ class ScriptedFailure:
         return f"fail(status={self.status!r}, times={self.remaining}{extra})"
 
 
-class JSONBytes:
-    """A JSON document kept as the bytes it was sent or served in, until someone reads it.
+class _KeptCompact:
+    """A record's field the log holds in a compact form until someone reads it.
 
-    A completion also notes the completion tokens it bills, so usage totals (the budget check
-    when a fake closes, the end-of-run summary) never parse the log.
+    A fake keeps every request it answers, and the garbage collector walks every object it
+    tracks again in each full collection of a long run: held as parsed trees and header
+    mappings, the log was most of that work. So a body or completion is held as its JSON
+    bytes (no JSON value is ever bytes), and headers as their raw pairs (exact tuples of
+    bytes, which the collector stops tracking); the first read expands the value, once.
+    The value lives in a private attribute, never through ``__dict__``, which would give
+    each record one more object to track.
     """
 
-    __slots__ = ("completion_tokens", "raw")
-
-    def __init__(self, raw: bytes, completion_tokens: int | None = None) -> None:
-        self.raw = raw
-        self.completion_tokens = completion_tokens
-
-
-class _ParsedOnRead:
-    """A field that may hold :class:`JSONBytes`, parsed once, when it is first read.
-
-    A fake keeps every request it answers. Held as parsed trees, the bodies and completions
-    were most of what the garbage collector walked in a long test, about a quarter of a
-    small request's cost; as bytes they are nothing to walk.
-    """
+    def __init__(self, compact: type, expand: Callable[[Any], Any]) -> None:
+        self._compact = compact
+        self._expand = expand
 
     def __set_name__(self, owner: type, name: str) -> None:
         self._slot = "_" + name
@@ -323,14 +317,16 @@ class _ParsedOnRead:
     def __get__(self, record: object, owner: type | None = None) -> Any:
         if record is None:
             return None  # the dataclass asks for the field's default
-        value = record.__dict__[self._slot]
-        if type(value) is JSONBytes:
-            value = json.loads(value.raw)
-            record.__dict__[self._slot] = value
+        value = getattr(record, self._slot)
+        if type(value) is self._compact:
+            value = self._expand(value)
+            setattr(record, self._slot, value)
         return value
 
     def __set__(self, record: object, value: Any) -> None:
-        record.__dict__[self._slot] = value
+        if type(value) is RawHeaders and not value.decoded:
+            value = value.pairs
+        setattr(record, self._slot, value)
 
 
 @dataclass
@@ -339,14 +335,14 @@ class RecordedRequest:
 
     method: str
     path: str
-    headers: Mapping[str, str]
+    headers: Mapping[str, str]  # kept compact too: see the end of the class
     # None when the request failed before counting (auth, malformed JSON, invalid body).
     prompt_tokens: int | None
     response: HttpResponse
     # The parsed request body (None when it was not JSON).
-    body: _ParsedOnRead = _ParsedOnRead()
+    body: _KeptCompact = _KeptCompact(bytes, json.loads)
     # The completion the fake answered (for a stream, the equivalent chat.completion object).
-    completion: _ParsedOnRead = _ParsedOnRead()
+    completion: _KeptCompact = _KeptCompact(bytes, json.loads)
     # The scripted reply or failure that answered it, if any.
     scripted: str | None = None
     # A transport or stream fault the client met instead of a clean answer ("timeout",
@@ -358,6 +354,9 @@ class RecordedRequest:
     # How a cassette answered instead of the fake (docs/cassettes.md): "replayed" from the
     # file, "recorded" from the upstream, "missed" (no recording matched: an error).
     cassette: Literal["replayed", "recorded", "missed"] | None = None
+    # The completion tokens billed, noted when the fake answered, so usage totals (budgets,
+    # the end-of-run summary) need not parse the logged completion.
+    _completion_tokens: int | None = field(default=None, repr=False, compare=False)
 
     @property
     def status(self) -> int:
@@ -366,13 +365,13 @@ class RecordedRequest:
     @property
     def answered(self) -> bool:
         """Whether the log holds a completion for it (read without parsing the completion)."""
-        return self.__dict__["_completion"] is not None
+        held: Any = getattr(self, "_completion")  # noqa: B009 (the field's storage)
+        return held is not None
 
     @property
     def completion_tokens(self) -> int | None:
-        held = self.__dict__["_completion"]
-        if type(held) is JSONBytes and held.completion_tokens is not None:
-            return held.completion_tokens
+        if self._completion_tokens is not None:
+            return self._completion_tokens
         usage = None if self.completion is None else self.completion.get("usage")
         if not isinstance(usage, Mapping):
             return None  # a recording made without usage (a stream without include_usage)
@@ -386,3 +385,9 @@ class RecordedRequest:
         body = self.body if isinstance(self.body, Mapping) else {}
         messages = body.get("messages")
         return list(messages) if isinstance(messages, list) else []
+
+
+# Installed once the dataclass is made, so that ``headers`` stays a required field.
+_KEPT_HEADERS = _KeptCompact(tuple, RawHeaders)
+_KEPT_HEADERS.__set_name__(RecordedRequest, "headers")
+RecordedRequest.headers = _KEPT_HEADERS  # type: ignore[assignment]

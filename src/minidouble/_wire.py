@@ -315,7 +315,7 @@ def json_response(
     content_type: str,
     headers: list[tuple[str, str]],
 ) -> HttpResponse:
-    return HttpResponse(status, [("content-type", content_type), *headers], body)
+    return HttpResponse(status, (("content-type", content_type), *headers), body)
 
 
 def error_response(
