@@ -192,6 +192,9 @@ _DELIVERY_KEYS = frozenset(
 )
 
 
+_INLINE_CHARS = 4096
+
+
 def request_digest(body: Mapping[str, Any]) -> int:
     """A stable fingerprint of what ``body`` asks the model to say (not how to deliver it).
 
@@ -199,7 +202,9 @@ def request_digest(body: Mapping[str, Any]) -> int:
     length-prefixed so different structures cannot collide) as one string, encoded once, and
     checksummed. Two checksums make 64 bits: it only seeds replies, so it needs to spread,
     not to resist attack. zlib's checksums cost little when cold, inside a client's call,
-    where hashlib's SHA-1 and even ``json.dumps`` cost several times the whole walk.
+    where hashlib's SHA-1 and even ``json.dumps`` cost several times the whole walk. A long
+    text stands in as its own checksum: its UTF-8 form is already cached by the tokenizer,
+    where copying it into the canonical string would convert it again.
     """
     parts: list[str] = []
     for key in sorted(body, key=str):
@@ -216,14 +221,17 @@ def _write(parts: list[str], value: Any) -> None:
     # ``isinstance`` against an abstract class costs more than the rest of a visit.
     kind = type(value)
     if kind is str:
-        parts += (f"s{len(value)}:", value)
+        if len(value) <= _INLINE_CHARS:
+            parts += (f"s{len(value)}:", value)
+        else:
+            parts.append(f"h{len(value)}:{zlib.crc32(value.encode('utf-8', 'surrogatepass'))};")
     elif kind is dict or (kind is not list and isinstance(value, Mapping)):
         parts.append(f"{{{len(value)}")
         for key in sorted(value, key=str):
             item = value[key]
             key = str(key)
             parts += (f"s{len(key)}:", key)
-            if type(item) is str:  # most values are: no call for them
+            if type(item) is str and len(item) <= _INLINE_CHARS:  # most are: no call for them
                 parts += (f"s{len(item)}:", item)
             else:
                 _write(parts, item)
