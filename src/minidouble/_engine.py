@@ -47,7 +47,7 @@ class ToolCallIntent:
     arguments: str  # the JSON text exactly as the model writes it
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: see Choice
 class Intent:
     """One choice's content before rendering; exactly one of the fields is set."""
 
@@ -105,7 +105,10 @@ class FunctionCall:
         return text_fragments(self.arguments)
 
 
-@dataclass(frozen=True)
+# Intent, Choice and Reply are made for every request and never changed once made. They are
+# not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__,
+# five times slower, and Choice has nine.
+@dataclass(slots=True)
 class Choice:
     content: str | None
     refusal: str | None
@@ -124,7 +127,7 @@ class Choice:
         return _pieces(_token_bytes(self.tokens), self.logprobs)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: see Choice
 class Reply:
     choices: tuple[Choice, ...]
     # Predicted Outputs: prediction tokens that did / did not appear in the reply. Rejected
@@ -135,7 +138,7 @@ class Reply:
 
     def __post_init__(self) -> None:
         generated = sum([c.completion_tokens for c in self.choices])
-        object.__setattr__(self, "completion_tokens", generated + self.rejected_prediction_tokens)
+        self.completion_tokens = generated + self.rejected_prediction_tokens
 
 
 def prediction_text(body: Mapping[str, Any]) -> str | None:

@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: made per message, never changed (see Choice)
 class Turn:
     """One rendered message: ``per_message + tokens(header) + tokens(recipient) + tokens(text)``.
 
