@@ -289,6 +289,22 @@ def test_a_recorded_run_replays_offline_with_the_same_drift(
     assert changes["max_stop_sequences"] == ALTERED.max_stop_sequences
 
 
+def test_a_replay_matches_the_recorded_requests_not_their_stored_labels(
+    tmp_path: Path, altered_result: DriftResult
+) -> None:
+    cassette = tmp_path / "drift.json"
+    with FakeGPT4oMini(allow_unused=True, profile=ALTERED).serve() as server:
+        run_drift(server.base_url, record=cassette)
+    document = json.loads(cassette.read_text())
+    for interaction in document["interactions"]:
+        interaction["key"] = "0" * 16  # stale labels, as a hand edit may leave them
+    cassette.write_text(json.dumps(document))
+    replayed = run_drift(replay=cassette)
+    assert {(d.probe, d.aspect) for d in replayed.differences} == {
+        (d.probe, d.aspect) for d in altered_result.differences
+    }
+
+
 def test_pytest_option_runs_the_check_and_fails_the_run_on_drift(
     pytester: pytest.Pytester, altered_upstream: FakeServer, same_upstream: FakeServer
 ) -> None:

@@ -265,7 +265,7 @@ class _Replay:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         from minidouble._cassettes._format import parse_document
-        from minidouble._cassettes._match import match_key
+        from minidouble._cassettes._match import match_key, stored_key
         from minidouble._cassettes._secrets import (
             ERROR_RESPONSE_HEADERS_KEPT,
             RESPONSE_HEADERS_KEPT,
@@ -284,9 +284,12 @@ class _Replay:
         self.path = path
         document = parse_document(text, str(path))
         self.label = f"{path} (recorded from {document.get('upstream') or 'an unknown upstream'})"
+        # Keyed by the recorded requests themselves, as the cassette layer keys them: the
+        # stored "key" is a label for people, and a hand-edited file may leave it stale.
         self.by_key: dict[str, list[dict[str, Any]]] = {}
         for interaction in document["interactions"]:
-            self.by_key.setdefault(interaction["key"], []).append(interaction)
+            key = stored_key(interaction["request"]).digest
+            self.by_key.setdefault(key, []).append(interaction)
 
     def answer(self, request: HttpRequest) -> Observation:
         from minidouble._cassettes._format import decode_body, decode_event
