@@ -180,3 +180,29 @@ def test_bad_record_mode_option_is_a_clear_error(suite: pytest.Pytester) -> None
     )
     result = suite.runpytest("--minidouble-record-mode=rewrite")
     result.stdout.fnmatch_lines(["*record_mode must be one of 'none', 'once'*"])
+
+
+def test_cassette_warnings_can_be_made_errors_by_their_public_name(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.makepyfile(
+        test_asking="""
+        import os, openai, pytest
+
+        @pytest.mark.gpt4o_mini(cassette="cassettes/c.json", upstream=os.environ.get("MD_UPSTREAM"))
+        def test_asks(gpt4o_mini):
+            for word in os.environ["MD_WORDS"].split():
+                openai.OpenAI().chat.completions.create(
+                    model="gpt-4o-mini", messages=[{"role": "user", "content": word}])
+        """
+    )
+    with upstream_app() as upstream:
+        monkeypatch.setenv("MD_UPSTREAM", upstream)
+        monkeypatch.setenv("MD_WORDS", "one two")
+        suite.runpytest("--minidouble-record-mode=once").assert_outcomes(passed=1)
+    monkeypatch.delenv("MD_UPSTREAM")
+    monkeypatch.setenv("MD_WORDS", "one")  # the second recording goes unused
+    suite.runpytest().assert_outcomes(passed=1, warnings=1)
+    strict = suite.runpytest("-W", "error::minidouble.CassetteWarning")
+    strict.assert_outcomes(passed=1, errors=1)
+    strict.stdout.fnmatch_lines(["*CassetteWarning*"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from minidouble._cassettes import CassetteWarning
     from minidouble._errors import OpenAIError
     from minidouble._fake import FakeGPT4oMini
     from minidouble._profile import GPT4O_MINI, ModelProfile
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GPT4O_MINI",
+    "CassetteWarning",
     "FakeGPT4oMini",
     "ModelProfile",
     "OpenAIError",
@@ -27,6 +29,7 @@ __all__ = [
 __version__ = "0.1.0"
 
 _LAZY = {
+    "CassetteWarning": "minidouble._cassettes",
     "FakeGPT4oMini": "minidouble._fake",
     "GPT4O_MINI": "minidouble._profile",
     "ModelProfile": "minidouble._profile",
