@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from minidouble._cassettes import CassetteWarning
     from minidouble._errors import OpenAIError
-    from minidouble._fake import FakeGPT4oMini
+    from minidouble._fake import FakeCheckError, FakeGPT4oMini, ResilienceError
     from minidouble._profile import GPT4O_MINI, ModelProfile
     from minidouble._tokens import count_prompt_tokens
     from minidouble._validate import validate_request
@@ -19,9 +19,11 @@ if TYPE_CHECKING:
 __all__ = [
     "GPT4O_MINI",
     "CassetteWarning",
+    "FakeCheckError",
     "FakeGPT4oMini",
     "ModelProfile",
     "OpenAIError",
+    "ResilienceError",
     "count_prompt_tokens",
     "validate_request",
 ]
@@ -30,7 +32,9 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "CassetteWarning": "minidouble._cassettes",
+    "FakeCheckError": "minidouble._fake",
     "FakeGPT4oMini": "minidouble._fake",
+    "ResilienceError": "minidouble._fake",
     "GPT4O_MINI": "minidouble._profile",
     "ModelProfile": "minidouble._profile",
     "OpenAIError": "minidouble._errors",
