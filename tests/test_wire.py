@@ -15,11 +15,12 @@ from hypothesis import strategies as st
 from minidouble._engine import Choice, Reply, ToolCall
 from minidouble._profile import GPT4O_MINI
 from minidouble._wire import (
+    _plain_completion_bytes,
     completion_body,
+    completion_bytes,
     new_call_id,
     new_completion_id,
     new_request_id,
-    plain_completion_bytes,
     pretty,
 )
 
@@ -92,22 +93,18 @@ def test_a_plain_reply_is_served_as_its_walked_completion(
         profile=profile,
         service_tier=tier,
     )
-    filled = plain_completion_bytes(
-        reply,
-        completion_id="chatcmpl-x",
-        created=created,
-        prompt_tokens=prompt_tokens,
-        profile=profile,
-        service_tier=tier,
-    )
+    filled = _plain_completion_bytes(reply, "chatcmpl-x", created, prompt_tokens, profile, tier)
     assert filled == pretty(walked)
 
 
-def test_replies_with_tool_calls_or_logprobs_are_not_plain() -> None:
+def test_replies_with_tool_calls_or_logprobs_are_walked() -> None:
     call = ToolCall(id="call_1", name="f", arguments="{}")
     for choice in (
         Choice(None, None, (call,), None, "tool_calls", 5),
         Choice("hi", None, (), None, "stop", 1, logprobs=()),
     ):
         reply = Reply((choice,))
-        assert plain_completion_bytes(reply, completion_id="c", created=1, prompt_tokens=1) is None
+        assert _plain_completion_bytes(reply, "c", 1, 1, GPT4O_MINI, "default") is None
+        served = completion_bytes(reply, completion_id="c", created=1, prompt_tokens=1)
+        walked = completion_body(reply, completion_id="c", created=1, prompt_tokens=1)
+        assert served == pretty(walked)

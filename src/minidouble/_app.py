@@ -64,13 +64,11 @@ from minidouble._wire import (
     OPENAI,
     Flavor,
     api_headers,
-    azure_compact,
-    completion_body,
+    completion_bytes,
     error_response,
     json_response,
     new_completion_id,
     new_request_id,
-    plain_completion_bytes,
     pretty,
     served_tier,
     stream_events,
@@ -635,29 +633,9 @@ class GPT4oMiniApp:
         description = scripted.describe() if scripted else None
         tier = served_tier(body)
         completion_id, created = new_completion_id(), int(time.time())
-        streamed = body.get("stream") is True
-        raw = None
-        if not streamed and not flavor.azure:
-            raw = plain_completion_bytes(
-                reply,
-                completion_id=completion_id,
-                created=created,
-                prompt_tokens=prompt_tokens,
-                profile=self.profile,
-                service_tier=tier,
-            )
-        if raw is not None:
-            # The answer to nearly every request: its bytes are its completion, for the log.
-            return self._finish(
-                request,
-                body,
-                json_response(200, raw, JSON, headers),
-                prompt_tokens=prompt_tokens,
-                completion=raw,
-                completion_tokens=reply.completion_tokens,
-                scripted=description,
-            )
-        completion = completion_body(
+        # The log keeps the served bytes as the completion (for a stream, those of the
+        # equivalent chat.completion): it reads them only if someone asks.
+        raw = completion_bytes(
             reply,
             completion_id=completion_id,
             created=created,
@@ -666,7 +644,7 @@ class GPT4oMiniApp:
             flavor=flavor,
             service_tier=tier,
         )
-        if streamed:
+        if body.get("stream") is True:
             options = body.get("stream_options")
             options = options if isinstance(options, Mapping) else {}
             obfuscate = options.get("include_obfuscation")
@@ -685,14 +663,14 @@ class GPT4oMiniApp:
             )
             response = HttpResponse(200, [("content-type", EVENT_STREAM), *headers], b"", events)
         else:
-            raw = azure_compact(completion) if flavor.azure else pretty(completion)
             response = json_response(200, raw, JSON, headers)
         return self._finish(
             request,
             body,
             response,
             prompt_tokens=prompt_tokens,
-            completion=completion,
+            completion=raw,
+            completion_tokens=reply.completion_tokens,
             scripted=description,
         )
 

@@ -30,12 +30,12 @@ __all__ = [
     "Flavor",
     "api_headers",
     "completion_body",
+    "completion_bytes",
     "error_response",
     "json_response",
     "new_call_id",
     "new_completion_id",
     "new_request_id",
-    "plain_completion_bytes",
     "stream_events",
 ]
 
@@ -198,17 +198,47 @@ def _json_text(value: str | None) -> str:
     return "null" if value is None else _encode_string(value)
 
 
-def plain_completion_bytes(
+def completion_bytes(
     reply: Reply,
     *,
     completion_id: str,
     created: int,
     prompt_tokens: int,
     profile: ModelProfile = GPT4O_MINI,
+    flavor: Flavor = OPENAI,
     service_tier: str = "default",
+) -> bytes:
+    """The ``chat.completion`` of :func:`completion_body` as the service writes it:
+    api.openai.com pretty-prints it, Azure compacts it with sorted keys."""
+    if not flavor.azure:
+        filled = _plain_completion_bytes(
+            reply, completion_id, created, prompt_tokens, profile, service_tier
+        )
+        if filled is not None:
+            return filled
+    document = completion_body(
+        reply,
+        completion_id=completion_id,
+        created=created,
+        prompt_tokens=prompt_tokens,
+        profile=profile,
+        flavor=flavor,
+        service_tier=service_tier,
+    )
+    return azure_compact(document) if flavor.azure else pretty(document)
+
+
+def _plain_completion_bytes(
+    reply: Reply,
+    completion_id: str,
+    created: int,
+    prompt_tokens: int,
+    profile: ModelProfile,
+    service_tier: str,
 ) -> bytes | None:
-    """``pretty(completion_body(...))`` of a plain reply from api.openai.com, without building
-    the document; None when a choice has tool calls or logprobs (build and walk it then)."""
+    """``pretty(completion_body(...))`` of a plain reply, the answer to nearly every request,
+    filled into its template without building the document; None when a choice has tool
+    calls or logprobs."""
     scalars: list[str] = [
         _encode_string(completion_id),
         '"chat.completion"',
