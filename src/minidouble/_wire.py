@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the engine imports this module for ids
     from minidouble._engine import Choice, Piece, Reply, TokenLogprob, ToolCall
 
 __all__ = [
+    "ChunkWriter",
     "Flavor",
     "api_headers",
     "completion_body",
@@ -497,7 +498,7 @@ def _obfuscation() -> str:
     return "".join(_ids.choices(_BASE62, k=_ids.randint(1, 16)))
 
 
-class _ChunkWriter:
+class ChunkWriter:
     """Serializes chunks of one stream: shared id/created, the usage and obfuscation rules."""
 
     def __init__(
@@ -659,7 +660,7 @@ def stream_events(
 
     With n > 1 the choices' chunks interleave, one choice per chunk, as the API sends them.
     """
-    writer = _ChunkWriter(
+    writer = ChunkWriter(
         include_usage=include_usage,
         obfuscate=obfuscate,
         profile=profile,

@@ -23,7 +23,7 @@ from minidouble._strategies._messages import calls_for_tools, check_tools_value
 from minidouble._wire import (
     DONE_EVENT,
     OPENAI,
-    _ChunkWriter,
+    ChunkWriter,
     choice_deltas,
     completion_body,
     sse_event,
@@ -68,9 +68,9 @@ class _DrawnReply:
             cached_tokens=self.cached_tokens,
         )
 
-    def chunk_writer(self, *, include_usage: bool) -> _ChunkWriter:
+    def chunk_writer(self, *, include_usage: bool) -> ChunkWriter:
         # The writer adds no padding of its own: the strategies draw it, chunk by chunk.
-        return _ChunkWriter(
+        return ChunkWriter(
             include_usage=include_usage,
             obfuscate=False,
             profile=GPT4O_MINI,
