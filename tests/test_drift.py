@@ -367,3 +367,7 @@ def test_a_responses_token_drift_shared_with_chat_points_at_the_chat_rule() -> N
     assert instructed.real - instructed.fake == 2
     assert instructed.update == by_probe["tokens.text"].update == "TokenRules.per_message"
     assert not any(d.update.startswith("ResponsesTemplate (") for d in result.differences)
+    # Every token probe pays it once per message: it is one change, not one per probe.
+    assert [(c.path, c.new) for c in result.changes] == [
+        ("tokens.per_message", shared.tokens.per_message)
+    ]

@@ -56,11 +56,12 @@ def _replace_path(obj: Any, parts: list[str], value: Any) -> Any:
 def infer_changes(profile: ModelProfile, outcomes: list[Outcome]) -> list[ProfileChange]:
     """The profile values the upstream's answers imply, one change per field."""
     by_name = {o.probe.name: o for o in outcomes}
+    shared = _SharedDrift.of(profile, by_name.get(_PER_MESSAGE_PROBE))
     changes: dict[str, ProfileChange] = {}
     for outcome in outcomes:
         for change in (
             _limit_change(profile, outcome),
-            _token_change(profile, outcome, by_name),
+            _token_change(profile, outcome, by_name, shared),
             _wording_change(profile, outcome),
         ):
             if change is not None and change.path not in changes:
@@ -93,15 +94,62 @@ def _delta(outcome: Outcome | None) -> int:
     return real - fake if real is not None and fake is not None else 0
 
 
+# The probe whose prompt-token difference measures the per-message cost every other token
+# probe also pays, once per message.
+_PER_MESSAGE_PROBE = "tokens.text"
+
+
+@dataclass(frozen=True)
+class _SharedDrift:
+    """How far the real per-message cost moved, to take out of every other token probe.
+
+    A probe pays it once per message it renders, which is how far the fake's own count of
+    the probe moves when ``per_message`` moves by one. Without taking it out, one moved
+    per-message cost was proposed as a change to every field a token probe measures.
+    """
+
+    profile: ModelProfile
+    per_message: int = 0
+
+    @classmethod
+    def of(cls, profile: ModelProfile, measured: Outcome | None) -> _SharedDrift:
+        if measured is None or measured.real.status != measured.fake.status:
+            return cls(profile)
+        drift, paid = _delta(measured), _messages_paid(profile, measured.probe)
+        # A difference that is no whole number per message is not a per-message drift.
+        return cls(profile, drift // paid if paid and drift % paid == 0 else 0)
+
+    def residual(self, outcome: Outcome | None) -> int:
+        """The probe's prompt-token difference, less the per-message drift it pays."""
+        if outcome is None:
+            return 0
+        if not self.per_message:
+            return _delta(outcome)
+        return _delta(outcome) - self.per_message * _messages_paid(self.profile, outcome.probe)
+
+
+def _messages_paid(profile: ModelProfile, probe: Probe) -> int:
+    tokens = profile.tokens
+    one_more = dataclasses.replace(tokens, per_message=tokens.per_message + 1)
+    bumped = dataclasses.replace(profile, tokens=one_more)
+    return probe.prompt_tokens(bumped) - probe.prompt_tokens(profile)
+
+
 def _token_change(
-    profile: ModelProfile, outcome: Outcome, by_name: dict[str, Outcome]
+    profile: ModelProfile,
+    outcome: Outcome,
+    by_name: dict[str, Outcome],
+    shared: _SharedDrift,
 ) -> ProfileChange | None:
     probe = outcome.probe
     if probe.token_field is None or outcome.real.status != outcome.fake.status:
         return None
-    delta = _delta(outcome)
-    if probe.token_baseline is not None:
-        delta -= _delta(by_name.get(probe.token_baseline))
+    if probe.name == _PER_MESSAGE_PROBE:
+        delta = _delta(outcome)
+    else:
+        delta = shared.residual(outcome)
+        if probe.token_baseline is not None:
+            delta -= shared.residual(by_name.get(probe.token_baseline))
     if delta == 0 or delta % probe.token_divisor:
         return None
     old = read_path(profile, probe.token_field)
