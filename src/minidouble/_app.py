@@ -45,7 +45,7 @@ from minidouble._faults import (
     scripted_fault,
     shape_response,
 )
-from minidouble._http import HttpRequest, HttpResponse, frozen_headers
+from minidouble._http import HttpRequest, HttpResponse
 from minidouble._latency import LatencyModel
 from minidouble._profile import GPT4O_MINI, ModelProfile
 from minidouble._ratelimit import Clock, RateLimiter, Rejection, estimate_tokens
@@ -320,7 +320,7 @@ class GPT4oMiniApp:
         record = RecordedRequest(
             method=request.method,
             path=request.path,
-            headers=frozen_headers(request.headers),
+            headers=request.headers,
             body=logged_body,
             prompt_tokens=prompt_tokens,
             response=response,

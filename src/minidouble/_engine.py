@@ -243,7 +243,7 @@ def _write(parts: list[str], value: Any) -> None:
         for item in value:
             _write(parts, item)
     elif isinstance(value, str):
-        parts += (f"s{len(value)}:", str(value))
+        _write(parts, str(value))  # a str subclass: written as the str it is
     else:
         parts.append(f"v{value!r};")
 

@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import TypeVar, overload
 from urllib.parse import parse_qsl, urlsplit
 
-__all__ = ["Handler", "HttpRequest", "HttpResponse", "RawHeaders", "frozen_headers"]
+__all__ = ["Handler", "HttpRequest", "HttpResponse", "RawHeaders"]
 
 _Default = TypeVar("_Default")
 
@@ -74,11 +74,6 @@ class RawHeaders(Mapping[str, str]):
 
     def __repr__(self) -> str:
         return repr(self._mapping())
-
-
-def frozen_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
-    """``headers`` as the request log may keep them: shared when immutable, else copied."""
-    return headers if type(headers) is RawHeaders else dict(headers)
 
 
 @dataclass(frozen=True)

@@ -307,9 +307,15 @@ class _KeptCompact:
     each record one more object to track.
     """
 
-    def __init__(self, compact: type, expand: Callable[[Any], Any]) -> None:
+    def __init__(
+        self,
+        compact: type,
+        expand: Callable[[Any], Any],
+        keep: Callable[[Any], Any] | None = None,
+    ) -> None:
         self._compact = compact
         self._expand = expand
+        self._keep = keep  # what is stored for a value given (None: the value itself)
 
     def __set_name__(self, owner: type, name: str) -> None:
         self._slot = "_" + name
@@ -324,9 +330,15 @@ class _KeptCompact:
         return value
 
     def __set__(self, record: object, value: Any) -> None:
-        if type(value) is RawHeaders and not value.decoded:
-            value = value.pairs
-        setattr(record, self._slot, value)
+        setattr(record, self._slot, value if self._keep is None else self._keep(value))
+
+
+def _kept_headers(headers: Mapping[str, str]) -> Any:
+    """Raw pairs while nobody has read them; a read RawHeaders is immutable and shared, and
+    any other mapping is copied, so the log never sees it change."""
+    if type(headers) is RawHeaders:
+        return headers if headers.decoded else headers.pairs
+    return dict(headers)
 
 
 @dataclass
@@ -388,6 +400,6 @@ class RecordedRequest:
 
 
 # Installed once the dataclass is made, so that ``headers`` stays a required field.
-_KEPT_HEADERS = _KeptCompact(tuple, RawHeaders)
+_KEPT_HEADERS = _KeptCompact(tuple, RawHeaders, keep=_kept_headers)
 _KEPT_HEADERS.__set_name__(RecordedRequest, "headers")
 RecordedRequest.headers = _KEPT_HEADERS  # type: ignore[assignment]

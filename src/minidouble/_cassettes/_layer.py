@@ -59,7 +59,7 @@ from minidouble._cassettes._secrets import (
 )
 from minidouble._cassettes._store import cassette_lock, write_if_changed
 from minidouble._cassettes._upstream import Upstream, UpstreamError, UpstreamResponse
-from minidouble._http import Handler, HttpRequest, HttpResponse, frozen_headers
+from minidouble._http import Handler, HttpRequest, HttpResponse
 
 if TYPE_CHECKING:
     from minidouble._script import RecordedRequest
@@ -295,7 +295,7 @@ class CassetteLayer:
         record = RecordedRequest(
             method=request.method,
             path=request.path,
-            headers=frozen_headers(request.headers),
+            headers=request.headers,
             body=_json_or_none(request.body) if body is None else body,
             prompt_tokens=prompt_tokens,
             response=answer,
