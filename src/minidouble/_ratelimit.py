@@ -191,8 +191,8 @@ class RateLimiter:
 
     def admit(self, estimated_tokens: int) -> Rejection | None:
         """Charge one request of ``estimated_tokens``, or say why the limiter refuses it."""
-        outcome = self.charge(estimated_tokens)
-        return outcome if isinstance(outcome, Rejection) else None
+        with self._lock:
+            return self._charge(estimated_tokens)
 
     def charge(self, estimated_tokens: int) -> Rejection | dict[str, str]:
         """:meth:`admit`, answering with the headers right after the charge when it admits.
@@ -200,16 +200,20 @@ class RateLimiter:
         One look at the clock and the buckets for both: the fake does this for every request.
         """
         with self._lock:
-            now = self.clock()
-            self._requests.refill(now)
-            self._tokens.refill(now)
-            if self.enforce:
-                rejection = self._check(estimated_tokens)
-                if rejection is not None:
-                    return rejection
-            self._requests.level = max(0.0, self._requests.level - 1)
-            self._tokens.level = max(0.0, self._tokens.level - estimated_tokens)
-            return self._headers_now(None)
+            rejection = self._charge(estimated_tokens)
+            return rejection if rejection is not None else self._headers_now(None)
+
+    def _charge(self, estimated_tokens: int) -> Rejection | None:
+        now = self.clock()
+        self._requests.refill(now)
+        self._tokens.refill(now)
+        if self.enforce:
+            rejection = self._check(estimated_tokens)
+            if rejection is not None:
+                return rejection
+        self._requests.level = max(0.0, self._requests.level - 1)
+        self._tokens.level = max(0.0, self._tokens.level - estimated_tokens)
+        return None
 
     def _check(self, estimated: int) -> Rejection | None:
         tokens, requests = self._tokens, self._requests
