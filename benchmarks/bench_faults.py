@@ -19,9 +19,9 @@ import time
 import openai
 
 from minidouble import GPT4O_MINI, FakeGPT4oMini
-from minidouble._app import GPT4oMiniApp
 from minidouble._http import HttpRequest
-from minidouble._ratelimit import RateLimiter, estimate_tokens
+from minidouble._service._app import GPT4oMiniApp
+from minidouble._service._ratelimit import RateLimiter, estimate_tokens
 
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Tell me a story."}]}
 

@@ -50,7 +50,7 @@ import respx
 from bench_validate import full_context_request, paired
 
 from minidouble import FakeGPT4oMini
-from minidouble._tokenizer import encoding
+from minidouble._model._tokenizer import encoding
 
 CHAT_URL = "https://api.openai.com/v1/chat/completions"
 KEY = "sk-minidouble-bench"

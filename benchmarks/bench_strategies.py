@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 import minidouble.strategies as mds
 from minidouble import count_prompt_tokens
-from minidouble._tokenizer import encoding
+from minidouble._model._tokenizer import encoding
 
 CHAT_REQUESTS_TARGET = (300, 10.0)  # examples, seconds
 NEAR_LIMIT_TARGET = 0.020  # seconds per example

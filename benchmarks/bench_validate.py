@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from minidouble import GPT4O_MINI, count_prompt_tokens
-from minidouble._tokenizer import encoding
-from minidouble._validate import check_request
+from minidouble._model._tokenizer import encoding
+from minidouble._model._validate import check_request
 
 TARGET_128K = 1.2
 

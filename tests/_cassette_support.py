@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from minidouble._app import GPT4oMiniApp
 from minidouble._http import Handler, HttpRequest, HttpResponse
+from minidouble._service._app import GPT4oMiniApp
 
 FAKE_KEY = "sk-test-FAKEKEY-0123456789abcdefABCDEF"
 

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from minidouble._app import GPT4oMiniApp
-from minidouble._budget import Budget, Usage
 from minidouble._fake import FakeCheckError, FakeGPT4oMini
-from minidouble._profile import GPT4O_MINI
+from minidouble._model._profile import GPT4O_MINI
+from minidouble._service._app import GPT4oMiniApp
+from minidouble._service._budget import Budget, Usage
 from tests.behaviour.helpers import chat_request, user
 
 pytest_plugins = ["pytester"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from _cassette_support import FAKE_KEY, upstream_app
 
-from minidouble._app import GPT4oMiniApp
+from minidouble._service._app import GPT4oMiniApp
 
 pytest_plugins = ["pytester"]
 

@@ -12,7 +12,7 @@ import pytest
 from minidouble import count_prompt_tokens
 from minidouble._cassettes import CassetteWarning
 from minidouble._fake import FakeCheckError, FakeGPT4oMini
-from minidouble._script import RecordedRequest
+from minidouble._service._script import RecordedRequest
 
 openai = pytest.importorskip("openai")
 pytestmark = pytest.mark.sdk

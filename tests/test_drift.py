@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 import minidouble._drift._probes  # noqa: F401  (imported once: pytester drops late imports)
-from minidouble._app import GPT4oMiniApp
 from minidouble._cli import main
 from minidouble._drift import battery, run_drift
 from minidouble._drift._command import drift_command
@@ -23,7 +22,8 @@ from minidouble._drift._run import DriftResult
 from minidouble._drift._update import render_python
 from minidouble._fake import FakeGPT4oMini, FakeServer
 from minidouble._http import HttpRequest
-from minidouble._profile import GPT4O_MINI, ModelProfile
+from minidouble._model._profile import GPT4O_MINI, ModelProfile
+from minidouble._service._app import GPT4oMiniApp
 
 pytest_plugins = ["pytester"]
 
@@ -109,7 +109,7 @@ def test_battery_covers_each_token_rule_and_validator_family() -> None:
 
 
 def test_tiny_png_is_read_by_the_token_counter() -> None:
-    from minidouble._tokens import count_prompt_tokens
+    from minidouble._model._tokens import count_prompt_tokens
 
     def body(detail: str) -> dict[str, Any]:
         part = {"type": "image_url", "image_url": {"url": tiny_png(), "detail": detail}}
@@ -321,7 +321,7 @@ def test_shape_and_header_changes_are_reported(tmp_path: Path) -> None:
     """An upstream whose completions and responses lost a field and whose answers lost
     x-request-id."""
     from minidouble._http import HttpResponse
-    from minidouble._server import LoopbackServer
+    from minidouble._transports._server import LoopbackServer
 
     app = GPT4oMiniApp()
 

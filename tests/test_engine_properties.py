@@ -9,9 +9,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minidouble._app import GPT4oMiniApp
 from minidouble._http import HttpRequest
-from minidouble._tokenizer import encoding
+from minidouble._model._tokenizer import encoding
+from minidouble._service._app import GPT4oMiniApp
 
 TOOL = {
     "type": "function",
@@ -113,7 +113,7 @@ def test_every_reply_honours_its_request(body: dict[str, Any], prompt: str, top:
 @given(seed=st.integers(-(2**80), 2**80), draws=st.lists(st.sampled_from(range(6)), max_size=8))
 def test_a_reply_generator_draws_what_random_random_draws(seed: int, draws: list[int]) -> None:
     # It is seeded on its first draw, not when made; the values must not change for that.
-    from minidouble._engine import ReplyRandom
+    from minidouble._engine._replies import ReplyRandom
 
     ours, reference = ReplyRandom(seed), random.Random(seed)
     for draw in draws:
@@ -134,7 +134,7 @@ def test_a_reply_generator_draws_what_random_random_draws(seed: int, draws: list
 
 
 def test_default_texts_are_seeded_and_use_every_opener_and_sentence() -> None:
-    from minidouble._engine import _OPENERS, _SENTENCES, _default_text, rng_for
+    from minidouble._engine._replies import _OPENERS, _SENTENCES, _default_text, rng_for
 
     texts = [_default_text(rng_for(digest)) for digest in range(2_000)]
     assert texts == [_default_text(rng_for(digest)) for digest in range(2_000)]

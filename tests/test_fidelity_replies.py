@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from minidouble._app import GPT4oMiniApp
-from minidouble._engine import offered_tools, response_schema, tool_mode
+from minidouble._engine._replies import offered_tools, response_schema, tool_mode
+from minidouble._engine._schema_values import first_violation
 from minidouble._http import HttpRequest
-from minidouble._schema_values import first_violation
+from minidouble._service._app import GPT4oMiniApp
 
 pytestmark = pytest.mark.slow
 

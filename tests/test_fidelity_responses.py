@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 
-from minidouble._errors import OpenAIError
-from minidouble._responses import check_responses_request
+from minidouble._endpoints._responses import check_responses_request
+from minidouble._model._errors import OpenAIError
 
 # The Responses API's own counting matched the chat rule from this date on.
 DRIFT_END = datetime(2025, 4, 1, tzinfo=timezone.utc)
@@ -354,7 +354,7 @@ def test_max_output_tokens_minimum_is_the_recorded_16(
 
 def _recorded_intent(item: Mapping[str, Any]) -> Any:
     """What the real model said, as the engine's intent (None for other shapes)."""
-    from minidouble._engine import Intent, ToolCallIntent
+    from minidouble._engine._replies import Intent, ToolCallIntent
 
     output = (item["response_message"] or {}).get("output") or []
     calls = [entry for entry in output if entry.get("type") == "function_call"]
@@ -371,9 +371,9 @@ def test_output_tokens_of_the_recorded_replies(fidelity_dir: Path) -> None:
     """The engine's count of what the real model said, plus the end the Responses API bills."""
     import random
 
-    from minidouble._engine import render
-    from minidouble._responses._mapping import to_chat_body
-    from minidouble._responses._tokens import count_output_tokens
+    from minidouble._endpoints._responses._mapping import to_chat_body
+    from minidouble._endpoints._responses._tokens import count_output_tokens
+    from minidouble._engine._replies import render
 
     exact: Counter[str] = Counter()
     total: Counter[str] = Counter()

@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from minidouble._tokens import count_prompt_tokens
+from minidouble._model._tokens import count_prompt_tokens
 
 CHAT = "chat/completions"
 NOT_REPRODUCIBLE = frozenset({"image_remote_url", "image_file_id", "file"})

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from minidouble import _latency
-from minidouble._app import GPT4oMiniApp
-from minidouble._latency import LatencyModel, PacedStream
-from minidouble._profile import GPT4O_MINI
+from minidouble._model._profile import GPT4O_MINI
+from minidouble._service import _latency
+from minidouble._service._app import GPT4oMiniApp
+from minidouble._service._latency import LatencyModel, PacedStream
 from tests.behaviour.helpers import as_json, chat_request, user
 
 

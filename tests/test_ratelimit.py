@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from minidouble._app import GPT4oMiniApp
-from minidouble._faults import rate_limit_error
-from minidouble._ratelimit import RateLimiter, Rejection, estimate_tokens, go_duration
+from minidouble._service._app import GPT4oMiniApp
+from minidouble._service._faults import rate_limit_error
+from minidouble._service._ratelimit import RateLimiter, Rejection, estimate_tokens, go_duration
 from tests.behaviour.helpers import as_json, chat_request, user
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from minidouble._schema_values import SchemaValueError, first_violation, generate
+from minidouble._engine._schema_values import SchemaValueError, first_violation, generate
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "scalars": {

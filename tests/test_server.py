@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from minidouble._http import HttpRequest, HttpResponse
-from minidouble._server import LoopbackServer, asgi_app, format_base_url
+from minidouble._transports._server import LoopbackServer, asgi_app, format_base_url
 
 
 def echo(request: HttpRequest) -> HttpResponse:

@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 
 import minidouble.strategies as mds
 from minidouble import GPT4O_MINI, FakeGPT4oMini, OpenAIError, count_prompt_tokens
-from minidouble._schema_values import first_violation
+from minidouble._engine._schema_values import first_violation
+from minidouble._model._tokenizer import encoding, token_count
+from minidouble._model._validate import validate_request
 from minidouble._strategies._limits import CHEAP_UNIT, FILLER_UNITS
-from minidouble._tokenizer import encoding, token_count
-from minidouble._validate import validate_request
 
 CHAT_URL = "https://api.openai.com/v1/chat/completions"
 AUTH = {"Authorization": "Bearer sk-test"}

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 import minidouble.strategies as mds
 from minidouble import GPT4O_MINI
+from minidouble._model._tokenizer import encoding
 from minidouble._strategies._schemas import FORMATS, PATTERNS
-from minidouble._tokenizer import encoding
 
 T = TypeVar("T")
 

@@ -6,7 +6,7 @@ from importlib import resources
 
 import pytest
 
-from minidouble import _tokenizer
+from minidouble._model import _tokenizer
 
 
 def test_shipped_vocabulary_matches_openai_sha256() -> None:

@@ -8,8 +8,8 @@ import struct
 import pytest
 
 from minidouble import count_prompt_tokens
-from minidouble._images import data_url_size, image_size, image_tokens
-from minidouble._profile import GPT4O_MINI, ImageSize
+from minidouble._model._images import data_url_size, image_size, image_tokens
+from minidouble._model._profile import GPT4O_MINI, ImageSize
 
 RULES = GPT4O_MINI.tokens.image
 

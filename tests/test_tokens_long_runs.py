@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from minidouble import FakeGPT4oMini
-from minidouble._tokenizer import encode, encoding, token_count
+from minidouble._model._tokenizer import encode, encoding, token_count
 
 
 @pytest.mark.parametrize("char", [" ", "\t"])

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from minidouble._responses._mapping import to_chat_body
-from minidouble._responses._tokens import count_input_tokens
-from minidouble._tokenizer import token_count
+from minidouble._endpoints._responses._mapping import to_chat_body
+from minidouble._endpoints._responses._tokens import count_input_tokens
+from minidouble._model._tokenizer import token_count
 
 
 def count(**body: Any) -> int:

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from minidouble import count_prompt_tokens
-from minidouble._profile import GPT4O_MINI
-from minidouble._tokenizer import token_count
-from minidouble._tokens import (
+from minidouble._model._profile import GPT4O_MINI
+from minidouble._model._tokenizer import token_count
+from minidouble._model._tokens import (
     FunctionSpec,
     ResponseFormatSpec,
     render_functions,

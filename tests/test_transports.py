@@ -21,8 +21,8 @@ import respx
 
 from minidouble import FakeGPT4oMini
 from minidouble._http import HttpRequest, HttpResponse, RawHeaders
-from minidouble._server import LoopbackServer
 from minidouble._transports import intercept, is_openai_host
+from minidouble._transports._server import LoopbackServer
 
 CHAT_URL = "https://api.openai.com/v1/chat/completions"
 AZURE_URL = (

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minidouble import GPT4O_MINI, OpenAIError, count_prompt_tokens
-from minidouble._validate import check_request, parse_json_body
+from minidouble._model._validate import check_request, parse_json_body
 
 SCALARS = (
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)

@@ -8,8 +8,8 @@ import pytest
 from _validation_support import chat, error_of, rejected, user
 
 from minidouble import OpenAIError, validate_request
-from minidouble._errors import MALFORMED_JSON
-from minidouble._validate import parse_json_body
+from minidouble._model._errors import MALFORMED_JSON
+from minidouble._model._validate import parse_json_body
 
 
 @pytest.mark.parametrize(

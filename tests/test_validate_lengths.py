@@ -9,7 +9,7 @@ import pytest
 from _validation_support import chat, error_of, user
 
 from minidouble import GPT4O_MINI, OpenAIError, count_prompt_tokens, validate_request
-from minidouble._validate import check_request
+from minidouble._model._validate import check_request
 
 CAP = GPT4O_MINI.max_output_tokens
 WINDOW = GPT4O_MINI.context_window
@@ -105,7 +105,7 @@ def test_check_request_counts_with_the_token_counter() -> None:
 
 
 def test_check_request_tokenises_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    import minidouble._tokens as tokens
+    import minidouble._model._tokens as tokens
 
     calls = []
     original = tokens.count_prompt_tokens
@@ -120,7 +120,7 @@ def test_check_request_tokenises_once(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_structural_errors_never_tokenise(monkeypatch: pytest.MonkeyPatch) -> None:
-    import minidouble._tokens as tokens
+    import minidouble._model._tokens as tokens
 
     def refuse(body: Any, **kwargs: Any) -> int:
         raise AssertionError("tokenised a request that was already invalid")

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minidouble._engine import Choice, Reply, ToolCall
-from minidouble._profile import GPT4O_MINI
-from minidouble._wire import (
+from minidouble._engine._replies import Choice, Reply, ToolCall
+from minidouble._model._profile import GPT4O_MINI
+from minidouble._wire._writers import (
     _plain_completion_bytes,
     completion_body,
     completion_bytes,

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from minidouble._cassettes import CassetteWarning
-    from minidouble._errors import OpenAIError
     from minidouble._fake import FakeCheckError, FakeGPT4oMini, ResilienceError
-    from minidouble._profile import GPT4O_MINI, ModelProfile
-    from minidouble._tokens import count_prompt_tokens
-    from minidouble._validate import validate_request
+    from minidouble._model._errors import OpenAIError
+    from minidouble._model._profile import GPT4O_MINI, ModelProfile
+    from minidouble._model._tokens import count_prompt_tokens
+    from minidouble._model._validate import validate_request
 
 __all__ = [
     "GPT4O_MINI",
@@ -35,11 +35,11 @@ _LAZY = {
     "FakeCheckError": "minidouble._fake",
     "FakeGPT4oMini": "minidouble._fake",
     "ResilienceError": "minidouble._fake",
-    "GPT4O_MINI": "minidouble._profile",
-    "ModelProfile": "minidouble._profile",
-    "OpenAIError": "minidouble._errors",
-    "count_prompt_tokens": "minidouble._tokens",
-    "validate_request": "minidouble._validate",
+    "GPT4O_MINI": "minidouble._model._profile",
+    "ModelProfile": "minidouble._model._profile",
+    "OpenAIError": "minidouble._model._errors",
+    "count_prompt_tokens": "minidouble._model._tokens",
+    "validate_request": "minidouble._model._validate",
 }
 
 

@@ -29,10 +29,10 @@ def _load_json(path: str) -> Any:
 
 
 def _tokens(args: argparse.Namespace) -> int:
-    from minidouble._errors import OpenAIError
-    from minidouble._profile import GPT4O_MINI
-    from minidouble._tokens import count_prompt_tokens
-    from minidouble._validate import check_request
+    from minidouble._model._errors import OpenAIError
+    from minidouble._model._profile import GPT4O_MINI
+    from minidouble._model._tokens import count_prompt_tokens
+    from minidouble._model._validate import check_request
 
     body = _load_json(args.request)
     profile = GPT4O_MINI
@@ -101,7 +101,12 @@ _SERVE_LOG_KEPT = 1024
 def _serve(args: argparse.Namespace) -> int:
     from minidouble._fake import FakeGPT4oMini
     from minidouble._http import HttpRequest, HttpResponse
-    from minidouble._server import asgi_app, bind_socket, build_uvicorn_server, format_base_url
+    from minidouble._transports._server import (
+        asgi_app,
+        bind_socket,
+        build_uvicorn_server,
+        format_base_url,
+    )
 
     options = {} if args.api_key is None else {"api_key": args.api_key}
     fake = FakeGPT4oMini(allow_unused=True, **options)

@@ -17,14 +17,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from minidouble._http import HttpRequest, HttpResponse
-from minidouble._server import LoopbackServer
+from minidouble._transports._server import LoopbackServer
 
 if TYPE_CHECKING:
-    from minidouble._app import GPT4oMiniApp
-    from minidouble._budget import Usage
     from minidouble._cassettes import CassetteLayer
-    from minidouble._resilience import ResilienceReport
-    from minidouble._script import RecordedRequest
+    from minidouble._service._app import GPT4oMiniApp
+    from minidouble._service._budget import Usage
+    from minidouble._service._resilience import ResilienceReport
+    from minidouble._service._script import RecordedRequest
 
 __all__ = ["FakeCheckError", "FakeGPT4oMini", "FakeServer", "ResilienceError"]
 
@@ -54,7 +54,7 @@ class ResilienceError(AssertionError):
 
 def accepted_options() -> list[str]:
     """Every keyword ``FakeGPT4oMini`` (and so the ``gpt4o_mini`` marker) accepts."""
-    from minidouble._app import GPT4oMiniApp
+    from minidouble._service._app import GPT4oMiniApp
 
     parameters = inspect.signature(GPT4oMiniApp).parameters
     app_options = [
@@ -64,7 +64,7 @@ def accepted_options() -> list[str]:
 
 
 def _build_app(options: dict[str, Any]) -> GPT4oMiniApp:
-    from minidouble._app import GPT4oMiniApp
+    from minidouble._service._app import GPT4oMiniApp
 
     unknown = sorted(set(options) - set(accepted_options()))
     if unknown:
@@ -202,7 +202,7 @@ class FakeGPT4oMini:
         ``ignore`` names checks to leave out (``"cut_stream"`` for code that reports a cut
         stream to its caller instead of asking again, ``"backoff"``...).
         """
-        from minidouble._resilience import CHECKS
+        from minidouble._service._resilience import CHECKS
 
         skipped = tuple(ignore)
         unknown = sorted(set(skipped) - set(CHECKS))

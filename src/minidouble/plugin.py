@@ -24,7 +24,7 @@ import pytest
 
 if TYPE_CHECKING:
     from minidouble._fake import FakeGPT4oMini, FakeServer
-    from minidouble._server import LoopbackServer
+    from minidouble._transports._server import LoopbackServer
 
 __all__ = [
     "async_openai_client",
@@ -274,7 +274,7 @@ class _Switchboard:
 def _minidouble_loopback() -> Iterator[tuple[LoopbackServer, _Switchboard]]:
     # One server per session (per xdist worker): starting uvicorn for every test would cost
     # more than most tests.
-    from minidouble._server import LoopbackServer
+    from minidouble._transports._server import LoopbackServer
 
     switchboard = _Switchboard()
     server = LoopbackServer(switchboard, blocking=switchboard.blocking)
@@ -409,7 +409,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     stats = config.stash.get(_stats_key, None)
     if stats is None or not stats.per_test:
         return
-    from minidouble._profile import GPT4O_MINI
+    from minidouble._model._profile import GPT4O_MINI
 
     prices = GPT4O_MINI.prices
     rows = sorted(stats.per_test.items())

@@ -2,7 +2,8 @@
 
 Every test here talks to the fake through the ``send`` fixture: ``send(HttpRequest) ->
 HttpResponse``. ``SENDERS`` maps a mode name to a factory that wires a
-:class:`~minidouble._app.GPT4oMiniApp` to a way of reaching it; the suite runs once per mode.
+:class:`~minidouble._service._app.GPT4oMiniApp` to a way of reaching it; the suite runs once per
+mode.
 Transports register their modes (in-process interception, loopback server) by adding to
 ``SENDERS``, so each case proves the same behaviour through every path.
 """
@@ -13,8 +14,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from minidouble._app import GPT4oMiniApp
 from minidouble._http import HttpRequest, HttpResponse
+from minidouble._service._app import GPT4oMiniApp
 from tests.behaviour.transport_senders import TRANSPORT_SENDERS
 
 Send = Callable[[HttpRequest], HttpResponse]

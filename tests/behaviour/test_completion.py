@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from minidouble._tokenizer import encoding
+from minidouble._model._tokenizer import encoding
 
 from .conftest import Send
 from .helpers import as_json, chat_request, events, user
@@ -364,7 +364,7 @@ def test_tool_call_cut_by_max_tokens_is_length(send: Send) -> None:
 
 
 def test_no_room_left_in_the_context_limits_the_reply() -> None:
-    from minidouble._engine import Intent, render, request_rng
+    from minidouble._engine._replies import Intent, render, request_rng
 
     body = user("Hi")
     choice = render(

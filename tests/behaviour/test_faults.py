@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from minidouble._app import GPT4oMiniApp
 from minidouble._http import HttpResponse
+from minidouble._service._app import GPT4oMiniApp
 from tests.behaviour.conftest import Send
 from tests.behaviour.helpers import as_json, body_bytes, chat_request, events, user
 from tests.behaviour.test_routing_auth import azure_request

@@ -9,10 +9,10 @@ from typing import Any
 import jsonschema
 import pytest
 
-from minidouble._app import GPT4oMiniApp
 from minidouble._http import HttpRequest, HttpResponse
-from minidouble._tokenizer import token_count
-from minidouble._tokens import count_prompt_tokens
+from minidouble._model._tokenizer import token_count
+from minidouble._model._tokens import count_prompt_tokens
+from minidouble._service._app import GPT4oMiniApp
 from tests.test_tokens_responses import SF_INPUT, SF_OUTPUT, SF_WEATHER
 
 from .conftest import Send

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from minidouble._app import GPT4oMiniApp
 from minidouble._http import HttpRequest
+from minidouble._service._app import GPT4oMiniApp
 
 from .conftest import Send
 from .helpers import BASE, as_json, chat_request, get_request, user

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from minidouble._app import GPT4oMiniApp
-from minidouble._tokenizer import encoding
+from minidouble._model._tokenizer import encoding
+from minidouble._service._app import GPT4oMiniApp
 
 from .conftest import Send
 from .helpers import as_json, chat_request, events, user

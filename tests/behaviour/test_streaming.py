@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from minidouble._app import GPT4oMiniApp
+from minidouble._service._app import GPT4oMiniApp
 
 from .conftest import Send
 from .helpers import as_json, chat_request, events, user

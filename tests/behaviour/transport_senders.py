@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from minidouble._app import GPT4oMiniApp
 from minidouble._http import HttpRequest, HttpResponse
-from minidouble._server import LoopbackServer
+from minidouble._service._app import GPT4oMiniApp
 from minidouble._transports import intercept, is_openai_host
+from minidouble._transports._server import LoopbackServer
 
 Send = Callable[[HttpRequest], HttpResponse]
 _TIMEOUT = 30.0

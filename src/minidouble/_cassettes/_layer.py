@@ -62,7 +62,7 @@ from minidouble._cassettes._upstream import Upstream, UpstreamError, UpstreamRes
 from minidouble._http import Handler, HttpRequest, HttpResponse
 
 if TYPE_CHECKING:
-    from minidouble._script import RecordedRequest
+    from minidouble._service._script import RecordedRequest
 
 __all__ = [
     "RECORD_MODES",
@@ -290,7 +290,7 @@ class CassetteLayer:
         """Hand the request and its answer to the log, if there is one."""
         if self._log is None:
             return None
-        from minidouble._script import RecordedRequest
+        from minidouble._service._script import RecordedRequest
 
         record = RecordedRequest(
             method=request.method,
@@ -324,7 +324,7 @@ class CassetteLayer:
         if refused is not None:
             self._log_request(request, refused, "replayed", received_at, body=body)
             return refused
-        from minidouble._wire import new_request_id
+        from minidouble._wire._writers import new_request_id
 
         headers = [*response.get("headers", {}).items(), ("x-request-id", new_request_id())]
         events = response.get("events")
@@ -363,9 +363,9 @@ class CassetteLayer:
         if responses and body.get("previous_response_id") is not None:
             # continues state held by the recorded upstream, not by the cassette
             return None, None
-        from minidouble._errors import OpenAIError
-        from minidouble._profile import GPT4O_MINI
-        from minidouble._validate import check_request
+        from minidouble._model._errors import OpenAIError
+        from minidouble._model._profile import GPT4O_MINI
+        from minidouble._model._validate import check_request
 
         if azure and "model" not in body:
             body = {"model": GPT4O_MINI.response_model, **body}
@@ -383,7 +383,7 @@ class CassetteLayer:
                 f"{error.status} {error.message} The test received that error. Shrink the "
                 "request, or re-record the cassette if the upstream now accepts it."
             )
-            from minidouble._wire import error_response, new_request_id
+            from minidouble._wire._writers import error_response, new_request_id
 
             return error_response(error, [("x-request-id", new_request_id())]), None
         if status < 400:

@@ -17,7 +17,7 @@ from minidouble._drift._run import (
     run_drift,
 )
 from minidouble._drift._update import render_json, render_python
-from minidouble._profile import GPT4O_MINI
+from minidouble._model._profile import GPT4O_MINI
 
 __all__ = ["drift_command", "scrubbed"]
 

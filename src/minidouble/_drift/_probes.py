@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from minidouble._profile import ModelProfile
+from minidouble._model._profile import ModelProfile
 
 __all__ = ["CHAT_PATH", "RESPONSES_PATH", "Probe", "battery", "tiny_png"]
 
@@ -65,11 +65,11 @@ class Probe:
     def prompt_tokens(self, profile: ModelProfile) -> int:
         """The prompt tokens the fake bills for this probe, counted as its endpoint counts."""
         if self.path == RESPONSES_PATH and isinstance(self.body, dict):
-            from minidouble._responses._mapping import to_chat_body
-            from minidouble._responses._tokens import count_input_tokens
+            from minidouble._endpoints._responses._mapping import to_chat_body
+            from minidouble._endpoints._responses._tokens import count_input_tokens
 
             return count_input_tokens(to_chat_body(self.body), profile=profile)
-        from minidouble._tokens import count_prompt_tokens
+        from minidouble._model._tokens import count_prompt_tokens
 
         return count_prompt_tokens(self.body, profile=profile)
 
@@ -180,7 +180,7 @@ def _limit_pair(
 
 def _text_of_tokens(profile: ModelProfile, body_for: Callable[[str], Any], wanted: int) -> str:
     """Text that makes ``body_for(text)`` count exactly ``wanted`` prompt tokens."""
-    from minidouble._tokens import count_prompt_tokens
+    from minidouble._model._tokens import count_prompt_tokens
 
     base = count_prompt_tokens(body_for(""), profile=profile)
     words = max(wanted - base, 1)
@@ -196,7 +196,7 @@ def _text_of_tokens(profile: ModelProfile, body_for: Callable[[str], Any], wante
 def battery(profile: ModelProfile) -> list[Probe]:
     """Every probe, in the order they are sent: the ones an account's tokens-per-minute
     limiter charges heavily for go last, so they cannot starve the others."""
-    from minidouble._ratelimit import estimate_tokens
+    from minidouble._service._ratelimit import estimate_tokens
 
     probes = [
         *_shape_probes(profile),

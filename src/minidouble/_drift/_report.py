@@ -81,8 +81,8 @@ def render_text_report(result: DriftResult) -> str:
             lines.append(f"      fake: {fake}")
     lines.append("")
     lines.append(
-        "Update the profile (src/minidouble/_profile.py) or the named rule, then run the check "
-        "again; `--write-profile PATH` writes the proposed values for review."
+        "Update the profile (src/minidouble/_model/_profile.py) or the named rule, then run the "
+        "check again; `--write-profile PATH` writes the proposed values for review."
     )
     return "\n".join(lines) + "\n"
 

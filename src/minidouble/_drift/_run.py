@@ -23,8 +23,8 @@ from minidouble._drift._observe import Observation, observe
 from minidouble._drift._probes import SHAPE_REPLY_CAP, Probe, battery
 from minidouble._drift._update import Outcome, ProfileChange, infer_changes
 from minidouble._http import HttpRequest, HttpResponse
-from minidouble._profile import GPT4O_MINI, ModelProfile
-from minidouble._ratelimit import estimate_tokens
+from minidouble._model._profile import GPT4O_MINI, ModelProfile
+from minidouble._service._ratelimit import estimate_tokens
 
 __all__ = ["DEFAULT_UPSTREAM", "DriftError", "DriftResult", "estimate_cost", "run_drift"]
 
@@ -97,7 +97,7 @@ def run_drift(
 ) -> DriftResult:
     """Send every probe to ``upstream`` (or take its answers from the ``replay`` cassette)
     and to a fake built on ``profile``; compare the answers."""
-    from minidouble._app import GPT4oMiniApp
+    from minidouble._service._app import GPT4oMiniApp
 
     base_url = (upstream or DEFAULT_UPSTREAM).rstrip("/")
     if record is not None and replay is not None:

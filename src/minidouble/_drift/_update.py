@@ -12,7 +12,7 @@ from typing import Any
 
 from minidouble._drift._observe import Observation
 from minidouble._drift._probes import Probe
-from minidouble._profile import ModelProfile
+from minidouble._model._profile import ModelProfile
 
 __all__ = ["ProfileChange", "apply_changes", "infer_changes", "render_json", "render_python"]
 
@@ -198,11 +198,11 @@ def render_python(
         f"# minidouble drift against {upstream} on {on.isoformat()}: the values the upstream",
         f"# showed, for review. Profile {profile.profile_version} was verified on "
         f"{profile.verified_on.isoformat()}.",
-        "# Copy the reviewed values into GPT4O_MINI in src/minidouble/_profile.py.",
+        "# Copy the reviewed values into GPT4O_MINI in src/minidouble/_model/_profile.py.",
         "import dataclasses",
         "import datetime",
         "",
-        "from minidouble._profile import GPT4O_MINI",
+        "from minidouble._model._profile import GPT4O_MINI",
         "",
         "UPDATED_PROFILE = " + _render_replace("GPT4O_MINI", tree, 0, on),
         "",

@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from minidouble._profile import ModelProfile
+from minidouble._model._profile import ModelProfile
 
 JSON = Any
 Message = dict[str, Any]

@@ -16,11 +16,11 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn
 
-from minidouble._engine import Choice, Piece, Reply, ToolCall
-from minidouble._profile import GPT4O_MINI
+from minidouble._engine._replies import Choice, Piece, Reply, ToolCall
+from minidouble._model._profile import GPT4O_MINI
 from minidouble._strategies._common import Tool, check_size_bounds, fail, texts
 from minidouble._strategies._messages import calls_for_tools, check_tools_value
-from minidouble._wire import (
+from minidouble._wire._writers import (
     DONE_EVENT,
     OPENAI,
     ChunkWriter,
@@ -49,7 +49,7 @@ def _random_id(prefix: str, width: int) -> st.SearchStrategy[str]:
 
 @dataclass(frozen=True)
 class _DrawnReply:
-    """A reply's drawn values; :mod:`minidouble._wire` gives them the served shapes."""
+    """A reply's drawn values; :mod:`minidouble._wire._writers` gives them the served shapes."""
 
     reply: Reply
     completion_id: str

@@ -16,10 +16,10 @@ from typing import Any, Literal, get_args
 from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn
 
-from minidouble._profile import GPT4O_MINI, ModelProfile
+from minidouble._model._profile import GPT4O_MINI, ModelProfile
+from minidouble._model._tokens import count_prompt_tokens
 from minidouble._strategies._common import Body, Message, check_strategy, fail, known_model
 from minidouble._strategies._messages import conversations
-from minidouble._tokens import count_prompt_tokens
 
 Limit = Literal[
     "context",

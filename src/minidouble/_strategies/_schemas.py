@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn
 
-from minidouble._profile import GPT4O_MINI, ModelProfile
+from minidouble._model._profile import GPT4O_MINI, ModelProfile
 from minidouble._strategies._common import (
     Schema,
     Tool,

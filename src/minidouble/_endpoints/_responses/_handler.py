@@ -1,8 +1,8 @@
 """``POST /v1/responses`` on the app's core: same auth, faults, scripts, engine and request log.
 
 The request is validated with the Responses rules, rewritten as the equivalent chat request
-(:func:`~minidouble._responses._mapping.to_chat_body`), answered by the chat engine (scripted
-reply or the seeded default), and written back in Responses shapes. Stored responses
+(:func:`~minidouble._endpoints._responses._mapping.to_chat_body`), answered by the chat engine
+(scripted reply or the seeded default), and written back in Responses shapes. Stored responses
 (``store`` defaults to true, as for real) let a later request continue them through
 ``previous_response_id``: the model then reads the stored input and output before the new
 input, which is also what the real API bills (verified on the recorded chains).
@@ -17,18 +17,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from minidouble._engine import default_intent, render, request_rng
-from minidouble._errors import OpenAIError, invalid_request
-from minidouble._faults import azure_error
-from minidouble._http import HttpRequest, HttpResponse
-from minidouble._responses._mapping import to_chat_body
-from minidouble._responses._tokens import count_output_tokens
-from minidouble._responses._validate import (
+from minidouble._endpoints._responses._mapping import to_chat_body
+from minidouble._endpoints._responses._tokens import count_output_tokens
+from minidouble._endpoints._responses._validate import (
     as_items,
     check_responses_request,
     previous_response_not_found,
 )
-from minidouble._responses._wire import (
+from minidouble._endpoints._responses._wire import (
     ResponseIds,
     output_items,
     response_bytes,
@@ -36,12 +32,23 @@ from minidouble._responses._wire import (
     stream_events,
     usage_block,
 )
-from minidouble._script import ScriptError
-from minidouble._validate import parse_json_body
-from minidouble._wire import EVENT_STREAM, JSON, OPENAI, Flavor, error_response, json_response
+from minidouble._engine._replies import default_intent, render, request_rng
+from minidouble._http import HttpRequest, HttpResponse
+from minidouble._model._errors import OpenAIError, invalid_request
+from minidouble._model._validate import parse_json_body
+from minidouble._service._faults import azure_error
+from minidouble._service._script import ScriptError
+from minidouble._wire._writers import (
+    EVENT_STREAM,
+    JSON,
+    OPENAI,
+    Flavor,
+    error_response,
+    json_response,
+)
 
 if TYPE_CHECKING:
-    from minidouble._app import GPT4oMiniApp
+    from minidouble._service._app import GPT4oMiniApp
 
 __all__ = [
     "handle_azure_responses",
@@ -180,7 +187,7 @@ def _respond(
         intent = scripted.intent_for(chat) if scripted is not None else default_intent(chat, rng)
     except ScriptError as mistake:
         app.script_errors.append(mistake)
-        from minidouble._app import _script_error_response
+        from minidouble._service._app import _script_error_response
 
         response = _script_error_response(mistake, request_id)
         return app._finish(

@@ -1,7 +1,7 @@
 """The bytes the real API writes: ``chat.completion`` JSON, SSE chunks, headers, error bodies.
 
-Everything here is presentation: :mod:`minidouble._engine` decides what the model says, this
-module says it the way api.openai.com (or Azure OpenAI) serializes it, down to key order,
+Everything here is presentation: :mod:`minidouble._engine._replies` decides what the model says,
+this module says it the way api.openai.com (or Azure OpenAI) serializes it, down to key order,
 indentation and the trailing newline, because code under test and cassettes compare bytes.
 """
 
@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring as _encode_string
 from typing import TYPE_CHECKING, Any
 
-from minidouble._errors import OpenAIError
-from minidouble._faults import azure_filter_results
 from minidouble._http import HttpResponse
-from minidouble._profile import GPT4O_MINI, ModelProfile
+from minidouble._model._errors import OpenAIError
+from minidouble._model._profile import GPT4O_MINI, ModelProfile
+from minidouble._service._faults import azure_filter_results
 
 if TYPE_CHECKING:  # the engine imports this module for ids
-    from minidouble._engine import Choice, Piece, Reply, TokenLogprob, ToolCall
+    from minidouble._engine._replies import Choice, Piece, Reply, TokenLogprob, ToolCall
 
 __all__ = [
     "ChunkWriter",

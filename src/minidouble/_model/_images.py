@@ -11,7 +11,7 @@ import binascii
 import math
 import struct
 
-from minidouble._profile import ImageRules, ImageSize
+from minidouble._model._profile import ImageRules, ImageSize
 
 __all__ = ["ImageSize", "data_url_size", "image_size", "image_tokens"]
 

@@ -15,11 +15,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from minidouble._engine import Choice, TokenLogprob
-from minidouble._errors import OpenAIError
-from minidouble._profile import GPT4O_MINI, ModelProfile
-from minidouble._strict_schema import check_strict_schema
-from minidouble._wire import _obfuscation
+from minidouble._engine._replies import Choice, TokenLogprob
+from minidouble._model._errors import OpenAIError
+from minidouble._model._profile import GPT4O_MINI, ModelProfile
+from minidouble._model._strict_schema import check_strict_schema
+from minidouble._wire._writers import _obfuscation
 
 __all__ = [
     "ResponseIds",

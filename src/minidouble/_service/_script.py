@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from minidouble._engine import (
+from minidouble._engine._replies import (
     Intent,
     ToolCallIntent,
     compact_json,
@@ -25,9 +25,9 @@ from minidouble._engine import (
     uses_legacy_functions,
     wants_json_object,
 )
+from minidouble._engine._schema_values import first_violation
 from minidouble._http import HttpResponse, RawHeaders
-from minidouble._ratelimit import Rejection
-from minidouble._schema_values import first_violation
+from minidouble._service._ratelimit import Rejection
 
 __all__ = [
     "RecordedRequest",

@@ -2,7 +2,7 @@
 
 The request is first turned into a :class:`Prompt` (turns of header + text, tool definitions,
 fixed extras such as images), then counted. Every rule lives in one function below and every
-number in :class:`minidouble._profile.TokenRules`; ``docs/token-accounting.md`` gives the
+number in :class:`minidouble._model._profile.TokenRules`; ``docs/token-accounting.md`` gives the
 evidence for each. The Responses API can build the same :class:`Prompt` from its ``input``.
 
 The template, as far as the recorded usage shows::
@@ -23,9 +23,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from minidouble._images import data_url_size, image_tokens
-from minidouble._profile import GPT4O_MINI, ModelProfile, TokenRules
-from minidouble._tokenizer import token_count
+from minidouble._model._images import data_url_size, image_tokens
+from minidouble._model._profile import GPT4O_MINI, ModelProfile, TokenRules
+from minidouble._model._tokenizer import token_count
 
 __all__ = [
     "FunctionSpec",

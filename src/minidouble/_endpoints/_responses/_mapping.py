@@ -5,8 +5,8 @@ April 2025 on, ``input_tokens`` equals the chat count of the request rewritten t
 (``docs/responses.md`` has the evidence). So token accounting and reply generation both run
 on the rewritten body, and there is one counting rule and one generator for both endpoints.
 
-The rewrite assumes a body that passed :mod:`minidouble._responses._validate`; on anything
-else it skips what it cannot read instead of failing, because the counter must never crash.
+The rewrite assumes a body that passed :mod:`minidouble._endpoints._responses._validate`; on
+anything else it skips what it cannot read instead of failing, because the counter must never crash.
 """
 
 from __future__ import annotations

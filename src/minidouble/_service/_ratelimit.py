@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from minidouble._profile import GPT4O_MINI, ModelProfile
+from minidouble._model._profile import GPT4O_MINI, ModelProfile
 
 __all__ = [
     "Clock",

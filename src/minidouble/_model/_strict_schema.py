@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from minidouble import _errors as err
-from minidouble._profile import ModelProfile
+from minidouble._model import _errors as err
+from minidouble._model._profile import ModelProfile
 
 __all__ = ["check_function_parameters", "check_strict_schema"]
 

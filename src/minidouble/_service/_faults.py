@@ -14,10 +14,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from minidouble._errors import OpenAIError, invalid_request
 from minidouble._http import HttpResponse
-from minidouble._profile import GPT4O_MINI, ModelProfile
-from minidouble._ratelimit import Rejection, go_duration, wait_millis
+from minidouble._model._errors import OpenAIError, invalid_request
+from minidouble._model._profile import GPT4O_MINI, ModelProfile
+from minidouble._service._ratelimit import Rejection, go_duration, wait_millis
 
 __all__ = [
     "FAULT_STATUSES",
@@ -588,7 +588,7 @@ def check_fail_arguments(
 def filter_reply(reply: Any, category: str, severity: str) -> Any:
     """``reply`` as Azure returns it when its filter stops the output: the text so far
     (the first half), ``finish_reason: "content_filter"`` and the category's verdict."""
-    from minidouble._tokenizer import encoding
+    from minidouble._model._tokenizer import encoding
 
     choices = []
     for choice in reply.choices:

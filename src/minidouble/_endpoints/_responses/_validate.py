@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from minidouble import _errors as err
-from minidouble._errors import OpenAIError, invalid_request
-from minidouble._profile import GPT4O_MINI, ModelProfile
-from minidouble._responses._mapping import to_chat_body
-from minidouble._responses._tokens import count_input_tokens
-from minidouble._strict_schema import check_function_parameters, check_strict_schema
-from minidouble._validate import (
+from minidouble._endpoints._responses._mapping import to_chat_body
+from minidouble._endpoints._responses._tokens import count_input_tokens
+from minidouble._model import _errors as err
+from minidouble._model._errors import OpenAIError, invalid_request
+from minidouble._model._profile import GPT4O_MINI, ModelProfile
+from minidouble._model._strict_schema import check_function_parameters, check_strict_schema
+from minidouble._model._validate import (
     _bool_check,
     _check_enum,
     _check_metadata,

@@ -7,14 +7,14 @@ the ``response`` object and its typed stream events; ``_handler`` glues them to 
 
 from __future__ import annotations
 
-from minidouble._responses._handler import (
+from minidouble._endpoints._responses._handler import (
     handle_azure_responses,
     handle_responses,
     handle_stored_response,
     stored_responses,
 )
-from minidouble._responses._mapping import to_chat_body
-from minidouble._responses._validate import check_responses_request
+from minidouble._endpoints._responses._mapping import to_chat_body
+from minidouble._endpoints._responses._validate import check_responses_request
 
 __all__ = [
     "check_responses_request",

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from minidouble._profile import GPT4O_MINI, ModelProfile
-from minidouble._script import RecordedRequest
+from minidouble._model._profile import GPT4O_MINI, ModelProfile
+from minidouble._service._script import RecordedRequest
 
 __all__ = ["Budget", "Usage", "usage_of", "whole_number"]
 

@@ -23,8 +23,8 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapp
 from types import TracebackType
 from typing import Any
 
-from minidouble._faults import drop_connection
 from minidouble._http import Handler, HttpRequest, HttpResponse, RawHeaders
+from minidouble._service._faults import drop_connection
 
 __all__ = ["LoopbackServer", "asgi_app", "build_uvicorn_server", "format_base_url"]
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from minidouble._script import RecordedRequest
+from minidouble._service._script import RecordedRequest
 
 __all__ = ["CHECKS", "Finding", "ResilienceReport"]
 

@@ -1,9 +1,10 @@
 """``usage.input_tokens`` of a Responses request: the chat template, with its own differences.
 
-The request is rewritten as chat messages (:mod:`minidouble._responses._mapping`) and turned
-into the chat counter's :class:`~minidouble._tokens.Prompt`; what the Responses API renders
-differently is data in :class:`~minidouble._profile.ResponsesTemplate`. Text-only requests
-count exactly as chat requests do; tools, tool history and json_schema formats differ.
+The request is rewritten as chat messages (:mod:`minidouble._endpoints._responses._mapping`) and
+turned into the chat counter's :class:`~minidouble._model._tokens.Prompt`; what the Responses API
+renders differently is data in :class:`~minidouble._model._profile.ResponsesTemplate`.
+Text-only requests count exactly as chat requests do; tools, tool history
+and json_schema formats differ.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
-from minidouble._engine import Choice, tool_mode
-from minidouble._profile import GPT4O_MINI, ModelProfile
-from minidouble._responses._mapping import ECHOED
-from minidouble._tokenizer import token_count
-from minidouble._tokens import chat_prompt, count_prompt
+from minidouble._endpoints._responses._mapping import ECHOED
+from minidouble._engine._replies import Choice, tool_mode
+from minidouble._model._profile import GPT4O_MINI, ModelProfile
+from minidouble._model._tokenizer import token_count
+from minidouble._model._tokens import chat_prompt, count_prompt
 
 __all__ = ["count_input_tokens", "count_output_tokens"]
 

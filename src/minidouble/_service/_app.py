@@ -17,8 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from minidouble._budget import Budget, Usage, usage_of, whole_number
-from minidouble._engine import (
+from minidouble._engine._replies import (
     Reply,
     assemble,
     choice_count,
@@ -28,8 +27,12 @@ from minidouble._engine import (
     request_digest,
     rng_for,
 )
-from minidouble._errors import OpenAIError
-from minidouble._faults import (
+from minidouble._http import HttpRequest, HttpResponse
+from minidouble._model._errors import OpenAIError
+from minidouble._model._profile import GPT4O_MINI, ModelProfile
+from minidouble._model._validate import check_request, parse_json_body
+from minidouble._service._budget import Budget, Usage, usage_of, whole_number
+from minidouble._service._faults import (
     SHAPING_FAULTS,
     azure_error,
     azure_rate_limit,
@@ -45,20 +48,17 @@ from minidouble._faults import (
     scripted_fault,
     shape_response,
 )
-from minidouble._http import HttpRequest, HttpResponse
-from minidouble._latency import LatencyModel
-from minidouble._profile import GPT4O_MINI, ModelProfile
-from minidouble._ratelimit import Clock, RateLimiter, Rejection, estimate_tokens
-from minidouble._resilience import ResilienceReport
-from minidouble._script import (
+from minidouble._service._latency import LatencyModel
+from minidouble._service._ratelimit import Clock, RateLimiter, Rejection, estimate_tokens
+from minidouble._service._resilience import ResilienceReport
+from minidouble._service._script import (
     RecordedRequest,
     ScriptedFailure,
     ScriptedReply,
     ScriptError,
     make_reply,
 )
-from minidouble._validate import check_request, parse_json_body
-from minidouble._wire import (
+from minidouble._wire._writers import (
     EVENT_STREAM,
     JSON,
     OPENAI,
@@ -265,11 +265,11 @@ class GPT4oMiniApp:
             return self._chat(request, request_id, started, OPENAI, CHAT_PATH)
         if path == RESPONSES_PATH and request.method == "POST":
             # Imported on first use: chat-only suites never pay for the Responses package.
-            from minidouble._responses import handle_responses
+            from minidouble._endpoints._responses import handle_responses
 
             return handle_responses(self, request, request_id, started)
         if path.startswith(RESPONSES_PATH + "/") and request.method in ("GET", "DELETE"):
-            from minidouble._responses import handle_stored_response
+            from minidouble._endpoints._responses import handle_stored_response
 
             return handle_stored_response(self, request, request_id, started)
         if request.method == "GET" and (path == "/v1/models" or _MODEL_PATH.match(path)):
@@ -400,7 +400,7 @@ class GPT4oMiniApp:
         if request.path == _AZURE_V1_CHAT and request.method == "POST":
             return self._azure_deployment(request, "", request_id, started)
         if request.path in _AZURE_RESPONSES and request.method == "POST":
-            from minidouble._responses import handle_azure_responses
+            from minidouble._endpoints._responses import handle_azure_responses
 
             return handle_azure_responses(self, request, request_id, started)
         if match is None or request.method != "POST" or "api-version" not in request.query:

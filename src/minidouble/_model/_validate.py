@@ -27,9 +27,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
-from minidouble import _errors as err
-from minidouble import _tokens
-from minidouble._profile import GPT4O_MINI, ModelProfile, NumberRule
+from minidouble._model import _errors as err
+from minidouble._model import _tokens
+from minidouble._model._profile import GPT4O_MINI, ModelProfile, NumberRule
 
 __all__ = ["CHAT_COMPLETIONS", "check_request", "parse_json_body", "validate_request"]
 
@@ -148,7 +148,7 @@ def check_request(
 ) -> int:
     """Validate ``body`` and return its prompt tokens, tokenising it exactly once."""
     if _is_responses(path):
-        from minidouble._responses._validate import check_responses_request
+        from minidouble._endpoints._responses._validate import check_responses_request
 
         return check_responses_request(body, profile=profile)
     _check_path(path)
@@ -556,7 +556,7 @@ def _check_response_format(value: object, profile: ModelProfile) -> None:
         _require_bool(f"{path}.strict", spec["strict"])
     _check_no_unknown(spec, path, ("name", "description", "schema", "strict"))
     if spec.get("strict") is True:
-        from minidouble._strict_schema import check_strict_schema
+        from minidouble._model._strict_schema import check_strict_schema
 
         check_strict_schema(
             spec.get("schema") or {},
@@ -633,7 +633,7 @@ def _check_function_definition(path: str, value: object, profile: ModelProfile) 
     strict = function.get("strict")
     if strict is not None:
         _require_bool(f"{path}.strict", strict)
-    from minidouble._strict_schema import check_function_parameters
+    from minidouble._model._strict_schema import check_function_parameters
 
     check_function_parameters(
         parameters, name=name, strict=strict is True, param=f"{path}.parameters", profile=profile

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from minidouble._http import HttpResponse
-from minidouble._profile import GPT4O_MINI, ModelProfile
+from minidouble._model._profile import GPT4O_MINI, ModelProfile
 
 __all__ = ["LATENCY_MODES", "LatencyModel", "PacedStream"]
 

@@ -1,0 +1,1 @@
+"""One module (or package) per endpoint family, written against the service interface."""

@@ -1,0 +1,1 @@
+"""How the fake answers: deterministic replies and values that satisfy a JSON schema."""
