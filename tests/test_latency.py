@@ -12,29 +12,32 @@ from typing import Any
 import pytest
 
 from minidouble._model._profile import GPT4O_MINI
-from minidouble._service import _latency
 from minidouble._service._app import GPT4oMiniApp
+from minidouble._service._clock import Clock
 from minidouble._service._latency import LatencyModel, PacedStream
 from tests.behaviour.helpers import as_json, chat_request, user
 
 
+class Waits(list[float]):
+    """Every wait the pacing asks for, on a virtual clock that only the waits move."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 0.0
+        self.clock = Clock(now=lambda: self.now, sleep=self._sleep, async_sleep=self._async_sleep)
+
+    def _sleep(self, seconds: float) -> None:
+        self.append(seconds)
+        self.now += seconds
+
+    async def _async_sleep(self, seconds: float) -> None:
+        self._sleep(seconds)
+
+
 @pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Every wait the pacing asks for, on a clock that only the waits move."""
-    waited: list[float] = []
-    clock = [0.0]
-
-    def fake_sleep(seconds: float) -> None:
-        waited.append(seconds)
-        clock[0] += seconds
-
-    async def fake_async_sleep(seconds: float) -> None:
-        fake_sleep(seconds)
-
-    monkeypatch.setattr(_latency, "_sleep", fake_sleep)
-    monkeypatch.setattr(_latency, "_async_sleep", fake_async_sleep)
-    monkeypatch.setattr(_latency, "_now", lambda: clock[0])
-    return waited
+def sleeps() -> Waits:
+    """The fake's injected clock: pacing is checked without real waits."""
+    return Waits()
 
 
 def test_instant_by_default() -> None:
@@ -69,8 +72,8 @@ def test_bad_latency_options(latency: Any, speedup: Any) -> None:
         GPT4oMiniApp(latency=latency, latency_speedup=speedup)
 
 
-def test_a_non_streamed_answer_waits_for_the_whole_completion(sleeps: list[float]) -> None:
-    app = GPT4oMiniApp(latency="realistic")
+def test_a_non_streamed_answer_waits_for_the_whole_completion(sleeps: Waits) -> None:
+    app = GPT4oMiniApp(latency="realistic", clock=sleeps.clock)
     response = app.handle(chat_request(user()))
     assert isinstance(response.stream, PacedStream)
     assert sleeps == []  # nothing waits until the body is read
@@ -81,8 +84,8 @@ def test_a_non_streamed_answer_waits_for_the_whole_completion(sleeps: list[float
     assert response.header("content-length") is None
 
 
-def test_a_stream_is_paced_event_by_event(sleeps: list[float]) -> None:
-    app = GPT4oMiniApp(latency="realistic", latency_speedup=2)
+def test_a_stream_is_paced_event_by_event(sleeps: Waits) -> None:
+    app = GPT4oMiniApp(latency="realistic", latency_speedup=2, clock=sleeps.clock)
     response = app.handle(chat_request(user(stream=True)))
     assert response.stream is not None
     chunks = list(response.stream)
@@ -93,8 +96,8 @@ def test_a_stream_is_paced_event_by_event(sleeps: list[float]) -> None:
     assert chunks[-1] == b"data: [DONE]\n\n"
 
 
-def test_async_readers_await_instead_of_blocking(sleeps: list[float]) -> None:
-    app = GPT4oMiniApp(latency="realistic")
+def test_async_readers_await_instead_of_blocking(sleeps: Waits) -> None:
+    app = GPT4oMiniApp(latency="realistic", clock=sleeps.clock)
     response = app.handle(chat_request(user(stream=True)))
 
     async def read() -> list[bytes]:
@@ -105,15 +108,15 @@ def test_async_readers_await_instead_of_blocking(sleeps: list[float]) -> None:
     assert len(sleeps) == len(chunks) and sleeps[0] == pytest.approx(0.35)
 
 
-def test_errors_are_not_delayed(sleeps: list[float]) -> None:
-    app = GPT4oMiniApp(latency="realistic")
+def test_errors_are_not_delayed(sleeps: Waits) -> None:
+    app = GPT4oMiniApp(latency="realistic", clock=sleeps.clock)
     app.fail(503)
     assert app.handle(chat_request(user())).stream is None
     assert app.handle(chat_request(user(temperature=5))).stream is None
 
 
-def test_a_cut_stream_still_cuts_when_paced(sleeps: list[float]) -> None:
-    app = GPT4oMiniApp(latency="realistic")
+def test_a_cut_stream_still_cuts_when_paced(sleeps: Waits) -> None:
+    app = GPT4oMiniApp(latency="realistic", clock=sleeps.clock)
     app.fail("stream_cut", after_chunks=2)
     response = app.handle(chat_request(user(stream=True)))
     assert response.stream is not None
@@ -124,7 +127,9 @@ def test_a_cut_stream_still_cuts_when_paced(sleeps: list[float]) -> None:
     assert len(received) == 2
 
 
-def test_the_answer_is_the_same_with_or_without_latency(sleeps: list[float]) -> None:
+def test_the_answer_is_the_same_with_or_without_latency(sleeps: Waits) -> None:
     plain = as_json(GPT4oMiniApp().handle(chat_request(user("Hi"))))
-    paced = as_json(GPT4oMiniApp(latency="realistic").handle(chat_request(user("Hi"))))
+    paced = as_json(
+        GPT4oMiniApp(latency="realistic", clock=sleeps.clock).handle(chat_request(user("Hi")))
+    )
     assert paced["choices"] == plain["choices"] and paced["usage"] == plain["usage"]

@@ -17,10 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minidouble.strategies as mds
-from minidouble import GPT4O_MINI, FakeGPT4oMini, OpenAIError, count_prompt_tokens
+from minidouble import GPT4O_MINI, FakeGPT4oMini, OpenAIError, count_prompt_tokens, validate_request
 from minidouble._engine._schema_values import first_violation
 from minidouble._model._tokenizer import encoding, token_count
-from minidouble._model._validate import validate_request
 from minidouble._strategies._limits import CHEAP_UNIT, FILLER_UNITS
 
 CHAT_URL = "https://api.openai.com/v1/chat/completions"

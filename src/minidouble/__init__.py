@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from minidouble._model._errors import OpenAIError
     from minidouble._model._profile import GPT4O_MINI, ModelProfile
     from minidouble._model._tokens import count_prompt_tokens
-    from minidouble._model._validate import validate_request
+    from minidouble._validation import validate_request
 
 __all__ = [
     "GPT4O_MINI",
@@ -39,7 +39,7 @@ _LAZY = {
     "ModelProfile": "minidouble._model._profile",
     "OpenAIError": "minidouble._model._errors",
     "count_prompt_tokens": "minidouble._model._tokens",
-    "validate_request": "minidouble._model._validate",
+    "validate_request": "minidouble._validation",
 }
 
 

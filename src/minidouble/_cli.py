@@ -32,7 +32,7 @@ def _tokens(args: argparse.Namespace) -> int:
     from minidouble._model._errors import OpenAIError
     from minidouble._model._profile import GPT4O_MINI
     from minidouble._model._tokens import count_prompt_tokens
-    from minidouble._model._validate import check_request
+    from minidouble._validation import count_request as check_request
 
     body = _load_json(args.request)
     profile = GPT4O_MINI

@@ -136,9 +136,11 @@ class FakeGPT4oMini:
                 ignore_fields=cassette_ignore,
                 strict=cassette_strict,
                 timing=cassette_timing,
+                profile=self.app.profile,
             )
-            # Requests the cassette answers join the fake's own log: inspected and billed alike.
-            self._handler = self.cassette.wrap(self.app.handle, log=self.app.requests.append)
+            # The cassette answers inside the fake's pipeline, in place of its engine: after
+            # auth, scripted failures and validation, and logged like the fake's own answers.
+            self.app.cassette = self.cassette
             self.blocking = self.cassette.blocking
 
     # --- scripting, delegated to the one handler --------------------------------------------

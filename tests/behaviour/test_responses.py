@@ -599,14 +599,27 @@ def test_azure_responses_need_a_key_and_an_api_version(send: Send) -> None:
     assert no_key.status == 401
 
 
-def test_azure_responses_stream_without_obfuscation(send: Send) -> None:
+def test_azure_responses_stream_pads_as_azure_chat_streams_do(send: Send) -> None:
+    # One rule for every flavour (docs/azure.md): Azure pads its streams as api.openai.com
+    # does (observed on gpt-4o-mini via Azure, 2026), and include_obfuscation=false turns it off.
     body = {"model": "dep", "input": "Hi", "stream": True}
     events = typed_events(
         send(chat_request(body, path="/openai/v1/responses", base=AZURE, headers=AZURE_HEADERS))
     )
     assert events[-1][0] == "response.completed"
     assert list(events[-1][1]["response"]) == AZURE_FIELDS
-    assert not any("obfuscation" in data for _, data in events)
+    deltas = [data for name, data in events if name == "response.output_text.delta"]
+    assert deltas and all("obfuscation" in data for data in deltas)
+    chat = {"model": "dep", "messages": [{"role": "user", "content": "Hi"}], "stream": True}
+    chunks = send(
+        chat_request(chat, path="/openai/v1/chat/completions", base=AZURE, headers=AZURE_HEADERS)
+    )
+    assert chunks.status == 200 and b'"obfuscation"' in body_bytes(chunks)
+    off = {**body, "stream_options": {"include_obfuscation": False}}
+    quiet = typed_events(
+        send(chat_request(off, path="/openai/v1/responses", base=AZURE, headers=AZURE_HEADERS))
+    )
+    assert not any("obfuscation" in data for _, data in quiet)
 
 
 # --- retrieve and delete ---------------------------------------------------------------------

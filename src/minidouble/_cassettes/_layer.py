@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 import time
 import warnings
@@ -62,6 +61,8 @@ from minidouble._cassettes._upstream import Upstream, UpstreamError, UpstreamRes
 from minidouble._http import Handler, HttpRequest, HttpResponse
 
 if TYPE_CHECKING:
+    from minidouble._model._errors import OpenAIError
+    from minidouble._model._profile import ModelProfile
     from minidouble._service._script import RecordedRequest
 
 __all__ = [
@@ -75,11 +76,11 @@ __all__ = [
 
 RecordMode = Literal["none", "once", "new_episodes", "all"]
 RECORD_MODES: tuple[str, ...] = get_args(RecordMode)
-_CHAT_PATH = "/v1/chat/completions"
-_RESPONSES_PATH = "/v1/responses"
-_AZURE_CHAT = re.compile(r"^/openai/deployments/[^/]+/chat/completions$")
 _DONE = "data: [DONE]\n\n"
 Answered = Literal["replayed", "recorded", "missed"]
+# Logs a request with its answer and how the cassette answered; returns the record (to bill
+# a recording on when its stream ends), or None when nothing is logged.
+Logger = Callable[[HttpResponse, Answered], "RecordedRequest | None"]
 
 
 @dataclass
@@ -175,6 +176,7 @@ class CassetteLayer:
         ignore_fields: Sequence[str] = (),
         strict: bool = False,
         timing: str = "off",
+        profile: ModelProfile | None = None,
     ) -> None:
         if record_mode not in RECORD_MODES:
             raise ValueError(
@@ -187,6 +189,9 @@ class CassetteLayer:
                 f"(wait as long as the upstream took), got {timing!r}."
             )
         self.timing = timing
+        # Standalone revalidation (``wrap``) checks as this profile; inside the fake, the
+        # pipeline validates with the fake's own before the cassette answers.
+        self._profile = profile
         if isinstance(ignore_fields, str):
             ignore_fields = (ignore_fields,)
         self.path = Path(path)
@@ -241,10 +246,10 @@ class CassetteLayer:
     def wrap(
         self, handler: Handler, log: Callable[[RecordedRequest], None] | None = None
     ) -> Handler:
-        """The handler to install: cassette first, ``handler`` only for non-API paths.
+        """The cassette on its own, as a handler: ``handler`` answers only non-API paths.
 
-        ``log`` receives every request the cassette answers, marked with how (the fake's
-        request log, so replayed and recorded requests are inspected and billed like its own).
+        Inside a fake the cassette is not wrapped around anything: the fake's pipeline asks
+        :meth:`answer` in place of its engine. ``log`` receives every request answered here.
         """
         self._log = log
 
@@ -256,9 +261,48 @@ class CassetteLayer:
         return cassette_handler
 
     def handle(self, request: HttpRequest) -> HttpResponse:
+        """Answer ``request`` standalone: revalidated here, logged to the ``wrap`` log."""
+        received_at = time.monotonic()
+        body = _json_or_none(request.body)
+        refusal, counted = self._revalidate(request, body)
+
+        def log(answer: HttpResponse, how: Answered) -> RecordedRequest | None:
+            if self._log is None:
+                return None
+            from minidouble._service._script import RecordedRequest
+
+            record = RecordedRequest(
+                method=request.method,
+                path=request.path,
+                headers=request.headers,
+                body=body,
+                prompt_tokens=counted if how == "replayed" and refusal is None else None,
+                response=answer,
+                received_at=received_at,
+                cassette=how,
+            )
+            self._log(record)
+            return record
+
+        return self.answer(request, body=body, refusal=refusal, prompt_tokens=counted, log=log)
+
+    def answer(
+        self,
+        request: HttpRequest,
+        *,
+        body: Any,
+        refusal: OpenAIError | None,
+        prompt_tokens: int | None,
+        log: Logger,
+    ) -> HttpResponse:
+        """The recorded (or now recorded) answer to ``request``, in place of the engine.
+
+        ``refusal`` is the error GPT-4o mini answers the request with today (None: valid),
+        ``prompt_tokens`` what it counts; ``log`` logs the request with its answer (once)
+        and returns the record, which a recording is billed on when its stream ends.
+        """
         if self._closed:
             raise RuntimeError(f"minidouble: the cassette {self.path} is closed.")
-        received_at = time.monotonic()
         key = match_key(
             request.method,
             _path_and_query(request),
@@ -269,43 +313,13 @@ class CassetteLayer:
             with self._lock:
                 position = self._index.take(key)
             if position is not None:
-                return self._replay(request, self._loaded[position], received_at)
+                interaction = self._loaded[position]
+                return self._replay(request, interaction, refusal, prompt_tokens, log)
         if self._recording:
-            return self._record(request, key, received_at)
+            return self._record(request, key, log)
         answer = self._miss(key)
-        self._log_request(request, answer, "missed", received_at)
+        log(answer, "missed")
         return answer
-
-    def _log_request(
-        self,
-        request: HttpRequest,
-        answer: HttpResponse,
-        how: Answered,
-        received_at: float,
-        *,
-        body: Any = None,
-        prompt_tokens: int | None = None,
-        stored_response: Mapping[str, Any] | None = None,
-    ) -> RecordedRequest | None:
-        """Hand the request and its answer to the log, if there is one."""
-        if self._log is None:
-            return None
-        from minidouble._service._script import RecordedRequest
-
-        record = RecordedRequest(
-            method=request.method,
-            path=request.path,
-            headers=request.headers,
-            body=_json_or_none(request.body) if body is None else body,
-            prompt_tokens=prompt_tokens,
-            response=answer,
-            received_at=received_at,
-            cassette=how,
-        )
-        if stored_response is not None:
-            _bill(record, stored_response)
-        self._log(record)
-        return record
 
     # -----------------------------------------------------------------------------------------
     # Replay
@@ -314,16 +328,40 @@ class CassetteLayer:
         return stored_key(interaction["request"], self._ignores)
 
     def _replay(
-        self, request: HttpRequest, interaction: dict[str, Any], received_at: float
+        self,
+        request: HttpRequest,
+        interaction: dict[str, Any],
+        refusal: OpenAIError | None,
+        counted: int | None,
+        log: Logger,
     ) -> HttpResponse:
         with self._lock:
             self._report.replayed += 1
         response = interaction["response"]
-        body = _json_or_none(request.body)
-        refused, counted = self._revalidate(request, body, interaction)
-        if refused is not None:
-            self._log_request(request, refused, "replayed", received_at, body=body)
+        status: int = response["status"]
+        seq = interaction["seq"]
+        if refusal is not None and status < 400:
+            self._report.errors.append(
+                f"minidouble: interaction #{seq} of {self.path} was answered with {status} when "
+                f"it was recorded, but GPT-4o mini refuses the request the test sends now: "
+                f"{refusal.status} {refusal.message} The test received that error. Shrink the "
+                "request, or re-record the cassette if the upstream now accepts it."
+            )
+            from minidouble._wire._writers import error_response, new_request_id
+
+            refused = error_response(refusal, [("x-request-id", new_request_id())])
+            log(refused, "replayed")
             return refused
+        if refusal is None and counted is not None and status < 400:
+            recorded = recorded_prompt_tokens(response)
+            if recorded is not None and recorded != counted:
+                self._report.warnings.append(
+                    f"minidouble: interaction #{seq} of {self.path} recorded usage.prompt_tokens"
+                    f"={recorded}, but the replayed request counts {counted} prompt "
+                    "tokens: the request changed in an ignored field or the recording is stale. "
+                    "Re-record it (--minidouble-record-mode=new_episodes after deleting it, or "
+                    "=all) so the usage the test sees is true."
+                )
         from minidouble._wire._writers import new_request_id
 
         headers = [*response.get("headers", {}).items(), ("x-request-id", new_request_id())]
@@ -332,71 +370,42 @@ class CassetteLayer:
         if events is not None:
             frames = [decode_event(e) for e in events]
             stream = _paced(frames, timing) if timing else frames
-            answer = HttpResponse(response["status"], headers, b"", stream)
+            answer = HttpResponse(status, headers, b"", stream)
         else:
             if timing:
                 time.sleep(timing.get("total_ms", timing.get("ttfb_ms", 0)) / 1000)
-            answer = HttpResponse(response["status"], headers, decode_body(response))
-        self._log_request(
-            request,
-            answer,
-            "replayed",
-            received_at,
-            body=body,
-            prompt_tokens=counted,
-            stored_response=response,
-        )
+            answer = HttpResponse(status, headers, decode_body(response))
+        record = log(answer, "replayed")
+        if record is not None:
+            _bill(record, response)
         return answer
 
-    def _revalidate(
-        self, request: HttpRequest, body: Any, interaction: dict[str, Any]
-    ) -> tuple[HttpResponse | None, int | None]:
-        """Check the request as GPT-4o mini would today: (the refusal the test gets, or None;
-        the prompt tokens counted, or None for requests that are not checked)."""
-        path = request.path
-        azure = _AZURE_CHAT.match(path) is not None
-        responses = path == _RESPONSES_PATH
-        if not (path == _CHAT_PATH or azure or responses) or request.method != "POST":
+    def _revalidate(self, request: HttpRequest, body: Any) -> tuple[OpenAIError | None, int | None]:
+        """Check the request as GPT-4o mini would today (standalone only: inside the fake the
+        pipeline validates): (the refusal, or None; the prompt tokens counted, or None for
+        requests that are not checked)."""
+        from minidouble._service._routes import route
+
+        routed = route(request)
+        if isinstance(routed, tuple) or request.method != "POST" or not isinstance(body, dict):
             return None, None
-        if not isinstance(body, dict):
-            return None, None
+        responses = request.path.endswith("/responses")
         if responses and body.get("previous_response_id") is not None:
             # continues state held by the recorded upstream, not by the cassette
             return None, None
+        from minidouble._endpoints._responses._validate import check_responses_request
         from minidouble._model._errors import OpenAIError
         from minidouble._model._profile import GPT4O_MINI
         from minidouble._model._validate import check_request
 
-        if azure and "model" not in body:
-            body = {"model": GPT4O_MINI.response_model, **body}
-        response = interaction["response"]
-        status: int = response["status"]
-        seq = interaction["seq"]
+        profile = self._profile or GPT4O_MINI
         try:
-            prompt_tokens = check_request(body, path=path if azure or responses else _CHAT_PATH)
+            if responses:
+                azure = routed.flavor.azure
+                return None, check_responses_request(body, azure=azure, profile=profile)
+            return None, check_request(body, path=request.path, profile=profile)
         except OpenAIError as error:
-            if status >= 400:
-                return None, None  # recorded as refused too: the replay tells the same story
-            self._report.errors.append(
-                f"minidouble: interaction #{seq} of {self.path} was answered with {status} when "
-                f"it was recorded, but GPT-4o mini refuses the request the test sends now: "
-                f"{error.status} {error.message} The test received that error. Shrink the "
-                "request, or re-record the cassette if the upstream now accepts it."
-            )
-            from minidouble._wire._writers import error_response, new_request_id
-
-            return error_response(error, [("x-request-id", new_request_id())]), None
-        if status < 400:
-            recorded = recorded_prompt_tokens(response)
-            if recorded is not None and recorded != prompt_tokens:
-                self._report.warnings.append(
-                    f"minidouble: interaction #{seq} of {self.path} recorded usage.prompt_tokens"
-                    f"={recorded}, but the replayed request counts {prompt_tokens} prompt "
-                    "tokens: the request changed in an ignored field or the recording is stale. "
-                    "Re-record it (--minidouble-record-mode=new_episodes after deleting it, or "
-                    "=all) so the usage the test sees is true."
-                )
-        return None, prompt_tokens
+            return error, None
 
     def _miss(self, key: MatchKey) -> HttpResponse:
         if self._index.times_recorded(key):
@@ -432,7 +441,7 @@ class CassetteLayer:
     # -----------------------------------------------------------------------------------------
     # Record
 
-    def _record(self, request: HttpRequest, key: MatchKey, received_at: float) -> HttpResponse:
+    def _record(self, request: HttpRequest, key: MatchKey, log: Logger) -> HttpResponse:
         with self._lock:
             order = self._orders
             self._orders += 1
@@ -459,7 +468,7 @@ class CassetteLayer:
             with self._lock:
                 self._report.errors.append(message)
             answer = _minidouble_error(502, "minidouble_upstream_unreachable", message)
-            self._log_request(request, answer, "recorded", received_at)
+            log(answer, "recorded")
             return answer
         stored_request: dict[str, Any] = {
             "method": request.method.upper(),
@@ -470,7 +479,7 @@ class CassetteLayer:
         if forwarded.is_stream:
             answer = HttpResponse(forwarded.status, forwarded.headers, b"")
             # Logged now, in arrival order; billed once the stream has ended.
-            record = self._log_request(request, answer, "recorded", received_at)
+            record = log(answer, "recorded")
             answer.stream = self._recording_stream(
                 order, stored_request, forwarded, started, record
             )
@@ -482,7 +491,7 @@ class CassetteLayer:
             with self._lock:
                 self._report.errors.append(message)
             answer = _minidouble_error(502, "minidouble_upstream_broke_off", message)
-            self._log_request(request, answer, "recorded", received_at)
+            log(answer, "recorded")
             return answer
         timing = {
             "ttfb_ms": _ms(forwarded.headers_at - started),
@@ -490,7 +499,9 @@ class CassetteLayer:
         }
         response = self._add(order, stored_request, forwarded, encode_response_body(body), timing)
         answer = HttpResponse(forwarded.status, forwarded.headers, body)
-        self._log_request(request, answer, "recorded", received_at, stored_response=response)
+        record = log(answer, "recorded")
+        if record is not None:
+            _bill(record, response)
         return answer
 
     def _recording_stream(

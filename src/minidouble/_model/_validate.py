@@ -31,7 +31,7 @@ from minidouble._model import _errors as err
 from minidouble._model import _tokens
 from minidouble._model._profile import GPT4O_MINI, ModelProfile, NumberRule
 
-__all__ = ["CHAT_COMPLETIONS", "check_request", "parse_json_body", "validate_request"]
+__all__ = ["CHAT_COMPLETIONS", "check_request", "parse_json_body"]
 
 CHAT_COMPLETIONS = "/v1/chat/completions"
 
@@ -130,27 +130,16 @@ def _refuse_constant(name: str) -> NoReturn:
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
-def validate_request(
-    body: Any,
-    *,
-    path: str = CHAT_COMPLETIONS,
-    profile: ModelProfile = GPT4O_MINI,
-) -> None:
-    """Raise :class:`OpenAIError` with the real status and body if the API would refuse ``body``."""
-    check_request(body, path=path, profile=profile)
-
-
 def check_request(
     body: Any,
     *,
     path: str = CHAT_COMPLETIONS,
     profile: ModelProfile = GPT4O_MINI,
 ) -> int:
-    """Validate ``body`` and return its prompt tokens, tokenising it exactly once."""
-    if _is_responses(path):
-        from minidouble._endpoints._responses._validate import check_responses_request
+    """Validate a Chat Completions ``body`` and return its prompt tokens, tokenising it once.
 
-        return check_responses_request(body, profile=profile)
+    (``minidouble.validate_request`` also takes Responses bodies: it dispatches by path.)
+    """
     _check_path(path)
     try:
         completion_cap = _check_structure(body, path, profile)
@@ -160,10 +149,6 @@ def check_request(
         raise err.malformed_json() from None
     _check_lengths(prompt_tokens, completion_cap, profile)
     return prompt_tokens
-
-
-def _is_responses(path: str) -> bool:
-    return path.rstrip("/").endswith("/responses")
 
 
 def _check_path(path: str) -> None:

@@ -1,37 +1,34 @@
-"""The one request handler behind every transport: routing, auth, validation, replies.
+"""The pipeline every request goes through, and the service endpoints are written against.
 
 ``GPT4oMiniApp.handle`` takes a transport-neutral :class:`~minidouble._http.HttpRequest` and
 answers as api.openai.com (or an Azure OpenAI deployment) would, in the order the real
-service checks things (reference §2.1): route, authentication, JSON parsing, scripted
-failures (where the rate limiter sits), model lookup and body validation, generation.
+service checks things (reference §2.1), written once here for every endpoint:
+
+    route → auth → parse → draw failure / charge limiter → validate
+          → answer (cassette or engine) → shape → pace → log
+
+Endpoints (``minidouble._endpoints``) supply validate and answer through the narrow
+:class:`~minidouble._endpoints._protocol.Service` interface this class implements; the route
+table (``minidouble._service._routes``) says which endpoint a request reaches. Per-request
+state travels in an explicit :class:`~minidouble._endpoints._protocol.Exchange`.
 """
 
 from __future__ import annotations
 
 import random
-import re
-import threading
 import time
-from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from minidouble._engine._replies import (
-    Reply,
-    assemble,
-    choice_count,
-    completion_limit,
-    default_intent,
-    render,
-    request_digest,
-    rng_for,
-)
+from minidouble._endpoints._protocol import Answer, Exchange, ModelEndpoint, PlainEndpoint
+from minidouble._engine._replies import Intent, Reply
 from minidouble._http import HttpRequest, HttpResponse
 from minidouble._model._errors import OpenAIError
 from minidouble._model._profile import GPT4O_MINI, ModelProfile
-from minidouble._model._validate import check_request, parse_json_body
+from minidouble._model._validate import parse_json_body
 from minidouble._service._budget import Budget, Usage, usage_of, whole_number
+from minidouble._service._clock import Clock
 from minidouble._service._faults import (
     SHAPING_FAULTS,
     azure_error,
@@ -40,51 +37,112 @@ from minidouble._service._faults import (
     filter_reply,
     filtered_prompt,
     invalid_api_key,
-    invalid_url,
     missing_api_key,
-    model_not_found,
     raise_transport_fault,
     rate_limit_error,
     scripted_fault,
     shape_response,
 )
 from minidouble._service._latency import LatencyModel
-from minidouble._service._ratelimit import Clock, RateLimiter, Rejection, estimate_tokens
+from minidouble._service._ratelimit import RateLimiter, Rejection, estimate_tokens
 from minidouble._service._resilience import ResilienceReport
+from minidouble._service._routes import route
 from minidouble._service._script import (
     RecordedRequest,
     ScriptedFailure,
-    ScriptedReply,
     ScriptError,
     make_reply,
 )
+from minidouble._service._state import SESSION_HEADER, Session, State, Store
 from minidouble._wire._writers import (
-    EVENT_STREAM,
     JSON,
-    OPENAI,
     Flavor,
     api_headers,
-    completion_bytes,
     error_response,
     json_response,
-    new_completion_id,
     new_request_id,
-    pretty,
-    served_tier,
-    stream_events,
 )
 
-__all__ = ["GPT4oMiniApp"]
+if TYPE_CHECKING:
+    from minidouble._cassettes import CassetteLayer
 
-CHAT_PATH = "/v1/chat/completions"
-RESPONSES_PATH = "/v1/responses"
-_AZURE_CHAT = re.compile(r"^/openai/deployments/([^/]+)/chat/completions$")
-# Azure's newer v1 API: no api-version, and the body's "model" names the deployment.
-_AZURE_V1_CHAT = "/openai/v1/chat/completions"
-# Azure's Responses API: the dated path needs ?api-version=, the v1 path does not.
-_AZURE_RESPONSES = ("/openai/responses", "/openai/v1/responses")
-_MODEL_PATH = re.compile(r"^/v1/models/([^/]+)$")
+__all__ = ["GPT4oMiniApp", "Scripts"]
+
 _UNSET: Any = object()
+Answered = Literal["replayed", "recorded", "missed"]
+
+
+class Scripts:
+    """``reply`` / ``fail`` and the log of one session (the default one: ``fake.reply``...)."""
+
+    def __init__(self, app: GPT4oMiniApp, session: Session) -> None:
+        self._app = app
+        self._session = session
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        return self._session.requests
+
+    @property
+    def script_errors(self) -> list[ScriptError]:
+        return self._session.script_errors
+
+    def reply(
+        self,
+        text: str | None = None,
+        *,
+        tool_calls: Sequence[Mapping[str, Any]] | None = None,
+        json: Any = _UNSET,
+        refusal: str | None = None,
+    ) -> None:
+        """Queue the next completion: text, tool calls, a structured output or a refusal."""
+        has_json = json is not _UNSET
+        scripted = make_reply(text, tool_calls, json if has_json else None, has_json, refusal)
+        with self._app.state.lock:
+            self._session.replies.append(scripted)
+
+    def fail(
+        self,
+        status: int | str = 429,
+        *,
+        times: int | None = 1,
+        probability: float | None = None,
+        seed: int = 0,
+        **details: Any,
+    ) -> None:
+        """Make the next ``times`` requests of this session fail (see ``GPT4oMiniApp.fail``)."""
+        check_fail_arguments(status, times, probability, details)
+        failure = ScriptedFailure(status, times, dict(details))
+        with self._app.state.lock:
+            if probability is None:
+                self._session.failures.append(failure)
+            else:
+                failure.probability = float(probability)
+                failure.seed = seed
+                failure.rng = random.Random(seed)
+                self._session.standing.append(failure)
+
+    def unused_scripts(self) -> list[str]:
+        """Queued replies and failures no request consumed, described as they were scripted."""
+        session = self._session
+        with self._app.state.lock:
+            # A standing failure no request ever reached tested nothing; one that was
+            # reached and happened not to fire is the luck of its draw.
+            idle = [f.describe() for f in session.standing if f.seen == 0]
+            return (
+                [f.describe() for f in session.failures]
+                + idle
+                + [r.describe() for r in session.replies]
+            )
+
+    def usage(self) -> Usage:
+        with self._app.state.lock:
+            return usage_of(list(self._session.requests))
+
+    def resilience(self) -> ResilienceReport:
+        with self._app.state.lock:
+            recorded = list(self._session.requests)
+        return ResilienceReport.of(recorded)
 
 
 class GPT4oMiniApp:
@@ -117,7 +175,7 @@ class GPT4oMiniApp:
         stream_obfuscation: bool = True,
         requests_per_minute: int | None = None,
         tokens_per_minute: int | None = None,
-        clock: Clock | None = None,
+        clock: Clock | Callable[[], float] | None = None,
         latency: str = "instant",
         latency_speedup: float = 1.0,
         budget_usd: float | str | Decimal | None = None,
@@ -132,32 +190,46 @@ class GPT4oMiniApp:
         self.api_key = api_key
         self.azure_deployments = None if azure_deployments is None else frozenset(azure_deployments)
         self.stream_obfuscation = stream_obfuscation
-        self.profile = profile
-        self.requests: list[RecordedRequest] = []
-        # Scripted replies that did not fit the request they answered: the plugin fails the
-        # test with these even if the code under test swallowed the HTTP error.
-        self.script_errors: list[ScriptError] = []
-        self._replies: deque[ScriptedReply] = deque()
-        self._failures: deque[ScriptedFailure] = deque()
-        self._standing: list[ScriptedFailure] = []
-        self._lock = threading.Lock()
+        self._profile = profile
+        self.clock = clock if isinstance(clock, Clock) else Clock(now=clock or time.monotonic)
+        # Scripts, the log and stored objects: one state, per session, cleared by reset().
+        self.state = State()
+        self._default = Scripts(self, self.state.default)
         self.limiter = RateLimiter(
             requests_per_minute=_limit("requests_per_minute", requests_per_minute)
             or profile.rate_limits.requests_per_minute,
             tokens_per_minute=_limit("tokens_per_minute", tokens_per_minute)
             or profile.rate_limits.tokens_per_minute,
             enforce=requests_per_minute is not None or tokens_per_minute is not None,
-            clock=time.monotonic if clock is None else clock,
+            clock=self.clock.now,
             profile=profile,
         )
-        self.latency = LatencyModel.from_options(latency, latency_speedup, profile)
+        self.latency = LatencyModel.from_options(latency, latency_speedup, profile, self.clock)
         self.budget = Budget.from_options(budget_usd, budget_tokens)
-        # The request this thread is handling: when it arrived, and its shaping fault (cut
-        # stream, filtered completion...), drawn before validation and applied to the answer.
-        self._current = threading.local()
+        # The answer source that replaces the engine when a cassette is on (set by the fake).
+        self.cassette: CassetteLayer | None = None
+
+    @property
+    def profile(self) -> ModelProfile:
+        return self._profile
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """The default session's request log."""
+        return self.state.default.requests
+
+    @property
+    def script_errors(self) -> list[ScriptError]:
+        return self.state.default.script_errors
+
+    def scripts(self, session: str | None = None) -> Scripts:
+        """Scripting and log of the session named ``session`` (``X-Minidouble-Session``)."""
+        if session is None:
+            return self._default
+        return Scripts(self, self.state.session(session))
 
     # -----------------------------------------------------------------------------------------
-    # Scripting
+    # Scripting (the default session)
 
     def reply(
         self,
@@ -168,10 +240,7 @@ class GPT4oMiniApp:
         refusal: str | None = None,
     ) -> None:
         """Queue the next completion: text, tool calls, a structured output or a refusal."""
-        has_json = json is not _UNSET
-        scripted = make_reply(text, tool_calls, json if has_json else None, has_json, refusal)
-        with self._lock:
-            self._replies.append(scripted)
+        self._default.reply(text, tool_calls=tool_calls, json=json, refusal=refusal)
 
     def fail(
         self,
@@ -196,42 +265,20 @@ class GPT4oMiniApp:
         with chance ``p``, drawn from a generator seeded with ``seed`` (the same run fails the
         same requests), at most ``times`` times (``times=None``: without end).
         """
-        check_fail_arguments(status, times, probability, details)
-        failure = ScriptedFailure(status, times, dict(details))
-        with self._lock:
-            if probability is None:
-                self._failures.append(failure)
-            else:
-                failure.probability = float(probability)
-                failure.seed = seed
-                failure.rng = random.Random(seed)
-                self._standing.append(failure)
+        self._default.fail(status, times=times, probability=probability, seed=seed, **details)
 
     def unused_scripts(self) -> list[str]:
         """Queued replies and failures no request consumed, described as they were scripted."""
-        with self._lock:
-            # A standing failure no request ever reached tested nothing; one that was
-            # reached and happened not to fire is the luck of its draw.
-            idle = [f.describe() for f in self._standing if f.seen == 0]
-            return (
-                [f.describe() for f in self._failures]
-                + idle
-                + [r.describe() for r in self._replies]
-            )
+        return self._default.unused_scripts()
 
     def reset(self) -> None:
-        """Forget queued scripts, recorded requests and script errors."""
-        with self._lock:
-            self._replies.clear()
-            self._failures.clear()
-            self._standing.clear()
-            self.requests.clear()
-            self.script_errors.clear()
+        """Forget every session's scripts, recorded requests and script errors, and every
+        stored object (Responses kept for ``previous_response_id``...)."""
+        self.state.reset()
 
     def usage(self) -> Usage:
         """Requests received so far and the tokens billed for them."""
-        with self._lock:
-            return usage_of(list(self.requests))
+        return self._default.usage()
 
     def budget_overruns(self) -> list[str]:
         """A sentence per budget (``budget_usd``, ``budget_tokens``) the requests exceeded."""
@@ -241,63 +288,195 @@ class GPT4oMiniApp:
 
     def resilience(self) -> ResilienceReport:
         """How the client coped with the failures it met (see ``ResilienceReport``)."""
-        with self._lock:
-            recorded = list(self.requests)
-        return ResilienceReport.of(recorded)
+        return self._default.resilience()
 
     # -----------------------------------------------------------------------------------------
-    # Handling
+    # The service endpoints see (minidouble._endpoints._protocol.Service)
+
+    def headers(
+        self, exchange: Exchange, *, spent_tokens: int | None, rate_limited: bool = True
+    ) -> list[tuple[str, str]]:
+        """Service headers; ``spent_tokens`` None means a layer in front of the rate limiter.
+
+        Behind it, the ``x-ratelimit-*`` values are the limiter's buckets, which were charged
+        the request's estimate when it was admitted (the exact count no longer matters).
+        """
+        limits = None
+        if not rate_limited:
+            limits = {}
+        elif spent_tokens is not None:
+            limits = exchange.limits or self.limiter.headers()
+        elapsed = round((time.perf_counter() - exchange.started) * 1000)
+        return api_headers(
+            exchange.request_id, processing_ms=elapsed, rate_limits=limits, flavor=exchange.flavor
+        )
+
+    def scripted_intent(self, exchange: Exchange, body: Mapping[str, Any]) -> Intent | None:
+        session = self.state.session(exchange.session)
+        if not session.replies:
+            return None
+        with self.state.lock:
+            scripted = session.replies.popleft() if session.replies else None
+        if scripted is None:
+            return None
+        exchange.scripted = scripted.describe()
+        return scripted.intent_for(body)
+
+    def shape_reply(self, exchange: Exchange, reply: Reply) -> Reply:
+        shaping: ScriptedFailure | None = exchange.shaping
+        if shaping is not None and shaping.status == "filtered_completion":
+            details = shaping.details
+            category = details.get("category", "violence")
+            reply = filter_reply(reply, category, details.get("severity", "medium"))
+            exchange.filtered = True
+        return reply
+
+    def obfuscate(self, exchange: Exchange, body: Mapping[str, Any]) -> bool:
+        # One rule for every endpoint and flavour: the request's stream_options decide, else
+        # the fake's option (the real API, Azure included, pads by default: docs/azure.md).
+        options = body.get("stream_options")
+        asked = options.get("include_obfuscation") if isinstance(options, Mapping) else None
+        return self.stream_obfuscation if asked is None else asked is True
+
+    def store(self, kind: str) -> Store:
+        return self.state.store(kind)
+
+    # -----------------------------------------------------------------------------------------
+    # The pipeline
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return self.handle(request)
 
-    def handle(self, request: HttpRequest) -> HttpResponse:
-        self._current.failure = None
-        self._current.filtered = False
-        self._current.limits = None
-        self._current.received_at = time.monotonic()
-        started = time.perf_counter()
-        request_id = new_request_id()
-        path = request.path
-        if path.startswith("/openai/"):  # every Azure path, and only those
-            return self._azure(request, _AZURE_CHAT.match(path), request_id, started)
-        if path == CHAT_PATH and request.method == "POST":
-            return self._chat(request, request_id, started, OPENAI, CHAT_PATH)
-        if path == RESPONSES_PATH and request.method == "POST":
-            # Imported on first use: chat-only suites never pay for the Responses package.
-            from minidouble._endpoints._responses import handle_responses
-
-            return handle_responses(self, request, request_id, started)
-        if path.startswith(RESPONSES_PATH + "/") and request.method in ("GET", "DELETE"):
-            from minidouble._endpoints._responses import handle_stored_response
-
-            return handle_stored_response(self, request, request_id, started)
-        if request.method == "GET" and (path == "/v1/models" or _MODEL_PATH.match(path)):
-            return self._models(request, request_id, started)
-        not_found = error_response(
-            invalid_url(request.method, path), [("x-request-id", request_id)]
+    def handle(self, request: HttpRequest, *, loopback: bool = False) -> HttpResponse:
+        """Answer ``request``; ``loopback`` is True when it came through the loopback server
+        (the only way to reach loopback-only routes such as a control API)."""
+        exchange = Exchange(
+            request,
+            new_request_id(),
+            time.perf_counter(),
+            self.clock.now(),
+            request.headers.get(SESSION_HEADER) or None,
         )
-        return self._finish(request, None, not_found)
+        session = self.state.session(exchange.session)
+        routed = route(request, loopback=loopback)
+        if isinstance(routed, tuple):
+            error, exchange.flavor = routed
+            if self.cassette is not None:
+                # A recording may hold paths the fake does not serve: the cassette answers.
+                return self._from_cassette(exchange, session, None)
+            return self._finish(exchange, session, Answer(self._refusal(exchange, error)))
+        exchange.route = routed
+        exchange.flavor = routed.flavor
+        if routed.flavor.azure and routed.deployment is None:
+            # The body's "model" names the deployment; a body that does not parse is refused
+            # by the JSON layer below, after auth.
+            try:
+                exchange.body = parse_json_body(request.body)
+            except OpenAIError:
+                exchange.body = None
+            model = exchange.body.get("model") if isinstance(exchange.body, Mapping) else None
+            exchange.flavor = Flavor(azure=True, deployment=model if isinstance(model, str) else "")
+        if routed.auth:
+            refused = self._authenticate(request, exchange.flavor)
+            deployments = self.azure_deployments
+            flavor = exchange.flavor
+            if refused is None and flavor.azure and deployments is not None:
+                refused = (
+                    None if flavor.deployment in deployments else azure_error("DeploymentNotFound")
+                )
+            if refused is not None:
+                return self._finish(exchange, session, Answer(self._refusal(exchange, refused)))
+        endpoint = routed.endpoint
+        handle = getattr(endpoint, "handle", None)
+        if handle is not None:
+            if self.cassette is not None:
+                return self._from_cassette(exchange, session, None)
+            plain: PlainEndpoint = endpoint  # type: ignore[assignment]
+            return self._finish(exchange, session, plain.handle(self, exchange))
+        model_endpoint: ModelEndpoint = endpoint  # type: ignore[assignment]
+        return self._model_request(model_endpoint, exchange, session)
+
+    def _model_request(
+        self, endpoint: ModelEndpoint, exchange: Exchange, session: Session
+    ) -> HttpResponse:
+        # A scripted reply answers before a cassette does: fake.reply() always fires.
+        if self.cassette is not None and not session.replies:
+            exchange.source = "cassette"
+        try:
+            body = exchange.body = parse_json_body(exchange.request.body)
+            failure = self._next_failure(exchange, session, body)
+            if failure is not None:
+                return self._failure(exchange, session, body, failure)
+            prompt_tokens = endpoint.validate(self, exchange, body)
+        except OpenAIError as error:
+            if exchange.source == "cassette":
+                return self._from_cassette(exchange, session, error)
+            spent = None if error.style == "gateway" else 0
+            headers = self.headers(exchange, spent_tokens=spent)
+            response = error_response(error, headers, flavor=exchange.flavor)
+            return self._finish(exchange, session, Answer(response))
+        exchange.prompt_tokens = prompt_tokens
+        if exchange.source == "cassette":
+            return self._from_cassette(exchange, session, None)
+        assert prompt_tokens is not None  # only a replay leaves a request uncounted
+        try:
+            answer = endpoint.respond(self, exchange, body, prompt_tokens)
+        except ScriptError as mistake:
+            with self.state.lock:
+                session.script_errors.append(mistake)
+            answer = Answer(_script_error_response(mistake, exchange.request_id))
+        return self._finish(exchange, session, answer)
+
+    def _refusal(self, exchange: Exchange, error: OpenAIError) -> HttpResponse:
+        """A refusal from in front of the model: OpenAI's gateway sends only a request id,
+        Azure's its service headers (without rate limits)."""
+        if not exchange.flavor.azure:
+            return error_response(error, [("x-request-id", exchange.request_id)])
+        headers = self.headers(exchange, spent_tokens=None)
+        return error_response(error, headers, flavor=exchange.flavor)
+
+    def _from_cassette(
+        self, exchange: Exchange, session: Session, refusal: OpenAIError | None
+    ) -> HttpResponse:
+        """The cassette answers in place of the engine (after auth, faults and validation)."""
+        assert self.cassette is not None
+
+        def log(response: HttpResponse, how: Answered) -> RecordedRequest:
+            return self._log(exchange, session, Answer(response), cassette=how)
+
+        return self.cassette.answer(
+            exchange.request,
+            body=exchange.body,
+            refusal=refusal,
+            prompt_tokens=exchange.prompt_tokens,
+            log=log,
+        )
 
     def _finish(
-        self,
-        request: HttpRequest,
-        body: Any,
-        response: HttpResponse,
-        *,
-        prompt_tokens: int | None = None,
-        completion: dict[str, Any] | bytes | None = None,
-        completion_tokens: int | None = None,
-        scripted: str | None = None,
-        fault: str | None = None,
+        self, exchange: Exchange, session: Session, answer: Answer, *, fault: str | None = None
     ) -> HttpResponse:
-        shaping: ScriptedFailure | None = getattr(self._current, "failure", None)
-        self._current.failure = None
+        self._log(exchange, session, answer, fault=fault)
+        return answer.response
+
+    def _log(
+        self,
+        exchange: Exchange,
+        session: Session,
+        answer: Answer,
+        *,
+        fault: str | None = None,
+        cassette: Answered | None = None,
+    ) -> RecordedRequest:
+        """Shape, pace and log: the last steps of every request, written once."""
+        response = answer.response
+        scripted = exchange.scripted
+        shaping: ScriptedFailure | None = exchange.shaping
+        exchange.shaping = None
         if shaping is not None:
             kind = str(shaping.status)
             if kind == "filtered_completion":
                 # Only the chat path renders a filtered reply (Azure filters chat only).
-                applies = response.status == 200 and getattr(self._current, "filtered", False)
+                applies = response.status == 200 and exchange.filtered
             else:
                 applies = response.status == 200 and shape_response(response, kind, shaping.details)
             if applies:
@@ -306,52 +485,39 @@ class GPT4oMiniApp:
             else:
                 # Spent on a request it cannot break (an error, a non-streamed answer for an
                 # error event): it waits for the next answer it can.
-                self._return_failure(shaping)
-        if completion_tokens is None and isinstance(completion, dict):
+                self._return_failure(session, shaping)
+        completion = answer.completion
+        completion_tokens = answer.completion_tokens
+        if completion_tokens is None and isinstance(completion, Mapping):
             completion_tokens = _billed_completion_tokens(completion)
         if self.latency is not None and response.status == 200 and completion_tokens is not None:
             self.latency.pace(response, completion_tokens)
         # The log keeps bytes, not parsed trees (see _KeptCompact): every body here was parsed
         # from the request's bytes, and an unbroken answer's bytes are its completion.
-        logged_body = body if body is None else request.body
+        request = exchange.request
+        logged_body = request.body if exchange.body is not None else None
+        if cassette is not None and exchange.body is None:
+            logged_body = _json_or_none(request.body)
         logged_completion: Any = completion
-        if type(completion) is dict and shaping is None and response.stream is None:
+        if isinstance(completion, Mapping) and shaping is None and response.stream is None:
             logged_completion = response.body
         record = RecordedRequest(
             method=request.method,
             path=request.path,
             headers=request.headers,
             body=logged_body,
-            prompt_tokens=prompt_tokens,
+            prompt_tokens=exchange.prompt_tokens,
             response=response,
             completion=logged_completion,
             scripted=scripted,
             fault=fault,
-            received_at=getattr(self._current, "received_at", None) or time.monotonic(),
+            received_at=exchange.received_at,
+            cassette=cassette,
             _completion_tokens=completion_tokens,
         )
-        with self._lock:
-            self.requests.append(record)
-        return response
-
-    def _headers(
-        self,
-        request_id: str,
-        started: float,
-        flavor: Flavor,
-        *,
-        spent_tokens: int | None,
-    ) -> list[tuple[str, str]]:
-        """Service headers; ``spent_tokens`` None means a layer in front of the rate limiter.
-
-        Behind it, the ``x-ratelimit-*`` values are the limiter's buckets, which were charged
-        the request's estimate when it was admitted (the exact count no longer matters).
-        """
-        limits = None
-        if spent_tokens is not None:
-            limits = getattr(self._current, "limits", None) or self.limiter.headers()
-        elapsed = round((time.perf_counter() - started) * 1000)
-        return api_headers(request_id, processing_ms=elapsed, rate_limits=limits, flavor=flavor)
+        with self.state.lock:
+            session.requests.append(record)
+        return record
 
     def _authenticate(self, request: HttpRequest, flavor: Flavor) -> OpenAIError | None:
         key = None
@@ -365,113 +531,18 @@ class GPT4oMiniApp:
             return azure_error("401") if flavor.azure else invalid_api_key(key)
         return None
 
-    def _models(self, request: HttpRequest, request_id: str, started: float) -> HttpResponse:
-        refused = self._authenticate(request, OPENAI)
-        if refused is not None:
-            return self._finish(
-                request, None, error_response(refused, [("x-request-id", request_id)])
-            )
-        listed = [
-            {"id": model_id, "object": "model", "created": created, "owned_by": owner}
-            for model_id, created, owner in self.profile.listed_models
-        ]
-        match = _MODEL_PATH.match(request.path)
-        if match is None:
-            document: dict[str, Any] = {"object": "list", "data": listed}
-        else:
-            wanted = match.group(1)
-            found = [m for m in listed if m["id"] == wanted]
-            if not found:
-                headers = [("x-request-id", request_id)]
-                return self._finish(request, None, error_response(model_not_found(wanted), headers))
-            document = found[0]
-        # Model listings come from behind the gateway but are not rate limited.
-        elapsed = round((time.perf_counter() - started) * 1000)
-        headers = api_headers(request_id, processing_ms=elapsed, rate_limits={})
-        return self._finish(request, None, json_response(200, pretty(document), JSON, headers))
-
-    def _azure(
-        self,
-        request: HttpRequest,
-        match: re.Match[str] | None,
-        request_id: str,
-        started: float,
-    ) -> HttpResponse:
-        if request.path == _AZURE_V1_CHAT and request.method == "POST":
-            return self._azure_deployment(request, "", request_id, started)
-        if request.path in _AZURE_RESPONSES and request.method == "POST":
-            from minidouble._endpoints._responses import handle_azure_responses
-
-            return handle_azure_responses(self, request, request_id, started)
-        if match is None or request.method != "POST" or "api-version" not in request.query:
-            flavor = Flavor(azure=True)
-            headers = self._headers(request_id, started, flavor, spent_tokens=None)
-            return self._finish(
-                request, None, error_response(azure_error("404"), headers, flavor=flavor)
-            )
-        return self._azure_deployment(request, match.group(1), request_id, started)
-
-    def _azure_deployment(
-        self, request: HttpRequest, deployment: str, request_id: str, started: float
-    ) -> HttpResponse:
-        body: Any = None
-        if not deployment:
-            # The v1 path names the deployment in the body; a body that does not parse is
-            # refused by the JSON layer below.
-            try:
-                body = parse_json_body(request.body)
-            except OpenAIError:
-                body = None
-            model = body.get("model") if isinstance(body, Mapping) else None
-            deployment = model if isinstance(model, str) else ""
-        flavor = Flavor(azure=True, deployment=deployment)
-        refused = self._authenticate(request, flavor)
-        if refused is None and (
-            self.azure_deployments is not None and deployment not in self.azure_deployments
-        ):
-            refused = azure_error("DeploymentNotFound")
-        if refused is not None:
-            headers = self._headers(request_id, started, flavor, spent_tokens=None)
-            return self._finish(request, body, error_response(refused, headers, flavor=flavor))
-        return self._chat(request, request_id, started, flavor, request.path)
-
-    def _chat(
-        self,
-        request: HttpRequest,
-        request_id: str,
-        started: float,
-        flavor: Flavor,
-        path: str,
-    ) -> HttpResponse:
-        if not flavor.azure:
-            refused = self._authenticate(request, flavor)
-            if refused is not None:
-                return self._finish(
-                    request, None, error_response(refused, [("x-request-id", request_id)])
-                )
-        body: Any = None
-        try:
-            body = parse_json_body(request.body)
-            failure = self._next_failure(body)
-            if failure is not None:
-                return self._failure(request, body, failure, request_id, started, flavor)
-            prompt_tokens = check_request(body, path=path, profile=self.profile)
-        except OpenAIError as error:
-            spent = None if error.style == "gateway" else 0
-            headers = self._headers(request_id, started, flavor, spent_tokens=spent)
-            return self._finish(request, body, error_response(error, headers, flavor=flavor))
-        return self._complete(request, body, prompt_tokens, request_id, started, flavor)
-
-    def _next_failure(self, body: Any = None) -> ScriptedFailure | None:
+    def _next_failure(
+        self, exchange: Exchange, session: Session, body: Any
+    ) -> ScriptedFailure | None:
         """The failure this request meets, in the real order: scripts, then rate limits.
 
         A fault that breaks the answer rather than replacing it (a cut stream...) is kept
-        for :meth:`_finish` and None returned, so the request is answered first. Given the
-        parsed ``body``, the rate limiter charges its estimate (or refuses with a 429).
+        on the exchange for :meth:`_log` and None returned, so the request is answered
+        first. The rate limiter charges the body's estimate (or refuses with a 429).
         """
-        failure = self._scripted_failure()
+        failure = self._scripted_failure(session)
         if failure is not None and failure.status in SHAPING_FAULTS:
-            self._current.failure = failure
+            exchange.shaping = failure
             failure = None
         if failure is None and body is not None:
             outcome = self.limiter.charge(estimate_tokens(body, self.profile))
@@ -479,21 +550,21 @@ class GPT4oMiniApp:
                 return ScriptedFailure(429, None, rejection=outcome)
             # The headers tell the state right after this request's charge, however long
             # the answer then takes.
-            self._current.limits = outcome
+            exchange.limits = outcome
         return failure
 
-    def _scripted_failure(self) -> ScriptedFailure | None:
-        if not self._failures and not self._standing:
+    def _scripted_failure(self, session: Session) -> ScriptedFailure | None:
+        if not session.failures and not session.standing:
             return None  # nothing scripted: the common case needs no lock
-        with self._lock:
-            if self._failures:
-                failure = self._failures[0]
+        with self.state.lock:
+            if session.failures:
+                failure = session.failures[0]
                 assert failure.remaining is not None
                 failure.remaining -= 1
                 if failure.remaining == 0:
-                    self._failures.popleft()
+                    session.failures.popleft()
                 return failure
-            for standing in self._standing:
+            for standing in session.standing:
                 standing.seen += 1
                 assert standing.rng is not None and standing.probability is not None
                 if standing.rng.random() < standing.probability:
@@ -501,38 +572,33 @@ class GPT4oMiniApp:
                     if standing.remaining is not None:
                         standing.remaining -= 1
                         if standing.remaining == 0:
-                            self._standing.remove(standing)
+                            session.standing.remove(standing)
                     return standing
             return None
 
-    def _return_failure(self, failure: ScriptedFailure) -> None:
+    def _return_failure(self, session: Session, failure: ScriptedFailure) -> None:
         """Put back a failure drawn for a request it could not apply to."""
-        with self._lock:
+        with self.state.lock:
             if failure.probability is not None:
                 failure.fired -= 1
                 if failure.remaining is not None:
                     failure.remaining += 1
-                    if failure not in self._standing:
-                        self._standing.append(failure)
-            elif self._failures and self._failures[0] is failure:
+                    if failure not in session.standing:
+                        session.standing.append(failure)
+            elif session.failures and session.failures[0] is failure:
                 assert failure.remaining is not None
                 failure.remaining += 1
             else:
                 failure.remaining = 1
-                self._failures.appendleft(failure)
+                session.failures.appendleft(failure)
 
     def _failure(
-        self,
-        request: HttpRequest,
-        body: Any,
-        failure: ScriptedFailure,
-        request_id: str,
-        started: float,
-        flavor: Flavor,
+        self, exchange: Exchange, session: Session, body: Any, failure: ScriptedFailure
     ) -> HttpResponse:
         description = None if failure.rejection is not None else failure.describe()
+        request, flavor = exchange.request, exchange.flavor
         if isinstance(failure.status, str):
-            return self._transport_failure(request, body, failure, request_id, started, flavor)
+            return self._transport_failure(exchange, session, body, failure)
         estimate = estimate_tokens(body, self.profile)
         details = failure.details
         if failure.rejection is not None and flavor.azure:
@@ -546,7 +612,7 @@ class GPT4oMiniApp:
         else:
             fault = scripted_fault(
                 failure.status,
-                request_id=request_id,
+                request_id=exchange.request_id,
                 requested_tokens=estimate,
                 profile=self.profile,
                 limits=(self.limiter.requests_per_minute, self.limiter.tokens_per_minute),
@@ -564,129 +630,36 @@ class GPT4oMiniApp:
                 bucket = "requests" if rejected.kind == "requests" else "tokens"
                 remaining = max(rejected.limit - rejected.used, 0)
                 limits[f"x-ratelimit-remaining-{bucket}"] = str(remaining)
-        elapsed = round((time.perf_counter() - started) * 1000)
-        headers = api_headers(request_id, processing_ms=elapsed, rate_limits=limits, flavor=flavor)
+        elapsed = round((time.perf_counter() - exchange.started) * 1000)
+        headers = api_headers(
+            exchange.request_id, processing_ms=elapsed, rate_limits=limits, flavor=flavor
+        )
         headers += fault.headers
         if fault.error is None:
             raw = fault.raw_body or b""
             response = json_response(fault.status, raw, fault.content_type or JSON, headers)
         else:
             response = error_response(fault.error, headers, flavor=flavor)
-        return self._finish(request, body, response, scripted=description)
+        exchange.scripted = description
+        return self._finish(exchange, session, Answer(response))
 
     def _transport_failure(
-        self,
-        request: HttpRequest,
-        body: Any,
-        failure: ScriptedFailure,
-        request_id: str,
-        started: float,
-        flavor: Flavor,
+        self, exchange: Exchange, session: Session, body: Any, failure: ScriptedFailure
     ) -> HttpResponse:
         """A fault that replaces the answer: a filtered prompt, or no answer at all."""
         self.limiter.admit(estimate_tokens(body, self.profile))
         kind = str(failure.status)
+        exchange.scripted = failure.describe()
         if kind == "filtered_prompt":
             fault = filtered_prompt(
                 failure.details.get("category", "violence"),
                 failure.details.get("severity", "medium"),
             )
-            headers = [
-                *self._headers(request_id, started, flavor, spent_tokens=0),
-                *fault.headers,
-            ]
+            headers = [*self.headers(exchange, spent_tokens=0), *fault.headers]
             response = json_response(400, fault.raw_body or b"", JSON, headers)
-            return self._finish(request, body, response, scripted=failure.describe())
-        self._finish(request, body, HttpResponse(0), scripted=failure.describe(), fault=kind)
+            return self._finish(exchange, session, Answer(response))
+        self._finish(exchange, session, Answer(HttpResponse(0)), fault=kind)
         raise_transport_fault(kind, failure.details)
-
-    def _complete(
-        self,
-        request: HttpRequest,
-        body: dict[str, Any],
-        prompt_tokens: int,
-        request_id: str,
-        started: float,
-        flavor: Flavor,
-    ) -> HttpResponse:
-        with self._lock:
-            scripted = self._replies.popleft() if self._replies else None
-        try:
-            reply = self._generate(body, prompt_tokens, scripted)
-            shaping: ScriptedFailure | None = getattr(self._current, "failure", None)
-            if shaping is not None and shaping.status == "filtered_completion":
-                details = shaping.details
-                category = details.get("category", "violence")
-                reply = filter_reply(reply, category, details.get("severity", "medium"))
-                self._current.filtered = True
-        except ScriptError as mistake:
-            self.script_errors.append(mistake)
-            return self._finish(
-                request,
-                body,
-                _script_error_response(mistake, request_id),
-                prompt_tokens=prompt_tokens,
-                scripted=scripted.describe() if scripted else None,
-            )
-        spent = prompt_tokens + completion_limit(body, prompt_tokens, self.profile)
-        headers = self._headers(request_id, started, flavor, spent_tokens=spent)
-        description = scripted.describe() if scripted else None
-        tier = served_tier(body)
-        completion_id, created = new_completion_id(), int(time.time())
-        # The log keeps the served bytes as the completion (for a stream, those of the
-        # equivalent chat.completion): it reads them only if someone asks.
-        raw = completion_bytes(
-            reply,
-            completion_id=completion_id,
-            created=created,
-            prompt_tokens=prompt_tokens,
-            profile=self.profile,
-            flavor=flavor,
-            service_tier=tier,
-        )
-        if body.get("stream") is True:
-            options = body.get("stream_options")
-            options = options if isinstance(options, Mapping) else {}
-            obfuscate = options.get("include_obfuscation")
-            events = list(
-                stream_events(
-                    reply,
-                    prompt_tokens=prompt_tokens,
-                    include_usage=options.get("include_usage") is True,
-                    obfuscate=self.stream_obfuscation if obfuscate is None else obfuscate is True,
-                    profile=self.profile,
-                    flavor=flavor,
-                    service_tier=tier,
-                    completion_id=completion_id,
-                    created=created,
-                )
-            )
-            response = HttpResponse(200, [("content-type", EVENT_STREAM), *headers], b"", events)
-        else:
-            response = json_response(200, raw, JSON, headers)
-        return self._finish(
-            request,
-            body,
-            response,
-            prompt_tokens=prompt_tokens,
-            completion=raw,
-            completion_tokens=reply.completion_tokens,
-            scripted=description,
-        )
-
-    def _generate(
-        self, body: dict[str, Any], prompt_tokens: int, scripted: ScriptedReply | None
-    ) -> Reply:
-        intent = scripted.intent_for(body) if scripted is not None else None
-        choices = []
-        digest = request_digest(body)
-        for index in range(choice_count(body)):
-            rng = rng_for(digest, index)
-            chosen = intent if intent is not None else default_intent(body, rng)
-            choices.append(
-                render(chosen, body, prompt_tokens=prompt_tokens, rng=rng, profile=self.profile)
-            )
-        return assemble(choices, body)
 
 
 def _credential(authorization: str) -> str | None:
@@ -742,3 +715,12 @@ def _script_error_response(mistake: ScriptError, request_id: str) -> HttpRespons
     )
     headers = [("x-request-id", request_id), ("x-should-retry", "false")]
     return error_response(error, headers)
+
+
+def _json_or_none(raw: bytes) -> Any:
+    import json
+
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None

@@ -4,38 +4,35 @@
 releases the completion at its output speed (GPT-4o mini: about 202 tokens/s), streamed
 events paced one by one. ``latency_speedup`` divides every wait, so a suite can keep the
 shape of real timing at a tenth of its cost. The waits happen while the body is read, with
-``time.sleep`` for sync readers and ``asyncio.sleep`` for async ones, so neither an event
-loop nor the loopback server is ever blocked.
+the clock's ``sleep`` for sync readers and ``async_sleep`` for async ones, so neither an event
+loop nor the loopback server is ever blocked. The clock is the fake's one injected
+:class:`~minidouble._service._clock.Clock`, so a test runs the pacing on virtual time.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from minidouble._http import HttpResponse
-from minidouble._model._profile import GPT4O_MINI, ModelProfile
+from minidouble._model._profile import ModelProfile
+from minidouble._service._clock import SYSTEM_CLOCK, Clock
 
 __all__ = ["LATENCY_MODES", "LatencyModel", "PacedStream"]
 
 LATENCY_MODES = ("instant", "realistic")
-# Module-level so tests can count the waits without waiting.
-_sleep = time.sleep
-_async_sleep = asyncio.sleep
-_now = time.monotonic
 
 
 @dataclass(frozen=True)
 class LatencyModel:
     time_to_first_token: float
     tokens_per_second: float
+    clock: Clock = SYSTEM_CLOCK
 
     @classmethod
     def from_options(
-        cls, latency: Any, speedup: Any, profile: ModelProfile = GPT4O_MINI
+        cls, latency: Any, speedup: Any, profile: ModelProfile, clock: Clock = SYSTEM_CLOCK
     ) -> LatencyModel | None:
         """The model for the fake's ``latency``/``latency_speedup`` options (None: instant).
 
@@ -58,7 +55,7 @@ class LatencyModel:
                 "every simulated wait ten times shorter)."
             )
         real = profile.latency
-        return cls(real.time_to_first_token / factor, real.tokens_per_second * factor)
+        return cls(real.time_to_first_token / factor, real.tokens_per_second * factor, clock)
 
     def delays(self, pieces: int, completion_tokens: int) -> list[float]:
         """The wait before each of ``pieces`` body pieces: first token, then the output."""
@@ -80,7 +77,7 @@ class LatencyModel:
         else:
             pieces = response.stream
             count = len(pieces) if isinstance(pieces, Sequence) else 1
-        response.stream = PacedStream(pieces, self.delays(count, completion_tokens))
+        response.stream = PacedStream(pieces, self.delays(count, completion_tokens), self.clock)
 
 
 class PacedStream:
@@ -90,14 +87,17 @@ class PacedStream:
     an exception the pieces raise (a simulated cut) passes through at its moment.
     """
 
-    def __init__(self, pieces: Iterable[bytes], delays: Sequence[float]) -> None:
+    def __init__(
+        self, pieces: Iterable[bytes], delays: Sequence[float], clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self._pieces = pieces
         self._delays = list(delays)
+        self._clock = clock
 
     def _deadlines(self) -> Iterator[float]:
         # Waits are kept against absolute deadlines from the first read, so the oversleep
         # of each wait (and the reader's own work) does not add up over a long stream.
-        start = _now()
+        start = self._clock.now()
         for delay in self._delays:
             start += delay
             yield start
@@ -107,17 +107,17 @@ class PacedStream:
     def __iter__(self) -> Iterator[bytes]:
         deadlines = self._deadlines()
         for piece in self._pieces:
-            wait = next(deadlines) - _now()
+            wait = next(deadlines) - self._clock.now()
             if wait > 0:
-                _sleep(wait)
+                self._clock.sleep(wait)
             yield piece
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         deadlines = self._deadlines()
         for piece in self._pieces:
-            wait = next(deadlines) - _now()
+            wait = next(deadlines) - self._clock.now()
             if wait > 0:
-                await _async_sleep(wait)
+                await self._clock.async_sleep(wait)
             yield piece
 
     def close(self) -> None:

@@ -2,25 +2,13 @@
 
 ``_mapping`` rewrites a Responses request as the chat request the model reads (one token
 counter, one generator); ``_validate`` applies the Responses parameter rules; ``_wire`` writes
-the ``response`` object and its typed stream events; ``_handler`` glues them to the app.
+the ``response`` object and its typed stream events; ``_handler`` is the endpoint module the
+route table points at.
 """
 
 from __future__ import annotations
 
-from minidouble._endpoints._responses._handler import (
-    handle_azure_responses,
-    handle_responses,
-    handle_stored_response,
-    stored_responses,
-)
 from minidouble._endpoints._responses._mapping import to_chat_body
 from minidouble._endpoints._responses._validate import check_responses_request
 
-__all__ = [
-    "check_responses_request",
-    "handle_azure_responses",
-    "handle_responses",
-    "handle_stored_response",
-    "stored_responses",
-    "to_chat_body",
-]
+__all__ = ["check_responses_request", "to_chat_body"]

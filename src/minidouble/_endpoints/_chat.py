@@ -1,0 +1,96 @@
+"""``POST /v1/chat/completions`` (and Azure's chat paths): validate, then answer with the engine."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from minidouble._endpoints._protocol import Answer, Exchange, Service
+from minidouble._engine._replies import (
+    Reply,
+    assemble,
+    choice_count,
+    completion_limit,
+    default_intent,
+    render,
+    request_digest,
+    rng_for,
+)
+from minidouble._http import HttpResponse
+from minidouble._model._validate import check_request
+from minidouble._wire._writers import (
+    EVENT_STREAM,
+    JSON,
+    completion_bytes,
+    json_response,
+    new_completion_id,
+    served_tier,
+    stream_events,
+)
+
+__all__ = ["CHAT", "ChatCompletions"]
+
+
+class ChatCompletions:
+    def validate(self, service: Service, exchange: Exchange, body: Any) -> int | None:
+        return check_request(body, path=exchange.request.path, profile=service.profile)
+
+    def respond(
+        self, service: Service, exchange: Exchange, body: dict[str, Any], prompt_tokens: int
+    ) -> Answer:
+        profile = service.profile
+        reply = service.shape_reply(
+            exchange, self._generate(service, exchange, body, prompt_tokens)
+        )
+        spent = prompt_tokens + completion_limit(body, prompt_tokens, profile)
+        headers = service.headers(exchange, spent_tokens=spent)
+        tier = served_tier(body)
+        completion_id, created = new_completion_id(), int(time.time())
+        # The log keeps the served bytes as the completion (for a stream, those of the
+        # equivalent chat.completion): it reads them only if someone asks.
+        raw = completion_bytes(
+            reply,
+            completion_id=completion_id,
+            created=created,
+            prompt_tokens=prompt_tokens,
+            profile=profile,
+            flavor=exchange.flavor,
+            service_tier=tier,
+        )
+        if body.get("stream") is True:
+            options = body.get("stream_options")
+            include_usage = isinstance(options, dict) and options.get("include_usage") is True
+            events = list(
+                stream_events(
+                    reply,
+                    prompt_tokens=prompt_tokens,
+                    include_usage=include_usage,
+                    obfuscate=service.obfuscate(exchange, body),
+                    profile=profile,
+                    flavor=exchange.flavor,
+                    service_tier=tier,
+                    completion_id=completion_id,
+                    created=created,
+                )
+            )
+            response = HttpResponse(200, [("content-type", EVENT_STREAM), *headers], b"", events)
+        else:
+            response = json_response(200, raw, JSON, headers)
+        return Answer(response, raw, reply.completion_tokens)
+
+    def _generate(
+        self, service: Service, exchange: Exchange, body: dict[str, Any], prompt_tokens: int
+    ) -> Reply:
+        intent = service.scripted_intent(exchange, body)
+        choices = []
+        digest = request_digest(body)
+        for index in range(choice_count(body)):
+            rng = rng_for(digest, index)
+            chosen = intent if intent is not None else default_intent(body, rng)
+            choices.append(
+                render(chosen, body, prompt_tokens=prompt_tokens, rng=rng, profile=service.profile)
+            )
+        return assemble(choices, body)
+
+
+CHAT = ChatCompletions()

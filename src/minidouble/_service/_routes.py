@@ -1,0 +1,85 @@
+"""The routing table: (method, path pattern, OpenAI or Azure flavour) → endpoint.
+
+The one place that knows which paths exist. :func:`route` turns a request into a
+:class:`~minidouble._endpoints._protocol.Route` (endpoint, flavour, deployment, path
+parameters) or the error the real gateway answers for a path it does not serve.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from minidouble._endpoints._chat import CHAT
+from minidouble._endpoints._models import MODELS
+from minidouble._endpoints._protocol import Endpoint, Route
+from minidouble._endpoints._responses._handler import RESPONSES, STORED_RESPONSE
+from minidouble._http import HttpRequest
+from minidouble._model._errors import OpenAIError
+from minidouble._model._gateway import azure_error, invalid_url
+from minidouble._wire._writers import OPENAI, Flavor
+
+__all__ = ["ROUTES", "Rule", "route"]
+
+AZURE = Flavor(azure=True)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row of the table. ``path`` uses ``{name}`` for one segment, ``{name...}`` for the
+    rest of the path; a ``{deployment}`` segment names the Azure deployment."""
+
+    methods: Sequence[str]
+    path: str
+    endpoint: Endpoint
+    azure: bool = False
+    # Azure's dated API paths need ``?api-version=``; without it Azure answers 404.
+    api_version: bool = False
+    auth: bool = True
+    # Reachable only through the loopback server, never by in-process interception.
+    loopback_only: bool = False
+
+    def pattern(self) -> re.Pattern[str]:
+        regex = re.sub(r"\\\{(\w+)\\\.\\\.\\\.\\\}", r"(?P<\1>.*)", re.escape(self.path))
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", regex)
+        return re.compile(f"^{regex}$")
+
+
+ROUTES: tuple[Rule, ...] = (
+    Rule(("POST",), "/v1/chat/completions", CHAT),
+    Rule(("POST",), "/v1/responses", RESPONSES),
+    Rule(("GET", "DELETE"), "/v1/responses/{id...}", STORED_RESPONSE),
+    Rule(("GET",), "/v1/models", MODELS),
+    Rule(("GET",), "/v1/models/{id}", MODELS),
+    Rule(("POST",), "/openai/deployments/{deployment}/chat/completions", CHAT, True, True),
+    # Azure's newer v1 API: no api-version, and the body's "model" names the deployment.
+    Rule(("POST",), "/openai/v1/chat/completions", CHAT, True),
+    Rule(("POST",), "/openai/responses", RESPONSES, True, True),
+    Rule(("POST",), "/openai/v1/responses", RESPONSES, True),
+)
+
+_COMPILED = [(rule, rule.pattern()) for rule in ROUTES]
+
+
+def route(request: HttpRequest, *, loopback: bool = False) -> Route | tuple[OpenAIError, Flavor]:
+    """The route ``request`` takes, or the gateway's refusal and the flavour it is sent in."""
+    path = request.path
+    for rule, pattern in _COMPILED:
+        match = pattern.match(path)
+        if match is None or request.method not in rule.methods:
+            continue
+        if rule.loopback_only and not loopback:
+            break
+        if rule.api_version and "api-version" not in request.query:
+            break
+        params = match.groupdict()
+        deployment = params.pop("deployment", None)
+        if rule.azure:
+            flavor = AZURE if deployment is None else Flavor(azure=True, deployment=deployment)
+        else:
+            flavor = OPENAI
+        return Route(rule.endpoint, flavor, deployment, params, rule.auth)
+    if path.startswith("/openai/"):  # every Azure path, and only those
+        return azure_error("404"), AZURE
+    return invalid_url(request.method, path), OPENAI
