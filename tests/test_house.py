@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from minidouble import GPT4O_MINI, FakeGPT4oMini
 from minidouble._http import HttpRequest, HttpResponse
 from minidouble._service._app import GPT4oMiniApp
@@ -139,3 +141,19 @@ def test_the_clock_is_injected_not_patched() -> None:
     now[0] += 60
     assert app.handle(post("/v1/chat/completions", chat_body())).status == 200
     assert app.requests[0].received_at == 100.0
+
+
+def test_loading_a_cassette_leaves_the_garbage_collector_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    path = tmp_path / "c.json"
+    record(path, post("/v1/chat/completions", chat_body()))
+
+    def refuse() -> None:
+        raise AssertionError("minidouble switched the process's garbage collector off")
+
+    monkeypatch.setattr(gc, "disable", refuse)
+    fake = FakeGPT4oMini(cassette=path)
+    assert fake.handle(post("/v1/chat/completions", chat_body())).status == 200

@@ -12,11 +12,9 @@ a string is a frame kept verbatim (``"data: [DONE]\\n\\n"``, ``event:`` lines, c
 from __future__ import annotations
 
 import base64
-import contextlib
-import gc
 import json
 import secrets
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from minidouble._cassettes._errors import CassetteError
@@ -30,7 +28,6 @@ __all__ = [
     "encode_event",
     "encode_request_body",
     "encode_response_body",
-    "gc_paused",
     "parse_document",
     "render_document",
     "split_frames",
@@ -338,25 +335,6 @@ def recorded_prompt_tokens(response: Mapping[str, Any]) -> int | None:
 # Whole documents
 
 
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Hold the cyclic garbage collector while a cassette's objects are built.
-
-    Parsing and checking a large cassette allocates hundreds of thousands of dicts, lists and
-    strings; each 700 allocations wake the collector, which then walks the young objects and
-    now and then the whole heap (in a big test session, most of the load time). JSON trees
-    hold no cycles, so those passes can free nothing.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def _load_json(data: bytes | str) -> Any:
     """The parsed file: pydantic's JSON parser reads it twice as fast as json, from the bytes.
 
@@ -373,8 +351,9 @@ def _load_json(data: bytes | str) -> Any:
 
 def parse_document(data: bytes | str, where: str) -> dict[str, Any]:
     """The document, once its format, version and shape are checked; errors say the cure."""
-    with gc_paused():
-        return _parse_document(data, where)
+    # The garbage collector is left alone: pausing it (gc.disable) would be process-wide and
+    # race with other threads, a price a library must not charge its host for a faster load.
+    return _parse_document(data, where)
 
 
 def _parse_document(data: bytes | str, where: str) -> dict[str, Any]:

@@ -31,7 +31,6 @@ from minidouble._cassettes._format import (
     encode_event,
     encode_request_body,
     encode_response_body,
-    gc_paused,
     parse_document,
     recorded_answer,
     recorded_prompt_tokens,
@@ -216,12 +215,11 @@ class CassetteLayer:
             record_mode == "once" and not exists
         )
         self._document: dict[str, Any] = {"interactions": []}
-        with gc_paused():
-            if exists:
-                self._document = self._read(self.path)
-            self._loaded: list[dict[str, Any]] = self._document["interactions"]
-            self._keys = [self._stored_key(i) for i in self._loaded] if self._replaying else []
-            self._index = RequestIndex(self._keys)
+        if exists:
+            self._document = self._read(self.path)
+        self._loaded: list[dict[str, Any]] = self._document["interactions"]
+        self._keys = [self._stored_key(i) for i in self._loaded] if self._replaying else []
+        self._index = RequestIndex(self._keys)
         self._new: list[tuple[int, dict[str, Any]]] = []
         self._orders = 0
         self._open_streams = 0
