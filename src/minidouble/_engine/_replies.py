@@ -16,11 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from minidouble._engine._ids import new_call_id
 from minidouble._engine._schema_values import SchemaValueError, generate
 from minidouble._model._profile import GPT4O_MINI, ModelProfile
 from minidouble._model._tokenizer import encode, encoding
 from minidouble._model._tokens import text_of_content
-from minidouble._wire._writers import new_call_id
 
 __all__ = [
     "Choice",

@@ -26,6 +26,7 @@ from minidouble._model._gateway import (
 )
 from minidouble._model._profile import GPT4O_MINI, ModelProfile
 from minidouble._service._ratelimit import Rejection, go_duration, wait_millis
+from minidouble._wire._writers import azure_filter_results
 
 __all__ = [
     "FAULT_STATUSES",
@@ -421,26 +422,6 @@ def _then_cut(pieces: Sequence[bytes]) -> Iterator[bytes]:
 AZURE_FILTER_CATEGORIES = ("hate", "jailbreak", "self_harm", "sexual", "violence")
 AZURE_SEVERITIES = ("safe", "low", "medium", "high")
 _FILTER_DOCS = "https://go.microsoft.com/fwlink/?linkid=2198766"
-
-
-def azure_filter_results(category: str | None, severity: str, *, prompt: bool) -> dict[str, Any]:
-    """Azure's per-category verdicts with ``category`` filtered (``None``: all safe).
-
-    Prompt verdicts include the jailbreak detector; completion verdicts include the
-    protected-material detectors instead.
-    """
-    results: dict[str, Any] = {}
-    for name in ("hate", "jailbreak", "protected_material_code", "protected_material_text",
-                 "self_harm", "sexual", "violence"):  # fmt: skip
-        detector = name == "jailbreak" or name.startswith("protected_material")
-        if (name == "jailbreak") != prompt and detector:
-            continue
-        hit = name == category
-        if detector:
-            results[name] = {"filtered": hit, "detected": hit}
-        else:
-            results[name] = {"filtered": hit, "severity": severity if hit else "safe"}
-    return results
 
 
 def filtered_prompt(category: str, severity: str) -> Fault:

@@ -8,9 +8,7 @@ indentation and the trailing newline, because code under test and cassettes comp
 from __future__ import annotations
 
 import json
-import os
 import random
-import string
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -18,18 +16,19 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring as _encode_string
 from typing import TYPE_CHECKING, Any
 
+from minidouble._engine._ids import _BASE62, new_call_id, new_completion_id, new_request_id
 from minidouble._http import HttpResponse
 from minidouble._model._errors import OpenAIError
 from minidouble._model._profile import GPT4O_MINI, ModelProfile
-from minidouble._service._faults import azure_filter_results
 
-if TYPE_CHECKING:  # the engine imports this module for ids
+if TYPE_CHECKING:  # types only: writing a reply needs no engine code at run time
     from minidouble._engine._replies import Choice, Piece, Reply, TokenLogprob, ToolCall
 
 __all__ = [
     "ChunkWriter",
     "Flavor",
     "api_headers",
+    "azure_filter_results",
     "completion_body",
     "completion_bytes",
     "error_response",
@@ -40,34 +39,14 @@ __all__ = [
     "stream_events",
 ]
 
-_BASE62 = string.ascii_letters + string.digits
-# Random bytes map onto base62 through a table (a slight bias towards the first 8 letters is
-# harmless in an id and keeps id minting off the hot path's profile).
-_BASE62_TABLE = bytes((_BASE62 * 5)[:256], "ascii")
 # Obfuscation padding lengths must differ between requests, not be reproducible: a private
 # generator keeps them off the seeded one the engine uses for the reply itself.
 _ids = random.Random()
 
 
-def _base62(length: int) -> str:
-    return os.urandom(length).translate(_BASE62_TABLE).decode("ascii")
-
-
 JSON = "application/json"
 JSON_UTF8 = "application/json; charset=utf-8"
 EVENT_STREAM = "text/event-stream; charset=utf-8"
-
-
-def new_completion_id() -> str:
-    return "chatcmpl-" + _base62(29)
-
-
-def new_call_id() -> str:
-    return "call_" + _base62(24)
-
-
-def new_request_id() -> str:
-    return "req_" + os.urandom(16).hex()
 
 
 @dataclass(frozen=True)
@@ -705,3 +684,23 @@ def stream_events(
     if include_usage:
         yield writer.chunk([], usage_block(prompt_tokens, reply))
     yield DONE_EVENT
+
+
+def azure_filter_results(category: str | None, severity: str, *, prompt: bool) -> dict[str, Any]:
+    """Azure's per-category verdicts with ``category`` filtered (``None``: all safe).
+
+    Prompt verdicts include the jailbreak detector; completion verdicts include the
+    protected-material detectors instead.
+    """
+    results: dict[str, Any] = {}
+    for name in ("hate", "jailbreak", "protected_material_code", "protected_material_text",
+                 "self_harm", "sexual", "violence"):  # fmt: skip
+        detector = name == "jailbreak" or name.startswith("protected_material")
+        if (name == "jailbreak") != prompt and detector:
+            continue
+        hit = name == category
+        if detector:
+            results[name] = {"filtered": hit, "detected": hit}
+        else:
+            results[name] = {"filtered": hit, "severity": severity if hit else "safe"}
+    return results
