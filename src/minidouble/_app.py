@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from minidouble._budget import Budget, Usage, usage_of, whole_number
+from minidouble._budget import Budget, Usage, usage_of
 from minidouble._engine import (
     Reply,
     assemble,
@@ -710,10 +710,10 @@ def _credential(authorization: str) -> str | None:
 
 
 def _limit(name: str, value: Any) -> int | None:
-    """A rate limit option as an int (the command line gives strings), checked."""
+    """A rate limit option, checked (strings are parsed where they enter: ``_options``)."""
     if value is None:
         return None
-    number = whole_number(value)
+    number = value if isinstance(value, int) and not isinstance(value, bool) else None
     if number is None or number < 1:
         raise ValueError(
             f"minidouble: {name}={value!r} is not a rate limit; expected a whole number >= 1 "
