@@ -12,7 +12,9 @@ if TYPE_CHECKING:
     from minidouble._cassettes import CassetteWarning
     from minidouble._errors import OpenAIError
     from minidouble._fake import FakeCheckError, FakeGPT4oMini, ResilienceError
+    from minidouble._options import Options, mark
     from minidouble._profile import GPT4O_MINI, ModelProfile
+    from minidouble._scripting import ToolCall
     from minidouble._tokens import count_prompt_tokens
     from minidouble._validate import validate_request
 
@@ -23,8 +25,11 @@ __all__ = [
     "FakeGPT4oMini",
     "ModelProfile",
     "OpenAIError",
+    "Options",
     "ResilienceError",
+    "ToolCall",
     "count_prompt_tokens",
+    "mark",
     "validate_request",
 ]
 
@@ -38,6 +43,9 @@ _LAZY = {
     "GPT4O_MINI": "minidouble._profile",
     "ModelProfile": "minidouble._profile",
     "OpenAIError": "minidouble._errors",
+    "Options": "minidouble._options",
+    "ToolCall": "minidouble._scripting",
+    "mark": "minidouble._options",
     "count_prompt_tokens": "minidouble._tokens",
     "validate_request": "minidouble._validate",
 }

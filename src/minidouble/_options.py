@@ -242,6 +242,7 @@ class OptionSpec:
     default_doc: str  # the default, as the docs table says it
     where: frozenset[Surface]
     metavar: str = "VALUE"
+    example: str = ""  # a value as typed on a command line, for the docs' tables
     # A list option's flags take one item each and repeat: --azure-deployment A --azure-...
     flag_name: str | None = None
     # Configures the cassette: meaningless (and refused) without one.
@@ -297,6 +298,7 @@ class Options:
             "the only API key accepted; others get the real invalid_api_key 401",
             "any non-empty key",
             metavar="KEY",
+            example="sk-project-key",
         ),
     )
     azure_deployments: Collection[str] | None = field(
@@ -307,6 +309,7 @@ class Options:
             "others get Azure's DeploymentNotFound",
             "every name exists",
             metavar="NAME",
+            example="my-gpt-4o-mini",
             flag_name="azure-deployment",
         ),
     )
@@ -326,6 +329,7 @@ class Options:
             "enforce this requests-per-minute limit with the real 429s and x-ratelimit-* headers",
             "not enforced",
             metavar="N",
+            example="500",
         ),
     )
     tokens_per_minute: int | None = field(
@@ -335,6 +339,7 @@ class Options:
             "enforce this tokens-per-minute limit with the real 429s and x-ratelimit-* headers",
             "not enforced",
             metavar="N",
+            example="200000",
         ),
     )
     clock: Callable[[], float] | None = field(
@@ -353,6 +358,7 @@ class Options:
             "'instant', or 'realistic': the real time to first token, then about 202 tokens/s",
             '`"instant"`',
             metavar="MODE",
+            example="realistic",
         ),
     )
     latency_speedup: float = field(
@@ -362,6 +368,7 @@ class Options:
             "divide every simulated wait by this factor",
             "`1`",
             metavar="FACTOR",
+            example="10",
         ),
     )
     budget_usd: Decimal | float | str | None = field(
@@ -372,6 +379,7 @@ class Options:
             "test (minidouble serve reports it at exit, with status 1)",
             "none",
             metavar="DOLLARS",
+            example="0.05",
         ),
     )
     budget_tokens: int | None = field(
@@ -382,6 +390,7 @@ class Options:
             "reports it at exit, with status 1)",
             "none",
             metavar="N",
+            example="50000",
         ),
     )
     profile: ModelProfile | None = field(
@@ -402,6 +411,7 @@ class Options:
             "no cassette",
             where=frozenset({"marker", "serve"}),
             metavar="FILE",
+            example="cassettes/chat.json",
         ),
     )
     record_mode: RecordMode = field(
@@ -411,6 +421,7 @@ class Options:
             "cassette record mode: none (replay only), once, new_episodes or all",
             '`"none"`',
             metavar="MODE",
+            example="once",
             needs_cassette=True,
         ),
     )
@@ -422,6 +433,7 @@ class Options:
             "request https://api.openai.com/v1)",
             "the request's host",
             metavar="URL",
+            example="https://api.openai.com/v1",
             needs_cassette=True,
         ),
     )
@@ -433,6 +445,7 @@ class Options:
             "/messages/*/name (a flag takes one and repeats)",
             "none",
             metavar="POINTER",
+            example="/metadata/run_id",
             needs_cassette=True,
         ),
     )
@@ -452,6 +465,7 @@ class Options:
             "'off' replays instantly; 'recorded' waits as long as the upstream took",
             '`"off"`',
             metavar="TIMING",
+            example="recorded",
             needs_cassette=True,
         ),
     )
@@ -604,7 +618,7 @@ def _dest(name: str, prefix: str) -> str:
 def add_arguments(add: Callable[..., Any], surface: Surface, prefix: str, dest: str) -> None:
     """Add every option of ``surface`` to an argparse-like parser through ``add``.
 
-    Switches become ``--x/--no-x`` (the command line can then undo a TOML ``true``); list
+    Switches come as ``--x`` and ``--no-x`` (so a command line can undo a TOML ``true``); list
     options repeat; every value is kept as the string typed and parsed by
     :func:`parsed_arguments`, so errors name the flag and say what was expected.
     """
@@ -613,7 +627,10 @@ def add_arguments(add: Callable[..., Any], surface: Surface, prefix: str, dest: 
         described = f"{spec.help} (default: {spec.default_doc.strip('`')})"
         common: dict[str, Any] = {"dest": _dest(name, dest), "default": None, "help": described}
         if spec.kind is _BOOL:
-            add(flag(name, prefix), action=argparse.BooleanOptionalAction, **common)
+            # --x and --no-x under the surface's one prefix (--minidouble-no-x, not --no-...)
+            add(flag(name, prefix), action="store_const", const=True, **common)
+            opposite = {**common, "help": f"the opposite of {flag(name, prefix)}"}
+            add(flag(name, prefix + "no-"), action="store_const", const=False, **opposite)
         elif spec.flag_name is not None or spec.kind is _POINTERS:
             add(flag(name, prefix), action="append", metavar=spec.metavar, **common)
         else:
