@@ -563,3 +563,70 @@ def test_every_option_is_named_in_the_readme_and_the_pages() -> None:
     assert [n for n in SPECS if f"`{n}`" not in fixtures] == []
     assert [n for n in exposed("serve") if f"`{flag(n)}" not in server] == []
     assert "minidouble serve --help" in readme and "docs/server.md" in readme
+
+
+# --- minidouble serve as a record/replay proxy, end to end ----------------------------------
+
+HELLO = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello!"}]}
+
+
+def _serving(*flags: str) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "minidouble", "serve", "--port=0", *flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    assert first.startswith("minidouble: a fake GPT-4o mini is serving at "), first
+    return process, first.rsplit(" ", 1)[1].strip()
+
+
+def _ask(base_url: str) -> dict[str, Any]:
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(
+        base_url + "/chat/completions",
+        data=json.dumps(HELLO).encode(),
+        headers={"Authorization": "Bearer sk-test", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer: dict[str, Any] = json.loads(response.read())
+    return answer
+
+
+def _stop(process: subprocess.Popen[str], signal_number: int) -> tuple[str, str]:
+    process.send_signal(signal_number)
+    return process.communicate(timeout=60)
+
+
+def test_serve_records_through_an_upstream_and_replays_offline(tmp_path: Path) -> None:
+    import signal
+
+    cassette = tmp_path / "served.json"
+    upstream = FakeGPT4oMini(allow_unused=True)
+    with upstream.serve() as live:
+        upstream.reply("recorded answer")
+        process, base_url = _serving(
+            *("--cassette", str(cassette), "--record-mode=once", "--upstream", live.base_url),
+            "--budget-tokens=1",
+        )
+        try:
+            assert _ask(base_url)["choices"][0]["message"]["content"] == "recorded answer"
+        finally:
+            out, err = _stop(process, signal.SIGTERM)
+    # SIGTERM saved the recording, and the exceeded budget is the exit status.
+    assert process.returncode == 1, err
+    assert "over its budget of 1 (budget_tokens)" in err
+    assert out.rstrip().endswith("minidouble: stopped")
+    assert cassette.is_file()
+    process, base_url = _serving("--cassette", str(cassette))  # replay only: no upstream
+    try:
+        assert _ask(base_url)["choices"][0]["message"]["content"] == "recorded answer"
+    finally:
+        out, err = _stop(process, signal.SIGINT)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -129,13 +129,40 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"minidouble: a fake GPT-4o mini is serving at {base_url}")
     print(_SERVE_EXAMPLE.format(base_url=base_url), flush=True)
     server = build_uvicorn_server(asgi_app(handle, blocking=fake.blocking), quiet=False)
+    # uvicorn shuts down gracefully on SIGTERM too, then re-raises it: met with the default
+    # handler, that would end the process before a recording cassette is saved.
+    restore = _on_sigterm_raise()
     try:
         server.run(sockets=[listener])
-    except KeyboardInterrupt:
-        pass  # uvicorn re-raises the Ctrl-C it handled; the shutdown was already clean
+    except (KeyboardInterrupt, _Terminated):
+        pass  # uvicorn re-raises the signal it handled; the shutdown was already clean
     finally:
         listener.close()
+        restore()
     return _serve_stopped(fake)
+
+
+class _Terminated(Exception):
+    """SIGTERM, as an exception the server's shutdown path can catch."""
+
+
+def _on_sigterm_raise() -> Callable[[], None]:
+    """Make SIGTERM raise :class:`_Terminated`; returns what undoes it."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # signal handlers belong to the main thread
+
+    def terminated(signum: int, frame: Any) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
 
 
 def _serve_stopped(fake: Any) -> int:
