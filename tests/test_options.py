@@ -100,7 +100,8 @@ _BOOL = _options._BOOL
 def _subcommand(name: str) -> Any:
     parser = build_parser()
     (commands,) = [a for a in parser._actions if a.dest == "command"]
-    return commands.choices[name]  # type: ignore[attr-defined]
+    choices: dict[str, Any] = commands.choices  # type: ignore[assignment]
+    return choices[name]
 
 
 def test_serve_flags_reach_the_fake() -> None:
@@ -125,7 +126,7 @@ def test_serve_flags_reach_the_fake() -> None:
     fake = FakeGPT4oMini(allow_unused=True, **options)
     app = fake.app
     assert app.api_key == "sk-only"
-    assert app.azure_deployments == {"a", "b"}
+    assert app.azure_deployments == frozenset({"a", "b"})
     assert app.stream_obfuscation is False
     assert (app.limiter.requests_per_minute, app.limiter.tokens_per_minute) == (3, 9000)
     assert app.latency is not None and app.latency.tokens_per_second == pytest.approx(202 * 20)
@@ -234,7 +235,7 @@ def test_stream_obfuscation_false_as_a_string_is_no_longer_true() -> None:
 )
 def test_python_values_are_checked_at_the_constructor(keyword: str, value: object) -> None:
     with pytest.raises(OptionError, match=rf"^minidouble: FakeGPT4oMini\({keyword}=\.\.\.\)"):
-        FakeGPT4oMini(**{keyword: value})
+        FakeGPT4oMini(**dict[str, Any]({keyword: value}))
 
 
 def test_a_misspelt_keyword_suggests_the_right_one() -> None:

@@ -19,7 +19,6 @@ This module is imported at pytest start-up: it must stay light (no pytest, no pr
 from __future__ import annotations
 
 import argparse
-import difflib
 import math
 import os
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -510,6 +509,8 @@ def check_names(names: Iterable[str], where: str = "FakeGPT4oMini") -> None:
     unknown = sorted(set(names) - set(SPECS))
     if not unknown:
         return
+    import difflib
+
     hints = []
     for name in unknown:
         close = difflib.get_close_matches(name, SPECS, n=1)
