@@ -1,4 +1,4 @@
-"""The docs site (mkdocs.yml) lists every page, and its plugin reference matches the plugin.
+"""The docs site (mkdocs.yml) and the README list every page; the plugin reference is complete.
 
 `mkdocs build --strict` (run by .ci/run) fails on a nav entry whose file is missing but only
 notes a page left out of the nav; this test makes a forgotten page fail, and names its file.
@@ -83,3 +83,12 @@ def test_plugin_reference_lists_every_option_and_fixture() -> None:
     if "`@pytest.mark.gpt4o_mini(" not in page:
         undocumented.append("the gpt4o_mini marker")
     assert not undocumented, f"docs/api-pytest-plugin.md has no row for {undocumented}"
+
+
+def test_readme_links_every_page() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    unlinked = sorted(page for page in _pages() if f"](docs/{page})" not in readme)
+    assert not unlinked, (
+        f"minidouble: README.md does not link docs page(s) {unlinked}; add each to its "
+        "Documentation section, under the same heading as in the nav of mkdocs.yml."
+    )
