@@ -518,9 +518,22 @@ def generated_tables() -> dict[str, str]:
     for name in exposed("serve"):
         spec = SPECS[name]
         serve.append(f"| {_flag_cell(name, '--')} | {spec.default_doc} | {_cell(spec.help)} |")
+    # The plugin's reference: one row per flag (a switch's --minidouble-no-* form too).
+    plugin = ["| command line | `[tool.minidouble]` key | effect |", "| --- | --- | --- |"]
+    for name in exposed("pytest"):
+        spec = SPECS[name]
+        if spec.kind is _BOOL:
+            for prefix, value in (("--minidouble-", True), ("--minidouble-no-", False)):
+                key = f"`{name} = {str(value).lower()}`"
+                effect = spec.help if value else f"the opposite of `{flag(name, '--minidouble-')}`"
+                plugin.append(f"| `{flag(name, prefix)}` | {key} | {_cell(effect)} |")
+            continue
+        shown = f"`{flag(name, '--minidouble-')} {spec.metavar}`"
+        plugin.append(f"| {shown} | `{_toml(name)}` | {_cell(spec.help)} |")
     return {
         "keywords": "\n".join(keywords),
         "pytest options": "\n".join(run_wide),
+        "plugin options": "\n".join(plugin),
         "serve flags": "\n".join(serve),
     }
 
@@ -530,7 +543,12 @@ _GENERATED = re.compile(
     r"(<!-- end of generated table -->)",
     re.DOTALL,
 )
-PAGES = {"keywords": "fixtures.md", "pytest options": "fixtures.md", "serve flags": "server.md"}
+PAGES = {
+    "keywords": "fixtures.md",
+    "pytest options": "fixtures.md",
+    "plugin options": "api-pytest-plugin.md",
+    "serve flags": "server.md",
+}
 
 
 def test_docs_tables_are_generated_from_the_definition() -> None:

@@ -106,6 +106,11 @@ class FakeGPT4oMini(Scripting):
     (by default the host the request named); ``cassette_ignore`` lists JSON pointers left out
     of matching; ``cassette_strict=True`` fails on unused interactions and drifted usage;
     ``cassette_timing="recorded"`` replays at the recorded pace instead of instantly.
+
+    Every keyword is typed (mypy and IDEs check them) and checked at once: a misspelt one
+    names the closest spelling, a bad value what was expected. ``fake.options`` holds them
+    (a frozen :class:`minidouble.Options`); the ``gpt4o_mini`` marker, ``[tool.minidouble]``,
+    the ``--minidouble-*`` options and ``minidouble serve``'s flags take the same keywords.
     """
 
     @_named_unknown_options
