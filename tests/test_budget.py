@@ -9,6 +9,7 @@ import pytest
 
 from minidouble._fake import FakeCheckError, FakeGPT4oMini
 from minidouble._model._profile import GPT4O_MINI
+from minidouble._options import parse_values
 from minidouble._service._app import GPT4oMiniApp
 from minidouble._service._budget import Budget, Usage
 from tests.behaviour.helpers import chat_request, user
@@ -134,7 +135,15 @@ def test_bad_budgets_are_refused(usd: object, tokens: object) -> None:
 
 
 def test_budget_strings_from_the_command_line() -> None:
-    assert Budget.from_options("$0.25", "1000") == Budget(Decimal("0.25"), 1000)
+    # Parsed where they enter, by the one definition of the options; the budget takes the
+    # typed values and refuses strings.
+    typed = parse_values({"budget_usd": "$0.25", "budget_tokens": "1000"}, str)
+    assert Budget.from_options(typed["budget_usd"], typed["budget_tokens"]) == Budget(
+        Decimal("0.25"), 1000
+    )
+    for usd, tokens in (("$0.25", None), (None, "1000")):
+        with pytest.raises(ValueError, match=r"^minidouble: budget_"):
+            Budget.from_options(usd, tokens)
 
 
 def test_rate_limits_and_latency_from_the_command_line(pytester: pytest.Pytester) -> None:
@@ -162,5 +171,11 @@ def test_rate_limits_and_latency_from_the_command_line(pytester: pytest.Pytester
     )
     result.assert_outcomes(passed=1)
     wrong = pytester.runpytest("-p", "no:cacheprovider", "--minidouble-latency=sluggish")
-    wrong.assert_outcomes(errors=1)
-    wrong.stdout.fnmatch_lines(["*minidouble: latency='sluggish' is not a latency mode*"])
+    # Refused once, at start-up, naming the option (not at every test's setup).
+    assert wrong.ret == pytest.ExitCode.USAGE_ERROR
+    wrong.stderr.fnmatch_lines(
+        [
+            "*minidouble: --minidouble-latency: expected one of 'instant', 'realistic', got "
+            "'sluggish'*"
+        ]
+    )

@@ -58,14 +58,15 @@ def test_realistic_plan_uses_the_profiles_numbers() -> None:
 
 
 def test_speedup_divides_every_wait() -> None:
-    model = LatencyModel.from_options("realistic", "10", GPT4O_MINI)
+    model = LatencyModel.from_options("realistic", 10, GPT4O_MINI)
     assert model is not None
     assert model.time_to_first_token == pytest.approx(0.035)
     assert model.tokens_per_second == pytest.approx(2020.0)
 
 
 @pytest.mark.parametrize(
-    ("latency", "speedup"), [("slow", 1), ("realistic", 0), ("realistic", "fast"), (3, 1)]
+    ("latency", "speedup"),
+    [("slow", 1), ("realistic", 0), ("realistic", "fast"), (3, 1), ("realistic", "10")],
 )
 def test_bad_latency_options(latency: Any, speedup: Any) -> None:
     with pytest.raises(ValueError, match=r"^minidouble: latency"):

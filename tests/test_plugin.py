@@ -259,15 +259,3 @@ def test_xdist_workers_report_to_one_summary(suite: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         ["4 request(s) in 4 test(s): 36 prompt + *", "*test_many[[]0]: 1 request(s), 9 prompt*"]
     )
-
-
-def test_every_option_and_keyword_is_documented() -> None:
-    from pathlib import Path
-
-    from minidouble._fake import accepted_options
-    from minidouble.plugin import _OPTIONS
-
-    page = (Path(__file__).parent.parent / "docs" / "fixtures.md").read_text(encoding="utf-8")
-    missing = [option.cli for option in _OPTIONS if f"`{option.cli}" not in page]
-    missing += [f"`{key}`" for key in accepted_options() if f"`{key}`" not in page]
-    assert not missing, f"add these to docs/fixtures.md's tables: {missing}"

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from minidouble._model._errors import OpenAIError
     from minidouble._model._profile import GPT4O_MINI, ModelProfile
     from minidouble._model._tokens import count_prompt_tokens
+    from minidouble._options import Options, mark
+    from minidouble._scripting import ToolCall
     from minidouble._validation import validate_request
 
 __all__ = [
@@ -23,8 +25,11 @@ __all__ = [
     "FakeGPT4oMini",
     "ModelProfile",
     "OpenAIError",
+    "Options",
     "ResilienceError",
+    "ToolCall",
     "count_prompt_tokens",
+    "mark",
     "validate_request",
 ]
 
@@ -40,6 +45,9 @@ _LAZY = {
     "OpenAIError": "minidouble._model._errors",
     "count_prompt_tokens": "minidouble._model._tokens",
     "validate_request": "minidouble._validation",
+    "Options": "minidouble._options",
+    "ToolCall": "minidouble._scripting",
+    "mark": "minidouble._options",
 }
 
 

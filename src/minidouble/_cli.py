@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 
 def _load_json(path: str) -> Any:
@@ -99,8 +99,10 @@ _SERVE_LOG_KEPT = 1024
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from minidouble._cassettes import CassetteError
     from minidouble._fake import FakeGPT4oMini
     from minidouble._http import HttpRequest, HttpResponse
+    from minidouble._options import OptionError, serve_arguments
     from minidouble._transports._server import (
         asgi_app,
         bind_socket,
@@ -108,8 +110,14 @@ def _serve(args: argparse.Namespace) -> int:
         format_base_url,
     )
 
-    options = {} if args.api_key is None else {"api_key": args.api_key}
-    fake = FakeGPT4oMini(allow_unused=True, **options)
+    try:
+        own, options = serve_arguments(args)
+        # A server has no end of test to judge unused scripts at.
+        fake = FakeGPT4oMini(allow_unused=True, **options)
+    except (OptionError, TypeError, CassetteError) as exc:
+        # A bad flag value, or a cassette that cannot be used: a start-up error, no traceback.
+        print(exc, file=sys.stderr)
+        return 2
     log = fake.requests
 
     def handle(request: HttpRequest) -> HttpResponse:
@@ -119,25 +127,90 @@ def _serve(args: argparse.Namespace) -> int:
         return response
 
     try:
-        listener = bind_socket(args.host, args.port)
+        listener = bind_socket(own["host"], own["port"])
     except OSError as exc:
         raise SystemExit(exc.strerror) from exc
-    base_url = format_base_url(args.host, listener.getsockname()[1])
+    base_url = format_base_url(own["host"], listener.getsockname()[1])
     print(f"minidouble: a fake GPT-4o mini is serving at {base_url}")
     print(_SERVE_EXAMPLE.format(base_url=base_url), flush=True)
     server = build_uvicorn_server(asgi_app(handle, blocking=fake.blocking), quiet=False)
+    # uvicorn shuts down gracefully on SIGTERM too, then re-raises it: met with the default
+    # handler, that would end the process before a recording cassette is saved.
+    restore = _on_sigterm_raise()
     try:
         server.run(sockets=[listener])
-    except KeyboardInterrupt:
-        pass  # uvicorn re-raises the Ctrl-C it handled; the shutdown was already clean
+    except (KeyboardInterrupt, _Terminated):
+        pass  # uvicorn re-raises the signal it handled; the shutdown was already clean
     finally:
         listener.close()
+        restore()
+    return _serve_stopped(fake)
+
+
+class _Terminated(Exception):
+    """SIGTERM, as an exception the server's shutdown path can catch."""
+
+
+def _on_sigterm_raise() -> Callable[[], None]:
+    """Make SIGTERM raise :class:`_Terminated`; returns what undoes it."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # signal handlers belong to the main thread
+
+    def terminated(signum: int, frame: Any) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
+
+
+def _serve_stopped(fake: Any) -> int:
+    """Save a recording cassette and report what the budgets or the cassette found."""
+    problems = [*fake.app.budget_overruns()]
+    cassette_problem = fake.close_cassette()
+    if cassette_problem is not None:
+        problems.append(cassette_problem)
+    for problem in problems:
+        print(problem, file=sys.stderr)
     print("minidouble: stopped", flush=True)
-    return 0
+    return 1 if problems else 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as minidouble's messages: what was wrong, and where the flags are listed."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        hint = ""
+        if message.startswith("unrecognized arguments:"):
+            import difflib
+
+            known = _option_strings(self)
+            for word in message.split(":", 1)[1].split():
+                close = difflib.get_close_matches(word.split("=")[0], known, n=1)
+                if close:
+                    hint += f" Did you mean {close[0]} (for {word})?"
+        self.exit(2, f"minidouble: {message}.{hint} `{self.prog} --help` lists what it takes.\n")
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    """Every flag of ``parser`` and its subcommands (unknown flags surface at the top)."""
+    found = list(parser._option_string_actions)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                found += _option_strings(child)
+    return found
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="minidouble", description=__doc__)
+    parser = _Parser(prog="minidouble", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     tokens = commands.add_parser(
         "tokens", help="prompt tokens, room left, cost and the first error of a request body"
@@ -152,11 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve", help="run a fake GPT-4o mini on a local port for any OpenAI-compatible client"
     )
-    serve.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port, 0 for any (default 8000)")
-    serve.add_argument(
-        "--api-key", default=None, help="the only key accepted (default: any non-empty key)"
-    )
+    from minidouble._options import add_serve_arguments
+
+    # Generated from the one definition of the options (and the serve-only flags there).
+    add_serve_arguments(serve)
     serve.set_defaults(handler=_serve)
     _add_cassette_commands(commands)
     _add_drift_command(commands)

@@ -8,37 +8,37 @@ the handler's own, so both modes see the same queue and the same log.
 
 from __future__ import annotations
 
-import inspect
+import functools
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
+from decimal import Decimal
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, ParamSpec
 
 from minidouble._http import HttpRequest, HttpResponse
+from minidouble._options import (
+    SPECS,
+    CassetteTiming,
+    LatencyMode,
+    Options,
+    RecordMode,
+    check_names,
+    check_values,
+)
+from minidouble._scripting import Scripting
 from minidouble._transports._server import LoopbackServer
 
 if TYPE_CHECKING:
     from minidouble._cassettes import CassetteLayer
+    from minidouble._model._profile import ModelProfile
     from minidouble._service._app import GPT4oMiniApp
     from minidouble._service._budget import Usage
     from minidouble._service._resilience import ResilienceReport
     from minidouble._service._script import RecordedRequest
 
 __all__ = ["FakeCheckError", "FakeGPT4oMini", "FakeServer", "ResilienceError"]
-
-# Keyword arguments the fake itself takes; the rest configure the request handler.
-_FAKE_OPTIONS = (
-    "allow_unused",
-    # Cassettes (docs/cassettes.md): record live sessions, replay them offline.
-    "cassette",
-    "record_mode",
-    "upstream",
-    "cassette_ignore",
-    "cassette_strict",
-    "cassette_timing",
-)
 
 _claim_lock = threading.Lock()
 _intercepting: FakeGPT4oMini | None = None
@@ -54,29 +54,44 @@ class ResilienceError(AssertionError):
 
 def accepted_options() -> list[str]:
     """Every keyword ``FakeGPT4oMini`` (and so the ``gpt4o_mini`` marker) accepts."""
+    return sorted(SPECS)
+
+
+def _build_app(options: Options) -> GPT4oMiniApp:
+    from minidouble._model._profile import GPT4O_MINI
     from minidouble._service._app import GPT4oMiniApp
 
-    parameters = inspect.signature(GPT4oMiniApp).parameters
-    app_options = [
-        name for name, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY
-    ]
-    return sorted([*_FAKE_OPTIONS, *app_options])
+    return GPT4oMiniApp(
+        api_key=options.api_key,
+        azure_deployments=options.azure_deployments,
+        stream_obfuscation=options.stream_obfuscation,
+        requests_per_minute=options.requests_per_minute,
+        tokens_per_minute=options.tokens_per_minute,
+        clock=options.clock,
+        latency=options.latency,
+        latency_speedup=options.latency_speedup,
+        budget_usd=options.budget_usd,
+        budget_tokens=options.budget_tokens,
+        profile=GPT4O_MINI if options.profile is None else options.profile,
+    )
 
 
-def _build_app(options: dict[str, Any]) -> GPT4oMiniApp:
-    from minidouble._service._app import GPT4oMiniApp
-
-    unknown = sorted(set(options) - set(accepted_options()))
-    if unknown:
-        raise TypeError(
-            f"minidouble: FakeGPT4oMini got unknown option(s) {', '.join(unknown)}; it accepts "
-            f"{', '.join(accepted_options())}. Check the spelling (the gpt4o_mini marker takes "
-            "the same keywords)."
-        )
-    return GPT4oMiniApp(**options)
+_P = ParamSpec("_P")
 
 
-class FakeGPT4oMini:
+def _named_unknown_options(init: Callable[_P, None]) -> Callable[_P, None]:
+    """Refuse a misspelt keyword with minidouble's message (the closest spelling, the list)
+    instead of Python's bare TypeError; the signature stays the typed one."""
+
+    @functools.wraps(init)
+    def checked(*args: _P.args, **kwargs: _P.kwargs) -> None:
+        check_names(kwargs)
+        init(*args, **kwargs)
+
+    return checked
+
+
+class FakeGPT4oMini(Scripting):
     """A fake GPT-4o mini: real limits, real errors, real token counts, scripted answers.
 
     Use it as a context manager (sync or async) to intercept in-process, or call
@@ -91,21 +106,42 @@ class FakeGPT4oMini:
     (by default the host the request named); ``cassette_ignore`` lists JSON pointers left out
     of matching; ``cassette_strict=True`` fails on unused interactions and drifted usage;
     ``cassette_timing="recorded"`` replays at the recorded pace instead of instantly.
+
+    Every keyword is typed (mypy and IDEs check them) and checked at once: a misspelt one
+    names the closest spelling, a bad value what was expected. ``fake.options`` holds them
+    (a frozen :class:`minidouble.Options`); the ``gpt4o_mini`` marker, ``[tool.minidouble]``,
+    the ``--minidouble-*`` options and ``minidouble serve``'s flags take the same keywords.
     """
 
+    @_named_unknown_options
     def __init__(
         self,
         *,
         allow_unused: bool = False,
+        api_key: str | None = None,
+        azure_deployments: Collection[str] | None = None,
+        stream_obfuscation: bool = True,
+        requests_per_minute: int | None = None,
+        tokens_per_minute: int | None = None,
+        clock: Callable[[], float] | None = None,
+        latency: LatencyMode = "instant",
+        latency_speedup: float = 1.0,
+        budget_usd: Decimal | float | str | None = None,
+        budget_tokens: int | None = None,
+        profile: ModelProfile | None = None,
         cassette: str | os.PathLike[str] | None = None,
-        record_mode: str | None = None,
+        record_mode: RecordMode = "none",
         upstream: str | None = None,
         cassette_ignore: Sequence[str] = (),
         cassette_strict: bool = False,
-        cassette_timing: str = "off",
-        **options: Any,
+        cassette_timing: CassetteTiming = "off",
     ) -> None:
-        self.allow_unused = allow_unused
+        # The keywords are minidouble._options.Options's fields (a test keeps them equal);
+        # checked here so that errors name the constructor.
+        given = {name: value for name, value in locals().items() if name in SPECS}
+        options = Options(**check_values(given, lambda name: f"FakeGPT4oMini({name}=...)"))
+        self.options = options
+        self.allow_unused = options.allow_unused
         self.app = _build_app(options)
         # Whether the handler may wait on I/O or a clock (the loopback server then runs it
         # off the event loop). Layers that forward upstream or simulate latency set it.
@@ -113,29 +149,16 @@ class FakeGPT4oMini:
         self._interception: AbstractContextManager[None] | None = None
         self.cassette: CassetteLayer | None = None
         self._handler: Callable[[HttpRequest], HttpResponse] = self.app.handle
-        if cassette is None:
-            if (
-                record_mode is not None
-                or upstream is not None
-                or cassette_ignore
-                or cassette_strict
-                or cassette_timing != "off"
-            ):
-                raise TypeError(
-                    "minidouble: record_mode, upstream and the cassette_* keywords "
-                    "configure a cassette; pass cassette='cassettes/<name>.json' too (see "
-                    "docs/cassettes.md)."
-                )
-        else:
+        if options.cassette is not None:
             from minidouble._cassettes import CassetteLayer
 
             self.cassette = CassetteLayer(
-                cassette,
-                record_mode=record_mode or "none",
-                upstream=upstream,
-                ignore_fields=cassette_ignore,
-                strict=cassette_strict,
-                timing=cassette_timing,
+                options.cassette,
+                record_mode=options.record_mode,
+                upstream=options.upstream,
+                ignore_fields=options.cassette_ignore,
+                strict=options.cassette_strict,
+                timing=options.cassette_timing,
                 profile=self.app.profile,
             )
             # The cassette answers inside the fake's pipeline, in place of its engine: after
@@ -145,13 +168,10 @@ class FakeGPT4oMini:
 
     # --- scripting, delegated to the one handler --------------------------------------------
 
-    def reply(self, *args: Any, **kwargs: Any) -> None:
-        """Queue the next completion (see ``GPT4oMiniApp.reply``)."""
-        self.app.reply(*args, **kwargs)
+    # reply() and fail() come from Scripting, typed.
 
-    def fail(self, *args: Any, **kwargs: Any) -> None:
-        """Make the next request(s) fail as the real API fails (see ``GPT4oMiniApp.fail``)."""
-        self.app.fail(*args, **kwargs)
+    def _scripted(self) -> GPT4oMiniApp:
+        return self.app
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -323,7 +343,7 @@ class FakeGPT4oMini:
         return f"<FakeGPT4oMini {mode}, {len(self.requests)} request(s)>"
 
 
-class FakeServer:
+class FakeServer(Scripting):
     """A :class:`FakeGPT4oMini` reachable over a loopback socket.
 
     Scripting (``reply``, ``fail``, ``requests``) goes to the same fake. ``errors`` holds
@@ -357,11 +377,8 @@ class FakeServer:
     def errors(self) -> list[BaseException]:
         return self._server.errors[self._first_error :]
 
-    def reply(self, *args: Any, **kwargs: Any) -> None:
-        self.fake.reply(*args, **kwargs)
-
-    def fail(self, *args: Any, **kwargs: Any) -> None:
-        self.fake.fail(*args, **kwargs)
+    def _scripted(self) -> GPT4oMiniApp:
+        return self.fake.app
 
     def assert_resilient(self, *, ignore: Iterable[str] = ()) -> None:
         self.fake.assert_resilient(ignore=ignore)

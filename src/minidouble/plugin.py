@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,43 +37,11 @@ FAKE_API_KEY = "sk-minidouble-fake-key"
 _OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 
-@dataclass(frozen=True)
-class _Option:
-    """One run-wide setting: ``--minidouble-<name>`` = ``[tool.minidouble] <key>`` = kwarg."""
-
-    key: str
-    help: str
-    flag: bool = False  # a switch (store_true) rather than a value
-
-    @property
-    def cli(self) -> str:
-        return "--minidouble-" + self.key.replace("_", "-")
-
-
-_OPTIONS = (
-    _Option(
-        "allow_unused",
-        "let tests end with scripted replies/failures no request consumed",
-        flag=True,
-    ),
-    _Option("api_key", "the only API key the fakes accept (default: any non-empty key)"),
-    _Option("budget_usd", "fail a test whose requests cost more than this many dollars"),
-    _Option("budget_tokens", "fail a test whose requests use more tokens than this"),
-    _Option("latency", "'instant' (default) or 'realistic' (time to first token, 202 tok/s)"),
-    _Option("latency_speedup", "divide every simulated wait by this factor (default 1)"),
-    _Option("requests_per_minute", "enforce this requests-per-minute rate limit"),
-    _Option("tokens_per_minute", "enforce this tokens-per-minute rate limit"),
-    _Option(
-        "record_mode",
-        "cassette record mode for the whole run: none (replay only, the default), once, "
-        "new_episodes or all (see docs/cassettes.md)",
-    ),
-    _Option(
-        "cassette_strict",
-        "fail tests whose cassettes have unused interactions or drifted usage",
-        flag=True,
-    ),
-)
+# Every option comes from the one definition in minidouble._options: its --minidouble-* flag
+# is written with this prefix and stored under this dest prefix.
+_FLAG_PREFIX = "--minidouble-"
+_DEST_PREFIX = "minidouble_"
+_MARKER = "@pytest.mark.gpt4o_mini"
 
 _stats_key = pytest.StashKey["_UsageStats"]()
 # Run-wide keywords: from [tool.minidouble], and from the command line.
@@ -84,14 +51,10 @@ _drift_key = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    from minidouble._options import add_arguments
+
     group = parser.getgroup("minidouble", "minidouble: the fake GPT-4o mini")
-    for option in _OPTIONS:
-        if option.flag:
-            group.addoption(
-                option.cli, action="store_true", default=None, dest=_dest(option), help=option.help
-            )
-        else:
-            group.addoption(option.cli, default=None, dest=_dest(option), help=option.help)
+    add_arguments(group.addoption, "pytest", _FLAG_PREFIX, _DEST_PREFIX)
     group.addoption(
         "--minidouble-drift",
         default=None,
@@ -101,10 +64,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _dest(option: _Option) -> str:
-    return "minidouble_" + option.key
-
-
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
@@ -112,12 +71,14 @@ def pytest_configure(config: pytest.Config) -> None:
         "gpt4o_mini fixtures (see docs/fixtures.md).",
     )
     config.stash[_stats_key] = _UsageStats()
+    from minidouble._options import OptionError, parsed_arguments
+
     config.stash[_ini_key] = _read_pyproject_table(config)
-    config.stash[_cli_key] = {
-        option.key: value
-        for option in _OPTIONS
-        if (value := config.getoption(_dest(option))) is not None
-    }
+    try:
+        command_line = parsed_arguments(config.option, "pytest", _FLAG_PREFIX, _DEST_PREFIX)
+    except OptionError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[_cli_key] = command_line
 
 
 def _pyproject(config: pytest.Config) -> Path | None:
@@ -144,25 +105,26 @@ def _read_pyproject_table(config: pytest.Config) -> dict[str, Any]:
                 f"minidouble: cannot read {path} ({exc}); expected valid TOML with an optional "
                 "[tool.minidouble] table."
             ) from exc
+        from minidouble._options import OptionError, exposed, parse_values
+
         section = table.get("tool", {}).get("minidouble", {})
-        known = {option.key: option for option in _OPTIONS}
-        for key, value in section.items():
-            option = known.get(key)
-            if option is None:
+        known = exposed("ini")
+        for key in section:
+            if key not in known:
                 raise pytest.UsageError(
                     f"minidouble: unknown key {key!r} in [tool.minidouble] of {path}; the "
                     f"known keys are {', '.join(sorted(known))}."
                 )
-            if option.flag and not isinstance(value, bool):
-                raise pytest.UsageError(
-                    f"minidouble: [tool.minidouble] {key} in {path} must be true or false, "
-                    f"got {value!r}."
-                )
-            settings[key] = value
+        try:
+            settings = parse_values(section, lambda key: f"[tool.minidouble] {key} in {path}")
+        except OptionError as exc:
+            raise pytest.UsageError(str(exc)) from None
     return settings
 
 
 def _fake_options(item: pytest.Item) -> dict[str, Any]:
+    from minidouble._options import check_names, check_values
+
     ini: Mapping[str, Any] = item.config.stash[_ini_key]
     command_line: Mapping[str, Any] = item.config.stash[_cli_key]
     options: dict[str, Any] = {**ini}
@@ -174,7 +136,13 @@ def _fake_options(item: pytest.Item) -> dict[str, Any]:
                 f"FakeGPT4oMini), got positional {mark.args!r} on {item.nodeid}.",
                 pytrace=False,
             )
-        options.update(mark.kwargs)
+        check_names(mark.kwargs)
+        values = dict(mark.kwargs)
+        # cassette=True/False is the marker's own (a file named after the test): see below
+        flag = values.pop("cassette") if isinstance(values.get("cassette"), bool) else None
+        options.update(check_values(values, lambda name: f"{_MARKER}({name}=...)"))
+        if flag is not None:
+            options["cassette"] = flag
     # The command line is the person running the suite now: it overrides the markers.
     options.update(command_line)
     return _cassette_options(item, options)
@@ -189,8 +157,10 @@ def _cassette_options(item: pytest.Item, options: dict[str, Any]) -> dict[str, A
     """
     cassette = options.get("cassette")
     if cassette is None or cassette is False:
+        from minidouble._options import cassette_only
+
         options.pop("cassette", None)
-        for run_wide in ("record_mode", "cassette_strict"):
+        for run_wide in cassette_only():
             options.pop(run_wide, None)
         return options
     base = item.path.parent

@@ -27,7 +27,7 @@ from minidouble._http import HttpRequest, HttpResponse
 from minidouble._model._errors import OpenAIError
 from minidouble._model._profile import GPT4O_MINI, ModelProfile
 from minidouble._model._validate import parse_json_body
-from minidouble._service._budget import Budget, Usage, usage_of, whole_number
+from minidouble._service._budget import Budget, Usage, usage_of
 from minidouble._service._clock import Clock
 from minidouble._service._faults import (
     SHAPING_FAULTS,
@@ -683,10 +683,10 @@ def _credential(authorization: str) -> str | None:
 
 
 def _limit(name: str, value: Any) -> int | None:
-    """A rate limit option as an int (the command line gives strings), checked."""
+    """A rate limit option, checked (strings are parsed where they enter: ``_options``)."""
     if value is None:
         return None
-    number = whole_number(value)
+    number = value if isinstance(value, int) and not isinstance(value, bool) else None
     if number is None or number < 1:
         raise ValueError(
             f"minidouble: {name}={value!r} is not a rate limit; expected a whole number >= 1 "

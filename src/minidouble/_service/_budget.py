@@ -15,7 +15,7 @@ from typing import Any
 from minidouble._model._profile import GPT4O_MINI, ModelProfile
 from minidouble._service._script import RecordedRequest
 
-__all__ = ["Budget", "Usage", "usage_of", "whole_number"]
+__all__ = ["Budget", "Usage", "usage_of"]
 
 
 @dataclass(frozen=True)
@@ -73,9 +73,10 @@ def usage_of(requests: Iterable[RecordedRequest]) -> Usage:
 def _dollars(value: Any) -> Decimal | None:
     if value is None:
         return None
-    text = value.strip().lstrip("$") if isinstance(value, str) else value
+    # Typed values only: "$0.25" from a command line is parsed in _options.
+    number = isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
     try:
-        amount = Decimal(str(text)) if not isinstance(text, bool) else None
+        amount = Decimal(str(value)) if number else None
     except InvalidOperation:
         amount = None
     if amount is None or not amount.is_finite() or amount < 0:
@@ -86,21 +87,10 @@ def _dollars(value: Any) -> Decimal | None:
     return amount
 
 
-def whole_number(value: Any) -> int | None:
-    """``value`` as an int if it is one (or a string of one, as options arrive from the
-    command line), else None; booleans and floats are not whole numbers here."""
-    if isinstance(value, (bool, float)):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _tokens(value: Any) -> int | None:
     if value is None:
         return None
-    count = whole_number(value)
+    count = value if isinstance(value, int) and not isinstance(value, bool) else None
     if count is None or count < 0:
         raise ValueError(
             f"minidouble: budget_tokens={value!r} is not a token count; expected a whole "
@@ -123,7 +113,7 @@ class Budget:
 
     @classmethod
     def from_options(cls, usd: Any, tokens: Any) -> Budget:
-        """From the fake's ``budget_usd``/``budget_tokens`` (strings from the CLI are fine)."""
+        """From the fake's ``budget_usd``/``budget_tokens``, typed (``_options`` parses strings)."""
         return cls(_dollars(usd), _tokens(tokens))
 
     def overruns(self, usage: Usage, profile: ModelProfile = GPT4O_MINI) -> list[str]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from minidouble._http import HttpResponse
 from minidouble._model._profile import ModelProfile
@@ -32,11 +31,15 @@ class LatencyModel:
 
     @classmethod
     def from_options(
-        cls, latency: Any, speedup: Any, profile: ModelProfile, clock: Clock = SYSTEM_CLOCK
+        cls,
+        latency: str | None,
+        speedup: float,
+        profile: ModelProfile,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> LatencyModel | None:
         """The model for the fake's ``latency``/``latency_speedup`` options (None: instant).
 
-        Values may be strings, as they arrive from the command line or pyproject.toml.
+        The values are typed: strings from a command line are parsed in ``_options``.
         """
         if latency is None or latency == "instant":
             return None
@@ -45,10 +48,8 @@ class LatencyModel:
                 f"minidouble: latency={latency!r} is not a latency mode; expected one of "
                 f"{list(LATENCY_MODES)} ('instant' is the default)."
             )
-        try:
-            factor = float(speedup)
-        except (TypeError, ValueError):
-            factor = 0.0
+        number = isinstance(speedup, (int, float)) and not isinstance(speedup, bool)
+        factor = float(speedup) if number else 0.0
         if not factor > 0:
             raise ValueError(
                 f"minidouble: latency_speedup={speedup!r} must be a number above 0 (10 makes "
