@@ -101,7 +101,7 @@ _SERVE_LOG_KEPT = 1024
 def _serve(args: argparse.Namespace) -> int:
     from minidouble._fake import FakeGPT4oMini
     from minidouble._http import HttpRequest, HttpResponse
-    from minidouble._server import asgi_app, bind_socket, build_uvicorn_server, format_base_url
+    from minidouble._server import bind_socket, format_base_url, serve_forever
 
     options = {} if args.api_key is None else {"api_key": args.api_key}
     fake = FakeGPT4oMini(allow_unused=True, **options)
@@ -120,11 +120,8 @@ def _serve(args: argparse.Namespace) -> int:
     base_url = format_base_url(args.host, listener.getsockname()[1])
     print(f"minidouble: a fake GPT-4o mini is serving at {base_url}")
     print(_SERVE_EXAMPLE.format(base_url=base_url), flush=True)
-    server = build_uvicorn_server(asgi_app(handle, blocking=fake.blocking), quiet=False)
     try:
-        server.run(sockets=[listener])
-    except KeyboardInterrupt:
-        pass  # uvicorn re-raises the Ctrl-C it handled; the shutdown was already clean
+        serve_forever(handle, listener, blocking=lambda: fake.blocking)
     finally:
         listener.close()
     print("minidouble: stopped", flush=True)
