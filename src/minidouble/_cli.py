@@ -102,6 +102,7 @@ def _serve(args: argparse.Namespace) -> int:
     from minidouble._fake import FakeGPT4oMini
     from minidouble._http import HttpRequest, HttpResponse
     from minidouble._server import bind_socket, format_base_url, serve_forever
+    from minidouble._tokenizer import encoding
 
     options = {} if args.api_key is None else {"api_key": args.api_key}
     fake = FakeGPT4oMini(allow_unused=True, **options)
@@ -117,6 +118,9 @@ def _serve(args: argparse.Namespace) -> int:
         listener = bind_socket(args.host, args.port)
     except OSError as exc:
         raise SystemExit(exc.strerror) from exc
+    # The tokenizer's tables load now (about a second), not on the first request, so the
+    # server is ready when it says it serves and the first client does not time out.
+    encoding()
     base_url = format_base_url(args.host, listener.getsockname()[1])
     print(f"minidouble: a fake GPT-4o mini is serving at {base_url}")
     print(_SERVE_EXAMPLE.format(base_url=base_url), flush=True)
