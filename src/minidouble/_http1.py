@@ -137,10 +137,9 @@ class Http1Service:
     async def _close_idle_connections(self) -> None:
         # One sweep a second instead of a timer per request: a keep-alive connection that
         # has been idle for KEEP_ALIVE_TIMEOUT is closed, as uvicorn and most servers do.
-        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(1.0)
-            cutoff = loop.time() - KEEP_ALIVE_TIMEOUT
+            cutoff = time.monotonic() - KEEP_ALIVE_TIMEOUT
             for connection in list(self.connections):
                 connection.close_if_idle_since(cutoff)
 
@@ -185,14 +184,20 @@ class Http1Service:
 
 
 class _Request:
-    __slots__ = ("body", "headers", "keep_alive", "method", "url")
+    __slots__ = ("body", "headers", "host", "keep_alive", "method", "url")
 
     def __init__(
-        self, method: str, url: bytes, headers: list[tuple[bytes, bytes]], keep_alive: bool
+        self,
+        method: str,
+        url: bytes,
+        headers: list[tuple[bytes, bytes]],
+        host: bytes,
+        keep_alive: bool,
     ) -> None:
         self.method = method
         self.url = url
         self.headers = headers
+        self.host = host
         self.keep_alive = keep_alive
         self.body: list[bytes] = []
 
@@ -218,6 +223,7 @@ class _Connection(asyncio.Protocol):
         # The request being parsed.
         self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []
+        self.host = b""
         self.expect_continue = False
         self.current: _Request | None = None
 
@@ -227,7 +233,7 @@ class _Connection(asyncio.Protocol):
         # uvloop's TCPTransport is not an asyncio.Transport subclass but has its methods.
         self.transport = transport  # type: ignore[assignment]
         self.service.connections.add(self)
-        self.idle_since = asyncio.get_running_loop().time()
+        self.idle_since = time.monotonic()
         sockname = transport.get_extra_info("sockname")
         if isinstance(sockname, tuple):
             host, port = sockname[0], sockname[1]
@@ -275,6 +281,7 @@ class _Connection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self.url = b""
         self.headers = []
+        self.host = b""
         self.expect_continue = False
 
     def on_url(self, url: bytes) -> None:
@@ -283,7 +290,9 @@ class _Connection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         name = name.lower()
         value = value.rstrip(b" \t")
-        if name == b"expect" and value.lower() == b"100-continue":
+        if name == b"host":
+            self.host = value  # the last one wins, as in RawHeaders
+        elif name == b"expect" and value.lower() == b"100-continue":
             self.expect_continue = True
         self.headers.append((name, value))
 
@@ -291,7 +300,7 @@ class _Connection(asyncio.Protocol):
         parser = self.parser
         keep_alive = parser.get_http_version() != "1.0" and parser.should_keep_alive()
         method = parser.get_method().decode("ascii")
-        self.current = _Request(method, self.url, self.headers, keep_alive)
+        self.current = _Request(method, self.url, self.headers, self.host, keep_alive)
         if self.expect_continue and self.task is None and not self.pending:
             self.transport.write(_CONTINUE)
 
@@ -338,7 +347,7 @@ class _Connection(asyncio.Protocol):
         elif self.shutting_down:
             self.close()
         else:
-            self.idle_since = asyncio.get_running_loop().time()
+            self.idle_since = time.monotonic()
             if self.reading_paused:
                 self.reading_paused = False
                 self.transport.resume_reading()
@@ -370,13 +379,12 @@ class _Connection(asyncio.Protocol):
             url = parsed.path or b"/"
             if parsed.query:
                 url = url + b"?" + parsed.query
-        headers = RawHeaders(request.headers)
-        host = headers.get("host") or self.local_host
+        host = request.host.decode("latin-1") or self.local_host
         body = request.body
         return HttpRequest(
             method=request.method,
             url=f"http://{host}{url.decode('latin-1')}",
-            headers=headers,
+            headers=RawHeaders(request.headers),
             body=body[0] if len(body) == 1 else b"".join(body),
         )
 
