@@ -132,3 +132,9 @@ describe("Azure OpenAI", () => {
     assert.equal(completion.prompt_filter_results[0].content_filter_results.hate.filtered, false);
   });
 });
+
+// To add once the control API lands (issue 13, item 3), through `POST /_minidouble/...` on
+// this same server: a scripted reply (POST /_minidouble/reply, then the SDK gets that text),
+// a scripted failure (POST /_minidouble/fail {"status": 503}, then APIError 503), and a
+// session (X-Minidouble-Session on both calls: a reply scripted for one session is not
+// served to another).
