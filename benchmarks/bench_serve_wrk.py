@@ -7,12 +7,15 @@ applies rate limits, and aimock matches a fixture and answers. Target: >= 1.0x (
 
     apt-get update && apt-get install -y wrk      # Debian's wrk, once
     (cd benchmarks/node && npm ci)                # aimock from the lock file, once
-    python benchmarks/bench_serve_wrk.py [--rounds 3] [--seconds 8]
+    python benchmarks/bench_serve_wrk.py [--rounds 3] [--seconds 8] [--pin]
 
 Both servers run side by side; ``wrk -t1 -c16`` loads them in turn, A B A B A B, so load
 from other processes on a shared machine hits both alike. Every response must be a 200: a
 wrk Lua script counts the others and the run fails if any. Besides requests per second, the
 server's CPU time per request is printed: it does not depend on how busy the machine is.
+``--pin`` puts both servers on CPU 0 and wrk on CPU 1, the issue's setting of a 2-core
+machine where wrk takes one core: a server's helper threads (Node's garbage collector and
+compiler) then share its core instead of taking a bigger share of a busy machine.
 aimock is started with its flag-driven ``llmock`` bin (the package's server entry point)
 and one fixture that answers the benchmark request.
 """
@@ -76,11 +79,11 @@ def _aimock() -> Path:
     return binary
 
 
-def _wrk(wrk: str, url: str, script: Path, seconds: int) -> tuple[float, int]:
+def _wrk(wrk: list[str], url: str, script: Path, seconds: int) -> tuple[float, int]:
     """Requests per second and requests made; fails on any answer that is not a 200 and on
     socket errors (a server that drops connections would look fast)."""
     result = subprocess.run(
-        [wrk, "-t1", "-c16", f"-d{seconds}s", "-s", str(script), url],
+        [*wrk, "-t1", "-c16", f"-d{seconds}s", "-s", str(script), url],
         capture_output=True,
         text=True,
         check=True,
@@ -100,14 +103,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="A B pairs (default 3)")
     parser.add_argument("--seconds", type=int, default=8, help="wrk duration per run")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="run each server on CPU 0 and wrk on CPU 1 (taskset): one core each, as on the "
+        "issue's 2-core machine, so a server's helper threads share its core",
+    )
     args = parser.parse_args()
-    wrk = _need("wrk", "apt-get update && apt-get install -y wrk")
+    wrk = [_need("wrk", "apt-get update && apt-get install -y wrk")]
     _need("node", "apt-get install -y nodejs (Node 20 or later)")
     aimock = _aimock()
+    server_cpu: list[str] = []
+    if args.pin:
+        taskset = _need("taskset", "apt-get install -y util-linux")
+        server_cpu = [taskset, "-c", "0"]
+        wrk = [taskset, "-c", "1", *wrk]
     ours_port, theirs_port = _free_port(), _free_port()
     servers = {
-        "minidouble": [sys.executable, "-m", "minidouble", "serve", "--port", str(ours_port)],
-        "aimock": [str(aimock), "--port", str(theirs_port), "--host", "127.0.0.1",
+        "minidouble": [*server_cpu, sys.executable, "-m", "minidouble", "serve",
+                       "--port", str(ours_port)],
+        "aimock": [*server_cpu, str(aimock), "--port", str(theirs_port), "--host", "127.0.0.1",
                    "--log-level", "silent"],
     }  # fmt: skip
     ports = {"minidouble": ours_port, "aimock": theirs_port}
