@@ -272,3 +272,31 @@ def test_a_header_with_a_line_break_is_a_500_not_a_split_response() -> None:
         assert response.status_code == 500
         assert "set-cookie" not in response.headers
         assert [type(e) for e in server.errors] == [ValueError]
+
+
+def test_pipelined_requests_to_a_blocking_handler_keep_their_order() -> None:
+    # A blocking handler runs in a thread: the next request must wait for the answer before.
+    def slow_echo(request: HttpRequest) -> HttpResponse:
+        time.sleep(0.05 if b'"n":0' in request.body else 0)
+        return echo(request)
+
+    with LoopbackServer(slow_echo, blocking=True) as server:
+        bodies = [f'{{"n":{n}}}'.encode() for n in range(3)]
+        answer = _raw(server, b"".join(_post(body) for body in bodies))
+    assert [json.loads(body)["body"] for body in _bodies(answer)] == [b.decode() for b in bodies]
+
+
+def test_an_idle_keep_alive_connection_is_closed(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from minidouble import _http1
+
+    monkeypatch.setattr(_http1, "KEEP_ALIVE_TIMEOUT", 0.1)
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(b"GET /v1/models HTTP/1.1\r\nHost: h\r\n\r\n")
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.endswith(b"}"):
+            answer += sock.recv(65536)
+        # The server's sweep (once a second) finds it idle and closes it: recv sees the end.
+        assert sock.recv(65536) == b""
+    assert answer.startswith(b"HTTP/1.1 200 OK")
