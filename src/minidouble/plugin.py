@@ -256,7 +256,7 @@ class _Switchboard:
 
 @pytest.fixture(scope="session")
 def _minidouble_loopback() -> Iterator[tuple[LoopbackServer, _Switchboard]]:
-    # One server per session (per xdist worker): starting uvicorn for every test would cost
+    # One server per session (per xdist worker): starting a server for every test would cost
     # more than most tests.
     from minidouble._transports._server import LoopbackServer
 
