@@ -289,7 +289,7 @@ def test_pipelined_requests_to_a_blocking_handler_keep_their_order() -> None:
 def test_an_idle_keep_alive_connection_is_closed(
     server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from minidouble import _http1
+    from minidouble._transports import _http1
 
     monkeypatch.setattr(_http1, "KEEP_ALIVE_TIMEOUT", 0.1)
     with socket.create_connection((server.host, server.port), timeout=10) as sock:
