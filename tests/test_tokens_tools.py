@@ -70,7 +70,7 @@ def test_function_without_parameters_takes_no_argument() -> None:
 
 def test_object_without_comments_is_written_on_one_line() -> None:
     schema = obj({"a": {"type": "integer"}, "b": {"type": "number"}}, ["a"])
-    assert render_schema_type(schema) == "{a: number, b?: number}"
+    assert render_schema_type(schema) == "{ a: number, b?: number }"
 
 
 @pytest.mark.parametrize(
@@ -120,14 +120,14 @@ def test_refs_resolve_into_defs() -> None:
         "type": "object",
         "properties": {"at": {"$ref": "#/$defs/Point"}},
     }
-    assert render_schema_type(schema) == "{at?: {x: number}}"
+    assert render_schema_type(schema) == "{ at?: { x: number } }"
 
 
 def test_recursive_refs_are_named_not_expanded() -> None:
     # Two self-references per level would be 2**depth renderings if expanded.
     tree = obj({"left": {"$ref": "#/$defs/Tree"}, "right": {"$ref": "#/$defs/Tree"}})
     schema = {"$defs": {"Tree": tree}, "$ref": "#/$defs/Tree"}
-    assert render_schema_type(schema) == "{left?: Tree, right?: Tree}"
+    assert render_schema_type(schema) == "{ left?: Tree, right?: Tree }"
 
 
 def test_deep_nesting_is_bounded() -> None:

@@ -359,8 +359,7 @@ def render_functions(functions: Sequence[FunctionSpec], rules: TokenRules) -> st
         if function.description:
             # Each line of a function's description is trimmed (docstring indentation and
             # trailing spaces cost nothing): 1 recorded gpt-4o-mini item and 20 gpt-4o ones.
-            lines = (line.strip() for line in function.description.split("\n"))
-            parts.append("// " + "\n".join(lines) + "\n")
+            parts.append(_function_comment(function.description))
         parameters = function.parameters or {}
         properties = parameters.get("properties")
         if isinstance(properties, Mapping) and properties:
@@ -370,6 +369,11 @@ def render_functions(functions: Sequence[FunctionSpec], rules: TokenRules) -> st
             parts.append(f"type {function.name} = () => any;\n\n")
     parts.append(rules.tools_footer)
     return "".join(parts)
+
+
+def _function_comment(description: str) -> str:
+    lines = (f"// {line.strip()}".rstrip() for line in description.strip().split("\n"))
+    return "\n".join(lines) + "\n"
 
 
 def _definitions(schema: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -440,7 +444,7 @@ def _render_object(schema: Mapping[str, Any], scope: _Scope) -> str:
     heading = "".join(_comment_lines(schema))
     if not any_comment and not heading:
         # Without comments the object is written on one line, like a TypeScript literal.
-        return "{" + ", ".join(line for _, line, _ in rendered) + "}"
+        return "{ " + ", ".join(line for _, line, _ in rendered) + " }"
     body = heading + "".join(
         "".join(comments) + f"{line},{default}\n" for comments, line, default in rendered
     )
