@@ -394,14 +394,30 @@ def _comment_lines(schema: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _default_comment(schema: Mapping[str, Any]) -> str:
+# Numeric bounds are shown after the property, each as its own comment: 27 of 27 recorded
+# HumanSignal/Adala tools with `minimum`/`maximum` agree (" // minimum: 0 // maximum: 5"),
+# none without them (+10 to +12 tokens each).
+_BOUNDS = ("minimum", "maximum")
+
+
+def _trailing_comment(schema: Mapping[str, Any]) -> str:
+    """The comments written after a property: its numeric bounds, then its default."""
+    comment = "".join(
+        f" // {key}: {_json_literal(schema[key])}"
+        for key in _BOUNDS
+        if isinstance(schema.get(key), (int, float)) and not isinstance(schema[key], bool)
+    )
     if "default" not in schema:
-        return ""
+        return comment
     default = schema["default"]
     enum = schema.get("enum")
     if isinstance(default, str) and isinstance(enum, list) and enum:
-        return f" // default: {default}"
-    return f" // default: {json.dumps(default, ensure_ascii=False)}"
+        return f"{comment} // default: {default}"
+    return f"{comment} // default: {_json_literal(default)}"
+
+
+def _json_literal(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -431,7 +447,7 @@ def _render_object(schema: Mapping[str, Any], scope: _Scope) -> str:
     for key, value in properties.items():
         value = value if isinstance(value, Mapping) else {}
         comments = _comment_lines(value)
-        default = _default_comment(value)
+        default = _trailing_comment(value)
         any_comment = any_comment or bool(comments) or bool(default)
         optional = "" if key in required_names else "?"
         # The description is already written above the property: an inline object does not
