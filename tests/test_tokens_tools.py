@@ -137,6 +137,107 @@ def test_deep_nesting_is_bounded() -> None:
     assert render_schema_type(schema).count("any") == 1
 
 
+def test_every_line_of_a_function_description_is_a_trimmed_comment() -> None:
+    # Docstring indentation and leading/trailing blank lines cost nothing; a blank line
+    # inside is a bare "//" (ogx/llama-stack MCP tools: 230 recorded items).
+    spec = FunctionSpec("f", "\n    First line.\n\n    :param x: the x\n    ", None)
+    assert render_functions([spec], RULES) == (
+        f"{RULES.tools_header}// First line.\n//\n// :param x: the x\ntype f = () => any;\n\n"
+        f"{RULES.tools_footer}"
+    )
+
+
+def test_recorded_anchor_multiline_description() -> None:
+    # Mirascope test_call[tool_single_call_scenario], gpt-4o, 2025-09-08: 77 prompt tokens.
+    description = (
+        "Get the current weather in a given location.\n\nArgs:\n"
+        "    location: A city acronym like NYC or LA."
+    )
+    parameters = obj(
+        {
+            "location": {
+                "description": "A city acronym like NYC or LA.",
+                "title": "Location",
+                "type": "string",
+            }
+        },
+        ["location"],
+        additionalProperties=False,
+    )
+    tool = function("get_weather", parameters, description=description, strict=False)
+    body = chat({"role": "user", "content": "What is the weather in SF?"}, tools=[tool])
+    assert count_prompt_tokens(body) == 77
+
+
+def test_recorded_anchor_one_line_object_is_padded() -> None:
+    # langgraph run-id-langsmith_7, gpt-4o, 2025-01-14: 57 prompt tokens. Without the spaces
+    # inside the braces the closing '"})' would merge into one token (one short): 150 recorded
+    # one-line objects ending in an enum value agree with the padding, none without it.
+    parameters = obj({"city": {"enum": ["nyc", "sf"], "type": "string"}}, ["city"])
+    assert render_schema_type(parameters) == '{ city: "nyc" | "sf" }'
+    tool = function("get_weather", parameters, description="Use this to get weather information.")
+    body = chat({"content": "what is the weather in sf", "role": "user"}, tools=[tool])
+    assert count_prompt_tokens(body) == 57
+
+
+def test_numeric_bounds_trail_the_property() -> None:
+    schema = obj({"n": {"type": "integer", "minimum": 0, "maximum": 5, "default": 1}})
+    assert (
+        render_schema_type(schema) == "{\nn?: number, // minimum: 0 // maximum: 5 // default: 1\n}"
+    )
+    # A bound that is not a number is not shown.
+    assert render_schema_type(obj({"n": {"type": "integer", "minimum": "0"}})) == "{ n?: number }"
+
+
+def test_recorded_anchor_numeric_bounds() -> None:
+    # HumanSignal/Adala test_label_studio_skill_partial_label_config, gpt-4o-mini, 2024-11-12:
+    # 205 prompt tokens; without the bounds the count is 12 short.
+    content = (
+        "\n                    Given the github issue title:\nI can't login\n and the "
+        "description:\nI can't login to the platform\n, \n                    classify the "
+        "issue. Provide a rationale for your classification. \n                    Evaluate "
+        "the final classification on a Likert scale from 1 to 5, \n                    where "
+        '1 is "Completely irrelevant" and 5 is "Completely relevant".'
+    )
+    parameters = obj(
+        {
+            "classification": {
+                "description": "Choices for ['title']",
+                "enum": ["Bug report", "Feature request", "Question", "Other"],
+                "title": "Classification",
+                "type": "string",
+            },
+            "evaluation": {
+                "description": "Rating for ['title'] (0 to 5)",
+                "maximum": 5,
+                "minimum": 0,
+                "title": "Evaluation",
+                "type": "integer",
+            },
+            "rationale": {
+                "description": "Text for ['title']",
+                "title": "Rationale",
+                "type": "string",
+            },
+        },
+        ["classification", "evaluation", "rationale"],
+    )
+    description = (
+        "Correctly extracted `MyModel` with all the required parameters with correct types"
+    )
+    body = chat(
+        {"role": "user", "content": content},
+        tools=[function("MyModel", parameters, description=description)],
+        tool_choice={"type": "function", "function": {"name": "MyModel"}},
+    )
+    assert count_prompt_tokens(body) == 205
+
+
+def test_all_of_is_an_intersection() -> None:
+    schema = {"allOf": [{"$ref": "#/$defs/A"}, {"type": "string"}], "$defs": {"A": {"enum": ["x"]}}}
+    assert render_schema_type(schema) == '"x" & string'
+
+
 # --- where the block goes -------------------------------------------------------------------
 
 

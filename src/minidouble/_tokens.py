@@ -485,10 +485,10 @@ def _render(schema: Mapping[str, Any], scope: _Scope) -> str:
                 return name
             inner = _Scope(scope.defs, scope.expanding | {name}, scope.depth + 1)
             return _render(target, inner)
-    for key in ("anyOf", "oneOf"):
+    for key, joiner in (("anyOf", " | "), ("oneOf", " | "), ("allOf", " & ")):
         variants = schema.get(key)
         if isinstance(variants, list) and variants:
-            return " | ".join(
+            return joiner.join(
                 _render(v if isinstance(v, Mapping) else {}, scope.deeper()) for v in variants
             )
     enum = schema.get("enum")
