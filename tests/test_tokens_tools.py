@@ -291,7 +291,7 @@ def test_tool_choice_effects() -> None:
     )
     named = {"type": "function", "function": {"name": "get_weather"}}
     assert count_prompt_tokens(chat(USER, tools=tools, tool_choice=named)) == (
-        auto + RULES.tool_choice_named + token_count("get_weather")
+        auto + RULES.tool_choice_named + token_count("functions.get_weather")
     )
 
 

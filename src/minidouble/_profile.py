@@ -99,9 +99,10 @@ class TokenRules:
     instruction_roles: tuple[str, ...] = ("system", "developer")
     # The recorded block is one token cheaper than the text above (from 2024-11-08 on).
     tools_adjustment: int = -1
-    # tool_choice effects: "none" and a named function add these (named: + the name's tokens).
+    # tool_choice effects: "none" and a named function add these (named: + the tokens of
+    # "functions.NAME").
     tool_choice_none: int = 1
-    tool_choice_named: int = 7
+    tool_choice_named: int = 6
     # Tool calls in the history: "assistant to=functions" + NAME turns, +2 tokens each.
     assistant_to_prefix: str = "assistant to=functions"
     functions_prefix: str = "functions."
