@@ -233,6 +233,21 @@ def test_recorded_anchor_numeric_bounds() -> None:
     assert count_prompt_tokens(body) == 205
 
 
+def test_free_form_object_properties_are_not_shown() -> None:
+    # langgraph edit_document (13 recorded items, 2024-11 to 2025-01): the dict property
+    # `inserts` (additionalProperties: string) and its description cost nothing.
+    inserts = {
+        "additionalProperties": {"type": "string"},
+        "description": "Dictionary where key is the line number",
+        "type": "object",
+    }
+    schema = obj({"file_name": {"type": "string"}, "inserts": inserts}, ["file_name", "inserts"])
+    assert render_schema_type(schema) == "{ file_name: string }"
+    # With nothing else to show, the function takes no argument, as with empty parameters.
+    block = render_functions([FunctionSpec("f", None, obj({"inserts": inserts}))], RULES)
+    assert "type f = () => any;" in block
+
+
 def test_all_of_is_an_intersection() -> None:
     schema = {"allOf": [{"$ref": "#/$defs/A"}, {"type": "string"}], "$defs": {"A": {"enum": ["x"]}}}
     assert render_schema_type(schema) == '"x" & string'
