@@ -185,6 +185,8 @@ def test_numeric_bounds_trail_the_property() -> None:
     assert (
         render_schema_type(schema) == "{\nn?: number, // minimum: 0 // maximum: 5 // default: 1\n}"
     )
+    exclusive = obj({"x": {"type": "number", "exclusiveMinimum": 0.5}}, ["x"])
+    assert render_schema_type(exclusive) == "{\nx: number, // exclusiveMinimum: 0.5\n}"
     # A bound that is not a number is not shown.
     assert render_schema_type(obj({"n": {"type": "integer", "minimum": "0"}})) == "{ n?: number }"
 

@@ -367,7 +367,7 @@ def render_functions(functions: Sequence[FunctionSpec], rules: TokenRules) -> st
             parts.append(f"type {function.name} = (_: {arguments}) => any;\n\n")
         else:
             # No parameters, `{}`, or an object without properties: the function takes no
-            # argument (504 recorded items, mixed with other tools in 16 ogx/crmne ones).
+            # argument (509 recorded items; 307 of 309 items mixing both kinds are exact).
             parts.append(f"type {function.name} = () => any;\n\n")
     parts.append(rules.tools_footer)
     return "".join(parts)
@@ -403,10 +403,11 @@ def _comment_lines(schema: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-# Numeric bounds are shown after the property, each as its own comment: 27 of 27 recorded
-# HumanSignal/Adala tools with `minimum`/`maximum` agree (" // minimum: 0 // maximum: 5"),
-# none without them (+10 to +12 tokens each).
-_BOUNDS = ("minimum", "maximum")
+# Numeric bounds are shown after the property, each as its own comment: the 27 recorded
+# HumanSignal/Adala items whose other keywords are rendered exactly agree
+# (" // minimum: 0 // maximum: 5"), none without them (+10 to +12 tokens). The exclusive
+# bounds are never recorded; they are shown the same way as the bounds they refine.
+_BOUNDS = ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum")
 
 
 def _trailing_comment(schema: Mapping[str, Any]) -> str:
