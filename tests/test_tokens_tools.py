@@ -312,6 +312,25 @@ def test_tool_choice_effects() -> None:
     )
 
 
+def test_recorded_anchor_named_tool_choice_reads_functions_dot_name() -> None:
+    # sublayer find_number, gpt-4o, 2024-08-19: 104 prompt tokens. The name does not
+    # tokenize after "functions." as it does alone: one token more than "functions" + name.
+    name = "four_digit_passcode"
+    assert token_count(f"functions.{name}") == token_count("functions") + token_count(name) + 1
+    described = "an uncommon and difficult to guess four digit passcode"
+    parameters = obj({"four_digit_passcode": {"type": "integer", "description": described}})
+    content = (
+        "    You are an expert of common four digit passcodes\n\n"
+        "    Provide a four digit passcode that is uncommon and hard to guess\n"
+    )
+    body = chat(
+        {"role": "user", "content": content},
+        tools=[function("four_digit_passcode", parameters, description=described)],
+        tool_choice={"type": "function", "function": {"name": "four_digit_passcode"}},
+    )
+    assert count_prompt_tokens(body) == 104
+
+
 def test_parallel_tool_calls_flag_costs_nothing() -> None:
     tools = [function("f", obj({"a": {"type": "string"}}))]
     assert count_prompt_tokens(chat(USER, tools=tools, parallel_tool_calls=False)) == (
