@@ -245,6 +245,9 @@ def test_free_form_object_properties_are_not_shown() -> None:
     }
     schema = obj({"file_name": {"type": "string"}, "inserts": inserts}, ["file_name", "inserts"])
     assert render_schema_type(schema) == "{ file_name: string }"
+    # In a union the free-form member is left out (crewAI InstructorToolCalling, 21 items).
+    nullable = {"anyOf": [{"type": "object", "additionalProperties": True}, {"type": "null"}]}
+    assert render_schema_type(obj({"arguments": nullable}, ["arguments"])) == "{ arguments: null }"
     # With nothing else to show, the function takes no argument, as with empty parameters.
     block = render_functions([FunctionSpec("f", None, obj({"inserts": inserts}))], RULES)
     assert "type f = () => any;" in block

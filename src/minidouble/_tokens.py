@@ -514,9 +514,11 @@ def _render(schema: Mapping[str, Any], scope: _Scope) -> str:
     for key, joiner in (("anyOf", " | "), ("oneOf", " | "), ("allOf", " & ")):
         variants = schema.get(key)
         if isinstance(variants, list) and variants:
-            return joiner.join(
-                _render(v if isinstance(v, Mapping) else {}, scope.deeper()) for v in variants
-            )
+            members = [v if isinstance(v, Mapping) else {} for v in variants]
+            # A free-form object member is not shown, as a free-form property is not: crewAI's
+            # `arguments: object | null` reads as `arguments: null` (21 items, 2024-2025).
+            shown = [v for v in members if not _free_form_object(v)] or members
+            return joiner.join(_render(v, scope.deeper()) for v in shown)
     enum = schema.get("enum")
     if isinstance(enum, list) and enum:
         return " | ".join(json.dumps(v, ensure_ascii=False) for v in enum)
