@@ -21,13 +21,15 @@ of items:
   period is exact when it matches the current count plus that drift: tool requests before
   2024-11-08 (+2), and tools whose schema has a ``type`` list with ``"null"`` before 2026-08
   (+33 to +36 per such list; the identical Responses request dropped by that much between
-  2025-12 and 2026-08 and now counts exactly as rendered).
+  2025-12 and 2026-08 and now counts exactly as rendered); and items recorded before March
+  2026 are also counted with the answers to a parallel call ASCII-escaped, as they then were.
 
 The table is printed (``pytest -s``) per file, family and category.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
@@ -37,6 +39,7 @@ from typing import Any
 
 import pytest
 
+from minidouble._profile import GPT4O_MINI
 from minidouble._tokens import count_prompt_tokens
 
 CHAT = "chat/completions"
@@ -48,12 +51,17 @@ TOOL_DRIFT_TOKENS = 2
 # not known, only its length range: 33 on crewAI 2026-02/03, 34 and 36 on ellmer 2025-06/07).
 NULLABLE_DRIFT_UNTIL = "2026-08"
 NULLABLE_DRIFT_TOKENS = range(33, 37)
+# Before this month the answers to a parallel call were written with ASCII escapes.
+PARALLEL_ASCII_UNTIL = "2026-03"
+EARLIER_PARALLEL_ANSWERS = dataclasses.replace(
+    GPT4O_MINI, tokens=dataclasses.replace(GPT4O_MINI.tokens, parallel_answers_ascii=True)
+)
 # Issue 15: >= 99.5% of interactions exact per file and family, 100% of text-only items.
 REQUIRED_SHARE = 0.995
 # Where the target is not reached yet, the share reached is guarded (raise, never lower).
 # The misses are listed in docs/token-accounting.md ("What is still missed").
 REACHED_SHARE = {
-    ("real_gpt4o.jsonl", "gpt-4o"): 0.981,
+    ("real_gpt4o.jsonl", "gpt-4o"): 0.991,
     ("real_more_2026-12.jsonl", "gpt-4o"): 0.942,
     ("real_more_2026-12.jsonl", "gpt-4o-mini"): 0.918,
 }
@@ -154,6 +162,14 @@ def bodies(request: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [request, {**request, "tools": reordered}]
 
 
+def counts(item: Mapping[str, Any], body: Mapping[str, Any]) -> set[int]:
+    """The current count, and the count under the rules of the item's period where they differ."""
+    found = {count_prompt_tokens(body)}
+    if item["recorded"] < PARALLEL_ASCII_UNTIL:
+        found.add(count_prompt_tokens(body, profile=EARLIER_PARALLEL_ANSWERS))
+    return found
+
+
 def outcomes(path: Path) -> dict[str, list[Outcome]]:
     """Interactions per model family."""
     interactions: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -163,13 +179,10 @@ def outcomes(path: Path) -> dict[str, list[Outcome]]:
     results: dict[str, list[Outcome]] = defaultdict(list)
     for (model, *_), items in interactions.items():
         recordings = tuple(
-            Recording(
-                int(item["usage"]["prompt_tokens"]),
-                count_prompt_tokens(body),
-                allowed_drifts(item),
-            )
+            Recording(int(item["usage"]["prompt_tokens"]), counted, allowed_drifts(item))
             for item in items
             for body in bodies(item["request"])
+            for counted in counts(item, body)
         )
         categories = frozenset(category for item in items for category in item["categories"])
         results[model].append(Outcome(categories, items[0]["source"], recordings))

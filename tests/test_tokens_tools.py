@@ -6,6 +6,7 @@ the fidelity corpus (named in the test); the rest checks the rule's shape.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -449,12 +450,22 @@ def test_more_parallel_answers_add_only_their_text() -> None:
     assert three - two == wrapper_growth + answers_growth
 
 
-def test_json_answers_are_reserialised_and_text_is_escaped() -> None:
+def test_json_answers_are_reserialised_and_text_is_written_as_is() -> None:
     pretty = parallel_round('{\n  "temp": 21.50,\n  "sky": "clear"\n}', "ok")
     compact = parallel_round('{"temp":21.5,"sky":"clear"}', "ok")
     assert count_prompt_tokens(pretty) == count_prompt_tokens(compact)
-    escaped = parallel_round("64\u00b0F", "ok")
-    assert count_prompt_tokens(escaped) - count_prompt_tokens(parallel_round("64F", "ok")) == (
+    degrees = parallel_round("64\u00b0F", "ok")
+    plain = parallel_round("64F", "ok")
+    # Since March 2026 (crewAI, 12 recorded items) non-ASCII text is not escaped ...
+    assert count_prompt_tokens(degrees) - count_prompt_tokens(plain) == (
+        token_count('["64\u00b0F", "ok"]') - token_count('["64F", "ok"]')
+    )
+    # ... before, the list was ASCII-escaped (37 items, 2024-09 to 2026-02).
+    earlier = dataclasses.replace(
+        GPT4O_MINI, tokens=dataclasses.replace(RULES, parallel_answers_ascii=True)
+    )
+    escaped = count_prompt_tokens(degrees, profile=earlier)
+    assert escaped - count_prompt_tokens(plain, profile=earlier) == (
         token_count('["64\\u00b0F", "ok"]') - token_count('["64F", "ok"]')
     )
 

@@ -114,6 +114,9 @@ class TokenRules:
     # length of its header and fixed part is measured (3 + 2 tokens), not their text.
     parallel_answers_header: str = "multi_tool_use"
     parallel_answers_extra: int = 2
+    # That list escaped non-ASCII text (`\u2019`) until February 2026 (37 recorded items, 7
+    # repositories); from March 2026 on it is written as is (12 crewAI gpt-4o items).
+    parallel_answers_ascii: bool = False
     # response_format json_schema: a "# Response Formats" section in the instructions, and
     # the reply primed with the format's name plus this many tokens.
     response_format_header: str = "# Response Formats\n\n## "

@@ -222,14 +222,15 @@ def _close_parallel_round(prompt: Prompt, answers: list[Any], rules: TokenRules)
     """Add the answers to one parallel call as a single message: the JSON list of results.
 
     Each result is parsed when it is JSON (a pretty-printed answer is re-serialised) and kept
-    as a string otherwise; the list is written with the default ``", "`` separators and ASCII
-    escapes. 76 of 76 recorded items with a parallel round agree, where one message per
-    answer missed 54 of them by 1 to 1,343 tokens. Empties ``answers``.
+    as a string otherwise; the list is written with the default ``", "`` separators (and ASCII
+    escapes before March 2026: ``rules.parallel_answers_ascii``). The 259 recorded items with
+    a parallel round agree but for 4, where one message per answer missed most of them by 1
+    to 1,343 tokens. Empties ``answers``.
     """
     if not answers:
         return
     values = [_json_value(text, text) for text in map(text_of_content, answers)]
-    text = _json_text(values, compact=False, ascii_only=True)
+    text = _json_text(values, compact=False, ascii_only=rules.parallel_answers_ascii)
     prompt.turns.append(Turn(rules.parallel_answers_header, text))
     prompt.extra_tokens += rules.parallel_answers_extra
     answers.clear()
