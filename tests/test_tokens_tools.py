@@ -369,6 +369,18 @@ def test_a_tool_round_costs_two_addressed_turns() -> None:
     assert count_prompt_tokens(history) - before == call_turn + result_turn
 
 
+def test_a_named_tool_call_carries_its_name_in_the_header() -> None:
+    # langgraph multi-agent notebook (10 recorded items): "assistant:Researcher to=functions".
+    calls = [call("c1", "grep", '{"q":"x"}')]
+    plain = chat(USER, {"role": "assistant", "content": None, "tool_calls": calls})
+    named = chat(
+        USER, {"role": "assistant", "name": "Researcher", "content": None, "tool_calls": calls}
+    )
+    assert count_prompt_tokens(named) - count_prompt_tokens(plain) == (
+        token_count("assistant:Researcher to=functions") - token_count(RULES.assistant_to_prefix)
+    )
+
+
 def test_arguments_are_reserialised_compactly() -> None:
     def with_arguments(arguments: str) -> dict[str, Any]:
         message = {"role": "assistant", "tool_calls": [call("c1", "f", arguments)]}

@@ -203,11 +203,28 @@ def _json_text(value: Any, *, compact: bool, ascii_only: bool) -> str:
         return str(value)
 
 
-def _tool_call_turns(calls: Sequence[Any], rules: TokenRules) -> Iterator[Turn]:
+def _named(header: str, message: Mapping[str, Any]) -> str:
+    """``header`` with the message's ``name`` joined to its role, before the recipient.
+
+    As in a plain message ("assistant:Researcher"), and where harmony writes it:
+    ``assistant:Researcher to=functions...`` (langgraph's multi-agent notebook: 10 of 10 items
+    with named tool-call messages, each call 3 tokens short without the name).
+    """
+    name = message.get("name")
+    if not isinstance(name, str):
+        return header
+    role, _, recipient = header.partition(" ")
+    return f"{role}:{name} {recipient}"
+
+
+def _tool_call_turns(
+    calls: Sequence[Any], rules: TokenRules, message: Mapping[str, Any]
+) -> Iterator[Turn]:
     """An assistant's tool calls: one addressed turn, or one parallel wrapper for several."""
     if len(calls) == 1:
         name, arguments = _call_function(calls[0])
-        yield Turn(rules.assistant_to_prefix, _arguments_text(arguments, rules), recipient=name)
+        header = _named(rules.assistant_to_prefix, message)
+        yield Turn(header, _arguments_text(arguments, rules), recipient=name)
         return
     uses = []
     for call in calls:
@@ -215,7 +232,7 @@ def _tool_call_turns(calls: Sequence[Any], rules: TokenRules) -> Iterator[Turn]:
         parameters = _json_value(arguments, arguments) if isinstance(arguments, str) else {}
         uses.append({"recipient_name": f"{rules.functions_prefix}{name}", "parameters": parameters})
     wrapper = _json_text({"tool_uses": uses}, compact=True, ascii_only=False)
-    yield Turn(rules.parallel_tool_header, wrapper)
+    yield Turn(_named(rules.parallel_tool_header, message), wrapper)
 
 
 def _close_parallel_round(prompt: Prompt, answers: list[Any], rules: TokenRules) -> None:
@@ -272,7 +289,7 @@ def chat_prompt(body: Mapping[str, Any], rules: TokenRules) -> Prompt:
                 call_names[_call_id(calls[0])] = _call_function(calls[0])[0]
             else:
                 round_ids = {_call_id(call) for call in calls}
-            prompt.turns.extend(_tool_call_turns(calls, rules))
+            prompt.turns.extend(_tool_call_turns(calls, rules, message))
             # A parallel wrapper is one call to multi_tool_use.parallel.
             prompt.extra_tokens += rules.per_tool_call
         elif role == "assistant" and isinstance(message.get("function_call"), Mapping):
@@ -280,7 +297,7 @@ def chat_prompt(body: Mapping[str, Any], rules: TokenRules) -> Prompt:
             if text:
                 prompt.turns.append(Turn(_message_header(message), text))
             call = {"function": message["function_call"]}
-            prompt.turns.extend(_tool_call_turns([call], rules))
+            prompt.turns.extend(_tool_call_turns([call], rules, message))
             prompt.extra_tokens += rules.per_tool_call
         elif role == "tool":
             name = call_names.get(answered, "")
