@@ -99,9 +99,10 @@ class TokenRules:
     instruction_roles: tuple[str, ...] = ("system", "developer")
     # The recorded block is one token cheaper than the text above (from 2024-11-08 on).
     tools_adjustment: int = -1
-    # tool_choice effects: "none" and a named function add these (named: + the name's tokens).
+    # tool_choice effects: "none" and a named function add these (named: + the tokens of
+    # "functions.NAME").
     tool_choice_none: int = 1
-    tool_choice_named: int = 7
+    tool_choice_named: int = 6
     # Tool calls in the history: "assistant to=functions" + NAME turns, +2 tokens each.
     assistant_to_prefix: str = "assistant to=functions"
     functions_prefix: str = "functions."
@@ -113,6 +114,9 @@ class TokenRules:
     # length of its header and fixed part is measured (3 + 2 tokens), not their text.
     parallel_answers_header: str = "multi_tool_use"
     parallel_answers_extra: int = 2
+    # That list escaped non-ASCII text (`\u2019`) until February 2026 (37 recorded items, 7
+    # repositories); from March 2026 on it is written as is (12 crewAI gpt-4o items).
+    parallel_answers_ascii: bool = False
     # response_format json_schema: a "# Response Formats" section in the instructions, and
     # the reply primed with the format's name plus this many tokens.
     response_format_header: str = "# Response Formats\n\n## "
