@@ -35,4 +35,6 @@ def test_readme_examples_run() -> None:
     readme = DOCS.parent / "README.md"
     namespace: dict[str, object] = {"__name__": "docs_readme"}
     for code in _runnable_blocks(readme):
-        exec(compile(code, "README.md", "exec"), namespace)
+        # Not the file's own name: inspect (and so Hypothesis) would read the Markdown
+        # around the block as Python source.
+        exec(compile(code, "README.md[block]", "exec"), namespace)
