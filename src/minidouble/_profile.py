@@ -279,6 +279,11 @@ class ResponsesTemplate:
     text_end_tools_callable: int = 2
     call_end: int = 1
     parallel_calls_end: int = 3
+    # A ``compaction`` item is the earlier conversation, encrypted by OpenAI: the model reads
+    # the decrypted text, which only the server has, so its size is the only evidence. One
+    # token per 10 characters of ``encrypted_content`` is within 11 tokens (5%) of the 7
+    # recorded bills (2026-02/04, gpt-4o-mini and gpt-4o): an estimate, not a count.
+    compaction_chars_per_token: int = 10
 
 
 @dataclass(frozen=True)
@@ -356,6 +361,12 @@ class ResponsesRules:
         "message.output_text.logprobs",
     )
     text_format_types: tuple[str, ...] = ("text", "json_schema", "json_object")
+    # Whether a ``strict: true`` function's schema must follow the Structured Outputs rules
+    # (``additionalProperties: false``, every property required...). It must now: refused on
+    # Responses in 2025-03 (pydantic-ai, before 03-27) and on chat in 2025-09 and 2026-01.
+    # Two recordings of 2025-03-06 were answered (opentelemetry-js-contrib mock responses);
+    # the fidelity test judges recordings older than its STRICT_CHECKED_FROM with this off.
+    strict_functions_checked: bool = True
     template: ResponsesTemplate = field(default_factory=ResponsesTemplate)
     max_top_logprobs: int = 20
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from minidouble._engine import Choice, tool_mode
 from minidouble._profile import GPT4O_MINI, ModelProfile
-from minidouble._responses._mapping import ECHOED
+from minidouble._responses._mapping import COMPACTED, ECHOED
 from minidouble._tokenizer import token_count
 from minidouble._tokens import chat_prompt, count_prompt
 
@@ -47,7 +47,11 @@ def count_input_tokens(chat_body: Mapping[str, Any], *, profile: ModelProfile = 
         total -= token_count(fmt.name)
     if template.sections_apart and (prompt.functions or fmt is not None):
         total -= rules.per_message + token_count(rules.tools_role)
-    return total + template.echoed_lone_call * _echoed_lone_calls(chat_body)
+    total += template.echoed_lone_call * _echoed_lone_calls(chat_body)
+    compacted = chat_body.get(COMPACTED)
+    if isinstance(compacted, int):
+        total += compacted // template.compaction_chars_per_token
+    return total
 
 
 def _calls_of(message: Any) -> list[Any]:
