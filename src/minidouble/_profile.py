@@ -20,6 +20,7 @@ __all__ = [
     "ModelProfile",
     "NumberRule",
     "Prices",
+    "PromptCaching",
     "RateLimits",
     "ReplyCosts",
     "ResponsesRules",
@@ -220,6 +221,25 @@ class RateLimits:
 
 
 @dataclass(frozen=True)
+class PromptCaching:
+    """Automatic prompt caching (reference batch-files-caching §8, ``docs/caching.md``).
+
+    A prompt of ``minimum_tokens`` or more is cached in blocks: a later prompt that starts
+    with the same tokens reports the shared part as ``cached_tokens``, ``minimum_tokens``
+    plus whole ``step`` blocks, never the whole prompt. A cached prefix lives
+    ``idle_seconds`` after its last use (the guide's "5 to 10 minutes of inactivity", taken
+    at the low end), and never more than ``max_age_seconds`` after it was written;
+    ``prompt_cache_retention: "24h"`` keeps it ``extended_seconds`` after its last use.
+    """
+
+    minimum_tokens: int = 1024
+    step: int = 128
+    idle_seconds: float = 300.0
+    max_age_seconds: float = 3600.0
+    extended_seconds: float = 86_400.0
+
+
+@dataclass(frozen=True)
 class Latency:
     """How long the real model takes, for ``latency="realistic"`` (seconds, tokens/s).
 
@@ -412,6 +432,7 @@ class ModelProfile:
     listed_models: tuple[tuple[str, int, str], ...] = ()
     openai_version: str = "2020-10-01"
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    caching: PromptCaching = field(default_factory=PromptCaching)
     latency: Latency = field(default_factory=Latency)
     reply_costs: ReplyCosts = field(default_factory=ReplyCosts)
     responses: ResponsesRules = field(default_factory=ResponsesRules)
