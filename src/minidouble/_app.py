@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from minidouble._budget import Budget, Usage, usage_of, whole_number
+from minidouble._caching import PromptCache, chat_sequence
 from minidouble._engine import (
     Reply,
     assemble,
@@ -107,6 +108,8 @@ class GPT4oMiniApp:
       model's output speed); ``latency_speedup`` divides every simulated wait.
     * ``budget_usd``, ``budget_tokens``: what this fake's requests may cost and use; see
       :meth:`budget_overruns`.
+    * ``prompt_caching``: report ``cached_tokens`` as the real API's automatic prompt cache
+      does (default True), on the limiter's ``clock``; False always reports 0.
     """
 
     def __init__(
@@ -122,6 +125,7 @@ class GPT4oMiniApp:
         latency_speedup: float = 1.0,
         budget_usd: float | str | Decimal | None = None,
         budget_tokens: int | None = None,
+        prompt_caching: bool = True,
         profile: ModelProfile = GPT4O_MINI,
     ) -> None:
         if api_key is not None and (not isinstance(api_key, str) or not api_key):
@@ -149,6 +153,9 @@ class GPT4oMiniApp:
             enforce=requests_per_minute is not None or tokens_per_minute is not None,
             clock=time.monotonic if clock is None else clock,
             profile=profile,
+        )
+        self.prompt_cache = PromptCache(
+            self.limiter.clock, profile.caching, enabled=_switch("prompt_caching", prompt_caching)
         )
         self.latency = LatencyModel.from_options(latency, latency_speedup, profile)
         self.budget = Budget.from_options(budget_usd, budget_tokens)
@@ -288,6 +295,7 @@ class GPT4oMiniApp:
         prompt_tokens: int | None = None,
         completion: dict[str, Any] | bytes | None = None,
         completion_tokens: int | None = None,
+        cached_tokens: int | None = None,
         scripted: str | None = None,
         fault: str | None = None,
     ) -> HttpResponse:
@@ -329,6 +337,7 @@ class GPT4oMiniApp:
             fault=fault,
             received_at=getattr(self._current, "received_at", None) or time.monotonic(),
             _completion_tokens=completion_tokens,
+            _cached_tokens=cached_tokens,
         )
         with self._lock:
             self.requests.append(record)
@@ -633,6 +642,7 @@ class GPT4oMiniApp:
         description = scripted.describe() if scripted else None
         tier = served_tier(body)
         completion_id, created = new_completion_id(), int(time.time())
+        cached = self.cached_tokens(body, prompt_tokens)
         # The log keeps the served bytes as the completion (for a stream, those of the
         # equivalent chat.completion): it reads them only if someone asks.
         raw = completion_bytes(
@@ -643,6 +653,7 @@ class GPT4oMiniApp:
             profile=self.profile,
             flavor=flavor,
             service_tier=tier,
+            cached_tokens=cached,
         )
         if body.get("stream") is True:
             options = body.get("stream_options")
@@ -659,6 +670,7 @@ class GPT4oMiniApp:
                     service_tier=tier,
                     completion_id=completion_id,
                     created=created,
+                    cached_tokens=cached,
                 )
             )
             response = HttpResponse(200, [("content-type", EVENT_STREAM), *headers], b"", events)
@@ -671,7 +683,18 @@ class GPT4oMiniApp:
             prompt_tokens=prompt_tokens,
             completion=raw,
             completion_tokens=reply.completion_tokens,
+            cached_tokens=cached,
             scripted=description,
+        )
+
+    def cached_tokens(self, chat_body: Mapping[str, Any], prompt_tokens: int) -> int:
+        """What the prompt cache serves of this answered request (which it then holds)."""
+        key = chat_body.get("prompt_cache_key")
+        return self.prompt_cache.cached_tokens(
+            prompt_tokens,
+            lambda: chat_sequence(chat_body, self.profile),
+            key=key if isinstance(key, str) else None,
+            extended=chat_body.get("prompt_cache_retention") == "24h",
         )
 
     def _generate(
@@ -720,6 +743,18 @@ def _limit(name: str, value: Any) -> int | None:
             "(the real tier-1 limits are 500 requests and 200000 tokens per minute)."
         )
     return number
+
+
+def _switch(name: str, value: Any) -> bool:
+    """An on/off option as a bool (the command line gives strings), checked."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "on", "off"):
+        return value.lower() in ("true", "1", "on")
+    raise ValueError(
+        f"minidouble: {name}={value!r} is not a switch; expected True or False "
+        "(on the command line: true or false)."
+    )
 
 
 def _billed_completion_tokens(completion: Mapping[str, Any]) -> int:
