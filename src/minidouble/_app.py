@@ -687,14 +687,25 @@ class GPT4oMiniApp:
             scripted=description,
         )
 
-    def cached_tokens(self, chat_body: Mapping[str, Any], prompt_tokens: int) -> int:
-        """What the prompt cache serves of this answered request (which it then holds)."""
-        key = chat_body.get("prompt_cache_key")
+    def cached_tokens(
+        self,
+        body: Mapping[str, Any],
+        prompt_tokens: int,
+        *,
+        chat_body: Mapping[str, Any] | None = None,
+    ) -> int:
+        """What the prompt cache serves of this answered request (which it then holds).
+
+        ``body`` is the request as sent (its ``prompt_cache_key`` and retention);
+        ``chat_body`` what the model reads, when that is another body (a Responses request).
+        """
+        key = body.get("prompt_cache_key")
+        read = body if chat_body is None else chat_body
         return self.prompt_cache.cached_tokens(
             prompt_tokens,
-            lambda: chat_sequence(chat_body, self.profile),
+            lambda: chat_sequence(read, self.profile),
             key=key if isinstance(key, str) else None,
-            extended=chat_body.get("prompt_cache_retention") == "24h",
+            extended=body.get("prompt_cache_retention") == "24h",
         )
 
     def _generate(

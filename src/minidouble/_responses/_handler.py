@@ -189,6 +189,7 @@ def _respond(
     choice = render(intent, chat, prompt_tokens=input_tokens, rng=rng, profile=app.profile)
     output_tokens = count_output_tokens(choice, chat, profile=app.profile)
     created_at = int(time.time())
+    cached = app.cached_tokens(body, input_tokens, chat_body=chat)
     ids = ResponseIds.new(created_at)
     response_id = ids.make("resp")
     output = output_items(choice, ids)
@@ -198,7 +199,7 @@ def _respond(
         response_id=response_id,
         created_at=created_at,
         output=output,
-        usage=usage_block(input_tokens, output_tokens),
+        usage=usage_block(input_tokens, output_tokens, cached),
         status=status,
         completed_at=None if status == "incomplete" else created_at,
         azure=flavor.azure,
@@ -242,6 +243,7 @@ def _respond(
         response,
         prompt_tokens=input_tokens,
         completion=final,
+        cached_tokens=cached,
         scripted=description,
     )
 
