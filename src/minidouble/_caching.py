@@ -15,7 +15,6 @@ and still alive; then the prompt's own blocks are stored, or refreshed, at the c
 
 from __future__ import annotations
 
-import functools
 import threading
 from array import array
 from collections.abc import Callable, Mapping
@@ -24,7 +23,9 @@ from typing import Any
 
 from minidouble._profile import GPT4O_MINI, ModelProfile, PromptCaching, TokenRules
 from minidouble._ratelimit import Clock
-from minidouble._tokenizer import encode
+
+# The tokenizer remembers short texts, and the long ones the counter has just encoded.
+from minidouble._tokenizer import token_array as _tokens
 from minidouble._tokens import Prompt, Turn, _instruction_sections, chat_prompt
 
 __all__ = ["PromptCache", "chat_sequence", "prompt_sequence"]
@@ -32,23 +33,10 @@ __all__ = ["PromptCache", "chat_sequence", "prompt_sequence"]
 # Stand-ins for the template's turn marks: ids no text token has, so that the text of one turn
 # never lines up with the marks of another.
 _START, _MESSAGE, _END = 200_264, 200_266, 200_265
-# Long texts (a system prompt, a document, a tool's long answer) recur in every later request
-# of a conversation: their tokens are kept for the next request instead of encoded again.
-_KEPT_TEXTS = 64
 # How many writes between sweeps of the dead entries.
 _SWEEP_EVERY = 512
 
 SequenceBuilder = Callable[[], "array[int]"]
-
-
-@functools.lru_cache(maxsize=_KEPT_TEXTS)
-def _long_text_tokens(text: str) -> array[int]:
-    return array("I", encode(text))
-
-
-def _tokens(text: str) -> array[int]:
-    # Short texts are remembered by the tokenizer itself.
-    return _long_text_tokens(text) if len(text) > 1024 else array("I", encode(text))
 
 
 def _turns(prompt: Prompt, rules: TokenRules) -> list[Turn]:
