@@ -118,6 +118,12 @@ def test_cached_tokens_are_billed_at_the_cached_price(fake: FakeGPT4oMini, clien
     assert f"({cached:,} cached)" in usage.describe()
 
 
+def test_reset_forgets_cached_prompts(fake: FakeGPT4oMini, client: Any) -> None:
+    _cached(client)
+    fake.reset()
+    assert _cached(client)[1] == 0
+
+
 def test_caching_off_reports_nothing(clock: ManualClock) -> None:
     with FakeGPT4oMini(clock=clock, prompt_caching=False) as fake:
         client = openai.OpenAI(api_key="sk-caching-test", max_retries=0)

@@ -227,13 +227,14 @@ class GPT4oMiniApp:
             )
 
     def reset(self) -> None:
-        """Forget queued scripts, recorded requests and script errors."""
+        """Forget queued scripts, recorded requests, script errors and cached prompts."""
         with self._lock:
             self._replies.clear()
             self._failures.clear()
             self._standing.clear()
             self.requests.clear()
             self.script_errors.clear()
+        self.prompt_cache.clear()
 
     def usage(self) -> Usage:
         """Requests received so far and the tokens billed for them."""
