@@ -367,6 +367,18 @@ def test_strict_functions_follow_the_newest_recordings() -> None:
     assert check_responses_request(body, profile=old) > 0
 
 
+def test_a_compaction_item_is_billed_by_its_size_and_must_carry_its_content() -> None:
+    question = {"role": "user", "content": "And 5+5?"}
+    plain = check_responses_request({"model": "gpt-4o-mini", "input": [question]})
+    compacted = {"type": "compaction", "id": "cmp_1", "encrypted_content": "g" * 2_000}
+    body = {"model": "gpt-4o-mini", "input": [compacted, question]}
+    rate = GPT4O_MINI.responses.template.compaction_chars_per_token
+    assert check_responses_request(body) == plain + 2_000 // rate
+    with pytest.raises(OpenAIError) as missing:
+        check_responses_request({**body, "input": [{"type": "compaction"}, question]})
+    assert missing.value.param == "input[0].encrypted_content"
+
+
 def test_compaction_items_are_answered_and_billed_an_estimate(fidelity_dir: Path) -> None:
     """The encrypted conversation is billed by its size: within 5% of every recording."""
     seen = 0
