@@ -72,6 +72,7 @@ def _build_app(options: Options) -> GPT4oMiniApp:
         latency_speedup=options.latency_speedup,
         budget_usd=options.budget_usd,
         budget_tokens=options.budget_tokens,
+        prompt_caching=options.prompt_caching,
         profile=GPT4O_MINI if options.profile is None else options.profile,
     )
 
@@ -128,6 +129,7 @@ class FakeGPT4oMini(Scripting):
         latency_speedup: float = 1.0,
         budget_usd: Decimal | float | str | None = None,
         budget_tokens: int | None = None,
+        prompt_caching: bool = True,
         profile: ModelProfile | None = None,
         cassette: str | os.PathLike[str] | None = None,
         record_mode: RecordMode = "none",

@@ -392,6 +392,15 @@ class Options:
             example="50000",
         ),
     )
+    prompt_caching: bool = field(
+        default=True,
+        metadata=_spec(
+            _BOOL,
+            "report cached_tokens as the real API's automatic prompt cache does (prompts of "
+            "1,024+ tokens sharing a prefix with a recent request), billed at the cached price",
+            "`True`",
+        ),
+    )
     profile: ModelProfile | None = field(
         default=None,
         metadata=_spec(
@@ -691,6 +700,7 @@ def mark(
     latency_speedup: float | None = None,
     budget_usd: Decimal | float | str | None = None,
     budget_tokens: int | None = None,
+    prompt_caching: bool | None = None,
     profile: ModelProfile | None = None,
     cassette: str | os.PathLike[str] | bool | None = None,
     record_mode: RecordMode | None = None,

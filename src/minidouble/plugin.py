@@ -351,7 +351,8 @@ class _CassetteLedgerOnDemand:
 
 
 class _UsageStats:
-    """Per test: [requests, billed prompt tokens, completion tokens, replayed, recorded]."""
+    """Per test: [requests, billed prompt tokens, completion tokens, replayed, recorded,
+    cached prompt tokens]."""
 
     def __init__(self) -> None:
         self.per_test: dict[str, list[int]] = {}
@@ -359,13 +360,18 @@ class _UsageStats:
     def add(self, nodeid: str, fake: FakeGPT4oMini) -> None:
         usage = fake.usage()
         counts = [usage.requests, usage.prompt_tokens, usage.completion_tokens]
-        self.merge({nodeid: [*counts, usage.replayed, usage.recorded]})
+        self.merge({nodeid: [*counts, usage.replayed, usage.recorded, usage.cached_tokens]})
 
     def merge(self, per_test: dict[str, list[int]]) -> None:
         for nodeid, counts in per_test.items():
-            totals = self.per_test.setdefault(nodeid, [0] * 5)
+            totals = self.per_test.setdefault(nodeid, [0] * 6)
             for index, count in enumerate(counts):
                 totals[index] += int(count)
+
+
+def _cached(cached: int) -> str:
+    """What the summary says about prompt tokens billed at the cached price, if any."""
+    return f" ({cached:,} cached)" if cached else ""
 
 
 def _by_cassette(replayed: int, recorded: int) -> str:
@@ -453,23 +459,25 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
     prices = GPT4O_MINI.prices
     rows = sorted(stats.per_test.items())
-    requests, prompt, completion, replayed, recorded = (
-        sum(counts[i] for _, counts in rows) for i in range(5)
+    requests, prompt, completion, replayed, recorded, cached = (
+        sum(counts[i] for _, counts in rows) for i in range(6)
     )
     write = terminalreporter.write_line
     terminalreporter.write_sep("-", "minidouble: fake GPT-4o mini usage")
     write(
         f"{requests:,} request(s){_by_cassette(replayed, recorded)} in {len(rows):,} test(s): "
-        f"{prompt:,} prompt + {completion:,} completion tokens = "
-        f"${prices.cost(prompt, completion):.6f} at GPT-4o mini prices"
+        f"{prompt:,} prompt{_cached(cached)} + {completion:,} completion tokens = "
+        f"${prices.cost(prompt, completion, cached):.6f} at GPT-4o mini prices"
     )
     if replayed:
         # A replay is free now; its tokens are those billed when it was recorded.
         write("(replaying costs nothing: replayed requests count what they cost when recorded)")
     if config.get_verbosity() > 0:
-        for nodeid, (test_requests, test_prompt, test_completion, *by_cassette) in rows:
-            cost = prices.cost(test_prompt, test_completion)
+        for nodeid, (test_requests, test_prompt, test_completion, *rest) in rows:
+            test_replayed, test_recorded, test_cached = rest
+            cost = prices.cost(test_prompt, test_completion, test_cached)
             write(
-                f"  {nodeid}: {test_requests:,} request(s){_by_cassette(*by_cassette)}, "
-                f"{test_prompt:,} prompt + {test_completion:,} completion tokens, ${cost:.6f}"
+                f"  {nodeid}: {test_requests:,} request(s)"
+                f"{_by_cassette(test_replayed, test_recorded)}, {test_prompt:,} prompt"
+                f"{_cached(test_cached)} + {test_completion:,} completion tokens, ${cost:.6f}"
             )

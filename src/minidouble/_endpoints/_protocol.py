@@ -91,6 +91,8 @@ class Answer:
     # The completion the log keeps (for a stream, the equivalent non-streamed object).
     completion: Mapping[str, Any] | bytes | None = None
     completion_tokens: int | None = None
+    # What the prompt cache served of the prompt (billed at the cached price).
+    cached_tokens: int | None = None
 
 
 class Store(Protocol):
@@ -125,6 +127,20 @@ class Service(Protocol):
 
     def obfuscate(self, exchange: Exchange, body: Mapping[str, Any]) -> bool:
         """Whether a stream pads its events with ``obfuscation`` (one rule, every flavour)."""
+        ...
+
+    def cached_tokens(
+        self,
+        body: Mapping[str, Any],
+        prompt_tokens: int,
+        *,
+        chat_body: Mapping[str, Any] | None = None,
+    ) -> int:
+        """What the fake's prompt cache serves of this request's prompt (then cached).
+
+        ``body`` is the request as sent (its ``prompt_cache_key`` and retention);
+        ``chat_body`` what the model reads, when that is another body (a Responses request).
+        """
         ...
 
     def store(self, kind: str) -> Store:

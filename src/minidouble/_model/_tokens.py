@@ -637,20 +637,25 @@ def _instruction_sections(prompt: Prompt, rules: TokenRules) -> tuple[list[str],
     return sections, extra
 
 
+def laid_out_turns(prompt: Prompt, rules: TokenRules) -> tuple[list[Turn], int]:
+    """The turns in the order the model reads them, with the tool and format sections in
+    place (in the first instruction turn, or in a turn of their own), and their fixed cost."""
+    turns = prompt.turns
+    sections, extra = _instruction_sections(prompt, rules)
+    if not sections:
+        return list(turns), 0
+    added = rules.tools_separator.join(sections)
+    first = turns[0] if turns else None
+    if first is not None and first.header.split(":", 1)[0] in rules.instruction_roles:
+        merged = Turn(first.header, first.text + rules.tools_separator + added, first.recipient)
+        return [merged, *turns[1:]], extra
+    return [Turn(rules.tools_role, added), *turns], extra
+
+
 def count_prompt(prompt: Prompt, rules: TokenRules) -> int:
     """Tokens of a :class:`Prompt`: each text encoded once, fixed costs from the profile."""
-    turns = prompt.turns
-    total = rules.reply_priming + prompt.extra_tokens
-    sections, extra = _instruction_sections(prompt, rules)
-    if sections:
-        total += extra
-        added = rules.tools_separator.join(sections)
-        first = turns[0] if turns else None
-        if first is not None and first.header.split(":", 1)[0] in rules.instruction_roles:
-            merged = Turn(first.header, first.text + rules.tools_separator + added, first.recipient)
-            turns = [merged, *turns[1:]]
-        else:
-            turns = [Turn(rules.tools_role, added), *turns]
+    turns, extra = laid_out_turns(prompt, rules)
+    total = rules.reply_priming + prompt.extra_tokens + extra
     for turn in turns:
         # Headers and short texts are remembered by token_count itself.
         total += rules.per_message + token_count(turn.header) + token_count(turn.text)

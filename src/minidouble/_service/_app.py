@@ -28,6 +28,7 @@ from minidouble._model._errors import OpenAIError
 from minidouble._model._profile import GPT4O_MINI, ModelProfile
 from minidouble._model._validate import parse_json_body
 from minidouble._service._budget import Budget, Usage, usage_of
+from minidouble._service._caching import PromptCache, chat_sequence
 from minidouble._service._clock import Clock
 from minidouble._service._faults import (
     SHAPING_FAULTS,
@@ -165,6 +166,8 @@ class GPT4oMiniApp:
       model's output speed); ``latency_speedup`` divides every simulated wait.
     * ``budget_usd``, ``budget_tokens``: what this fake's requests may cost and use; see
       :meth:`budget_overruns`.
+    * ``prompt_caching``: report ``cached_tokens`` as the real API's automatic prompt cache
+      does (default True), on the fake's clock; False always reports 0.
     """
 
     def __init__(
@@ -180,6 +183,7 @@ class GPT4oMiniApp:
         latency_speedup: float = 1.0,
         budget_usd: float | str | Decimal | None = None,
         budget_tokens: int | None = None,
+        prompt_caching: bool = True,
         profile: ModelProfile = GPT4O_MINI,
     ) -> None:
         if api_key is not None and (not isinstance(api_key, str) or not api_key):
@@ -206,6 +210,7 @@ class GPT4oMiniApp:
         )
         self.latency = LatencyModel.from_options(latency, latency_speedup, profile, self.clock)
         self.budget = Budget.from_options(budget_usd, budget_tokens)
+        self.prompt_cache = PromptCache(self.clock.now, profile.caching, enabled=prompt_caching)
         # The answer source that replaces the engine when a cassette is on (set by the fake).
         self.cassette: CassetteLayer | None = None
 
@@ -273,8 +278,9 @@ class GPT4oMiniApp:
 
     def reset(self) -> None:
         """Forget every session's scripts, recorded requests and script errors, and every
-        stored object (Responses kept for ``previous_response_id``...)."""
+        stored object (Responses kept for ``previous_response_id``...) and cached prompt."""
         self.state.reset()
+        self.prompt_cache.clear()
 
     def usage(self) -> Usage:
         """Requests received so far and the tokens billed for them."""
@@ -337,6 +343,22 @@ class GPT4oMiniApp:
         options = body.get("stream_options")
         asked = options.get("include_obfuscation") if isinstance(options, Mapping) else None
         return self.stream_obfuscation if asked is None else asked is True
+
+    def cached_tokens(
+        self,
+        body: Mapping[str, Any],
+        prompt_tokens: int,
+        *,
+        chat_body: Mapping[str, Any] | None = None,
+    ) -> int:
+        key = body.get("prompt_cache_key")
+        read = body if chat_body is None else chat_body
+        return self.prompt_cache.cached_tokens(
+            prompt_tokens,
+            lambda: chat_sequence(read, self._profile),
+            key=key if isinstance(key, str) else None,
+            extended=body.get("prompt_cache_retention") == "24h",
+        )
 
     def store(self, kind: str) -> Store:
         return self.state.store(kind)
@@ -514,6 +536,7 @@ class GPT4oMiniApp:
             received_at=exchange.received_at,
             cassette=cassette,
             _completion_tokens=completion_tokens,
+            _cached_tokens=answer.cached_tokens,
         )
         with self.state.lock:
             session.requests.append(record)

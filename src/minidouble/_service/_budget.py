@@ -31,14 +31,16 @@ class Usage:
     completion_tokens: int = 0
     replayed: int = 0
     recorded: int = 0
+    # Of the prompt tokens, those the prompt cache served (billed at the cached price).
+    cached_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
     def cost(self, profile: ModelProfile = GPT4O_MINI) -> Decimal:
-        """Dollars at the profile's prices."""
-        return profile.prices.cost(self.prompt_tokens, self.completion_tokens)
+        """Dollars at the profile's prices, cached prompt tokens at the cached price."""
+        return profile.prices.cost(self.prompt_tokens, self.completion_tokens, self.cached_tokens)
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -47,18 +49,20 @@ class Usage:
             self.completion_tokens + other.completion_tokens,
             self.replayed + other.replayed,
             self.recorded + other.recorded,
+            self.cached_tokens + other.cached_tokens,
         )
 
     def describe(self, profile: ModelProfile = GPT4O_MINI) -> str:
+        cached = f" ({self.cached_tokens:,} cached)" if self.cached_tokens else ""
         return (
-            f"{self.requests:,} request(s), {self.prompt_tokens:,} prompt + "
+            f"{self.requests:,} request(s), {self.prompt_tokens:,} prompt{cached} + "
             f"{self.completion_tokens:,} completion = {self.total_tokens:,} tokens, "
             f"${self.cost(profile):.6f}"
         )
 
 
 def usage_of(requests: Iterable[RecordedRequest]) -> Usage:
-    total = prompt = completion = 0
+    total = prompt = completion = cached = 0
     by_cassette = {"replayed": 0, "recorded": 0}
     for recorded in requests:
         total += 1
@@ -67,7 +71,10 @@ def usage_of(requests: Iterable[RecordedRequest]) -> Usage:
         if recorded.status == 200 and recorded.answered:
             prompt += recorded.prompt_tokens or 0
             completion += recorded.completion_tokens or 0
-    return Usage(total, prompt, completion, by_cassette["replayed"], by_cassette["recorded"])
+            cached += recorded.cached_tokens
+    return Usage(
+        total, prompt, completion, by_cassette["replayed"], by_cassette["recorded"], cached
+    )
 
 
 def _dollars(value: Any) -> Decimal | None:
