@@ -247,7 +247,7 @@ def test_a_misspelt_keyword_suggests_the_right_one() -> None:
 
 
 def test_cassette_keywords_need_a_cassette() -> None:
-    with pytest.raises(OptionError, match=r"upstream configures a cassette; pass cassette="):
+    with pytest.raises(TypeError, match=r"upstream configures a cassette; pass cassette="):
         FakeGPT4oMini(upstream="https://api.openai.com/v1")
 
 
