@@ -169,7 +169,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
-    """Every flag of ``parser`` and its subcommands (unknown flags surface at the top)."""
+    """Every flag of ``parser`` and its subcommands."""
     found = list(parser._option_string_actions)
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
@@ -267,7 +267,12 @@ def _cassette_import(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        # Said by the subcommand, so the message points at its --help and its flags.
+        (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        commands.choices[args.command].error(f"unrecognized arguments: {' '.join(extras)}")
     handler = args.handler
     result: int = handler(args)
     return result

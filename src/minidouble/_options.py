@@ -487,7 +487,8 @@ class Options:
             given = [name for name in cassette_only() if getattr(self, name) != _DEFAULTS[name]]
             if given:
                 verb = "configures" if len(given) == 1 else "configure"
-                raise OptionError(
+                # A TypeError, as before: the keywords do not go together.
+                raise TypeError(
                     f"minidouble: {', '.join(given)} {verb} a cassette; pass "
                     "cassette='cassettes/<name>.json' too (or --cassette FILE to minidouble "
                     "serve; see docs/cassettes.md)."
