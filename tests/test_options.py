@@ -658,9 +658,9 @@ def test_the_literal_types_match_what_the_handler_knows() -> None:
     from typing import get_args
 
     from minidouble._cassettes import RECORD_MODES
+    from minidouble._scripting import FilterCategory, FilterSeverity
     from minidouble._service._faults import AZURE_FILTER_CATEGORIES, AZURE_SEVERITIES
     from minidouble._service._latency import LATENCY_MODES
-    from minidouble._scripting import FilterCategory, FilterSeverity
 
     assert get_args(_options.LatencyMode) == LATENCY_MODES
     assert get_args(_options.RecordMode) == RECORD_MODES
@@ -672,8 +672,8 @@ def test_the_literal_types_match_what_the_handler_knows() -> None:
 def test_fail_overloads_take_exactly_what_the_run_time_check_accepts() -> None:
     import typing
 
-    from minidouble._service._faults import _HTTP_DETAILS, TRANSPORT_FAULTS
     from minidouble._scripting import Scripting
+    from minidouble._service._faults import _HTTP_DETAILS, TRANSPORT_FAULTS
 
     shared = {"self", "status", "times", "probability", "seed"}
     accepted: dict[str, set[str]] = {}
