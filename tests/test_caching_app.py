@@ -135,6 +135,7 @@ def test_caching_off_reports_nothing(clock: ManualClock) -> None:
 def test_a_bad_switch_is_refused_with_the_cure() -> None:
     with pytest.raises(
         ValueError,
-        match=r"minidouble: FakeGPT4oMini\(prompt_caching=...\): expected True or False.*got 'maybe'",
+        match=r"minidouble: FakeGPT4oMini\(prompt_caching=...\): expected True or False"
+        r".*got 'maybe'",
     ):
         FakeGPT4oMini(prompt_caching="maybe")
