@@ -31,6 +31,10 @@ class Usage:
     completion_tokens: int = 0
     replayed: int = 0
     recorded: int = 0
+    # Tokens not billed because their requests ran at a price factor below 1 (the Batch
+    # API's half price): token totals stay true, only the cost drops.
+    unbilled_prompt: Decimal = Decimal(0)
+    unbilled_completion: Decimal = Decimal(0)
 
     @property
     def total_tokens(self) -> int:
@@ -38,7 +42,15 @@ class Usage:
 
     def cost(self, profile: ModelProfile = GPT4O_MINI) -> Decimal:
         """Dollars at the profile's prices."""
-        return profile.prices.cost(self.prompt_tokens, self.completion_tokens)
+        prices = profile.prices
+        full = prices.cost(self.prompt_tokens, self.completion_tokens)
+        if not (self.unbilled_prompt or self.unbilled_completion):
+            return full
+        rebate = (
+            self.unbilled_prompt * prices.input_per_million
+            + self.unbilled_completion * prices.output_per_million
+        ) / Decimal(1_000_000)
+        return full - rebate
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -47,6 +59,8 @@ class Usage:
             self.completion_tokens + other.completion_tokens,
             self.replayed + other.replayed,
             self.recorded + other.recorded,
+            self.unbilled_prompt + other.unbilled_prompt,
+            self.unbilled_completion + other.unbilled_completion,
         )
 
     def describe(self, profile: ModelProfile = GPT4O_MINI) -> str:
@@ -59,15 +73,30 @@ class Usage:
 
 def usage_of(requests: Iterable[RecordedRequest]) -> Usage:
     total = prompt = completion = 0
+    unbilled_prompt = unbilled_completion = Decimal(0)
     by_cassette = {"replayed": 0, "recorded": 0}
     for recorded in requests:
         total += 1
         if recorded.cassette in by_cassette:
             by_cassette[recorded.cassette] += 1
         if recorded.status == 200 and recorded.answered:
-            prompt += recorded.prompt_tokens or 0
-            completion += recorded.completion_tokens or 0
-    return Usage(total, prompt, completion, by_cassette["replayed"], by_cassette["recorded"])
+            prompt_tokens = recorded.prompt_tokens or 0
+            completion_tokens = recorded.completion_tokens or 0
+            prompt += prompt_tokens
+            completion += completion_tokens
+            if recorded.price_factor != 1:
+                rest = 1 - Decimal(str(recorded.price_factor))
+                unbilled_prompt += prompt_tokens * rest
+                unbilled_completion += completion_tokens * rest
+    return Usage(
+        total,
+        prompt,
+        completion,
+        by_cassette["replayed"],
+        by_cassette["recorded"],
+        unbilled_prompt,
+        unbilled_completion,
+    )
 
 
 def _dollars(value: Any) -> Decimal | None:
