@@ -180,3 +180,17 @@ def test_run_body_answers_one_batch_line_through_the_core_without_http() -> None
     status, body = app.run_body("chat", chat_body())
     assert status == 500 and "error" in body
     assert [r.status for r in app.requests] == [200, 200, 400, 500, 0]
+
+
+def test_a_loopback_only_route_answers_only_through_the_loopback_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from minidouble._endpoints._models import MODELS
+    from minidouble._service import _routes
+
+    control = _routes.Rule(("GET",), "/_minidouble/{rest...}", MODELS, auth=False)
+    control = dataclasses.replace(control, loopback_only=True)
+    monkeypatch.setattr(_routes, "_COMPILED", [*_routes._COMPILED, (control, control.pattern())])
+    request = HttpRequest("GET", "https://api.openai.com/_minidouble/state", {})
+    assert GPT4oMiniApp().handle(request).status == 404
+    assert GPT4oMiniApp().handle(request, loopback=True).status == 200

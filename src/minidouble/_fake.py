@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -112,7 +112,6 @@ class FakeGPT4oMini:
         self.blocking = False
         self._interception: AbstractContextManager[None] | None = None
         self.cassette: CassetteLayer | None = None
-        self._handler: Callable[[HttpRequest], HttpResponse] = self.app.handle
         if cassette is None:
             if (
                 record_mode is not None
@@ -231,9 +230,13 @@ class FakeGPT4oMini:
 
     # --- handler -------------------------------------------------------------------------
 
-    def handle(self, request: HttpRequest) -> HttpResponse:
-        """The request handler every transport calls."""
-        return self._handler(request)
+    def handle(self, request: HttpRequest, *, loopback: bool = False) -> HttpResponse:
+        """The request handler every transport calls; the loopback server says ``loopback``
+        (loopback-only routes, such as a control API, answer nothing else)."""
+        return self.app.handle(request, loopback=loopback)
+
+    def _handle_loopback(self, request: HttpRequest) -> HttpResponse:
+        return self.app.handle(request, loopback=True)
 
     # --- in-process interception ---------------------------------------------------------
 
@@ -315,7 +318,7 @@ class FakeGPT4oMini:
         The server runs until the handle is closed (``with fake.serve() as server:``).
         It shares this fake's script and request log with in-process interception.
         """
-        server = LoopbackServer(self.handle, host=host, port=port, blocking=self.blocking)
+        server = LoopbackServer(self._handle_loopback, host=host, port=port, blocking=self.blocking)
         return FakeServer(self, server, owns_server=True)
 
     def __repr__(self) -> str:
