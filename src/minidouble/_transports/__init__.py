@@ -1,9 +1,12 @@
-"""In-process interception: OpenAI-bound requests of httpx and httpx2 clients go to one handler.
+"""In-process interception: OpenAI-bound requests of every client minidouble knows go to one
+handler, and the network guard refuses any other way out to OpenAI.
 
 httpx clients (openai 1.x/2.x, LangChain, LiteLLM...) are intercepted through respx; httpx2
 clients (openai 3.x) through a patch of httpcore2's connection pools, the layer respx patches in
-httpcore. Only OpenAI and Azure OpenAI hosts are routed to the handler; every other request goes
-out untouched. A client library that is not installed is simply not patched.
+httpcore; aiohttp (LiteLLM's async path) and urllib3 (requests) at the connection, below their
+own HTTP code. Only OpenAI and Azure OpenAI hosts are routed to the handler; every other request
+goes out untouched. A client library that is not installed is simply not patched (and not
+imported before the first fake starts).
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ def _installed(module: str) -> bool:
 
 @contextmanager
 def intercept(handler: Handler) -> Iterator[None]:
-    """Route OpenAI-bound requests of every installed httpx generation to ``handler``."""
+    """Route OpenAI-bound requests of every installed client library to ``handler``, and
+    refuse every other way to reach OpenAI meanwhile (see ``_guard``)."""
     with ExitStack() as patches:
         if _installed("httpx") and _installed("respx"):
             from minidouble._transports._httpx import intercept_httpx
@@ -42,4 +46,15 @@ def intercept(handler: Handler) -> Iterator[None]:
             from minidouble._transports._httpx2 import intercept_httpx2
 
             patches.enter_context(intercept_httpx2(handler))
+        if _installed("aiohttp"):
+            from minidouble._transports._aiohttp import intercept_aiohttp
+
+            patches.enter_context(intercept_aiohttp(handler))
+        if _installed("urllib3"):
+            from minidouble._transports._urllib3 import intercept_urllib3
+
+            patches.enter_context(intercept_urllib3(handler))
+        from minidouble._transports._guard import network_guard
+
+        patches.enter_context(network_guard())
         yield
