@@ -84,7 +84,9 @@ def test_litellm_async_streaming(via_aiohttp: list[int]) -> None:
 def test_litellm_sync_streaming() -> None:
     with FakeGPT4oMini() as fake:
         fake.reply("Streamed in sync")
-        chunks = litellm.completion(model="gpt-4o-mini", messages=MESSAGES, api_key=KEY, stream=True)
+        chunks = litellm.completion(
+            model="gpt-4o-mini", messages=MESSAGES, api_key=KEY, stream=True
+        )
         text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks)
     assert text == "Streamed in sync"
 

@@ -62,7 +62,7 @@ def _assert_minidouble_refusal(error: BaseException, host: str) -> None:
     assert isinstance(error, NetworkGuardError)
     assert isinstance(error, ConnectionRefusedError)
     message = str(error)
-    assert message.startswith(f"minidouble: refused ")
+    assert message.startswith("minidouble: refused ")
     assert host in message
     assert "minidouble serve" in message and "aiohttp" in message and "requests" in message
 

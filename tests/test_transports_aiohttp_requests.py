@@ -38,8 +38,8 @@ TOO_LONG = {**HI, "max_tokens": 10**6}
 
 def direct(url: str, body: dict[str, Any], headers: dict[str, str] = HEADERS) -> HttpResponse:
     """What the handler itself answers, without any transport in between."""
-    request = HttpRequest("POST", url, RawHeaders(
-        [(k.encode(), v.encode()) for k, v in headers.items()]), json.dumps(body).encode())  # fmt: skip
+    pairs = RawHeaders([(k.encode(), v.encode()) for k, v in headers.items()])
+    request = HttpRequest("POST", url, pairs, json.dumps(body).encode())
     return FakeGPT4oMini().handle(request)
 
 
@@ -285,7 +285,7 @@ def test_a_session_reuses_its_connection_and_drops_it_when_the_fake_stops() -> N
         for _ in range(3):
             assert session.post(CHAT_URL, json=HI, headers=HEADERS).status_code == 200
         manager = session.get_adapter(CHAT_URL).poolmanager
-        (pool,) = [manager.pools[key] for key in manager.pools.keys()]
+        (pool,) = [manager.pools[key] for key in manager.pools]
         assert pool.host == "api.openai.com"
         assert pool.num_connections == 1 and pool.num_requests == 3
     (conn,) = list(pool.pool.queue)[-1:]
@@ -319,7 +319,7 @@ def test_every_patch_is_undone_even_when_the_block_raises() -> None:
 
     before = patched()
     with pytest.raises(KeyError), intercept(lambda request: HttpResponse(200)):
-        assert all(now is not then for now, then in zip(patched(), before))
+        assert all(now is not then for now, then in zip(patched(), before, strict=True))
         raise KeyError("boom")
     assert patched() == before
 

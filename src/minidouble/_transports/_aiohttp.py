@@ -14,7 +14,7 @@ mock answers first, and a request reaches the fake only when that mock lets it t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -134,7 +134,7 @@ class HandlerTransport(asyncio.Transport):
         except Exception as exc:
             protocol.set_exception(exc)  # the handler's own error reaches the caller as is
             return
-        pieces = arespond(response)
+        pieces: AsyncGenerator[bytes, None] = arespond(response)
         try:
             async for piece in pieces:
                 await self._reading.wait()

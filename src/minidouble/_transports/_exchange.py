@@ -10,7 +10,7 @@ peer does to the connection, so each library raises exactly what an outage makes
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncGenerator, Generator, Iterable
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
@@ -100,7 +100,7 @@ def _chunk(data: bytes) -> bytes:
 _LAST_CHUNK = b"0\r\n\r\n"
 
 
-def respond(response: HttpResponse) -> Iterator[bytes]:
+def respond(response: HttpResponse) -> Generator[bytes, None, None]:
     """The response as the bytes a server writes, one piece per event of a stream.
 
     A ``ConnectionError`` from the handler's stream (a cut) propagates: the caller closes the
@@ -120,7 +120,7 @@ def respond(response: HttpResponse) -> Iterator[bytes]:
         _close(stream)
 
 
-async def arespond(response: HttpResponse) -> AsyncIterator[bytes]:
+async def arespond(response: HttpResponse) -> AsyncGenerator[bytes, None]:
     """:func:`respond` for an event loop: a stream that can wait is awaited, not blocked on."""
     stream = response.stream
     if stream is None or not hasattr(stream, "__aiter__"):

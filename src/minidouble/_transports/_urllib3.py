@@ -169,9 +169,9 @@ def intercept_urllib3(handler: Handler) -> Iterator[None]:
         (plain, "is_connected"): plain.__dict__["is_connected"],
     }
     opened: weakref.WeakSet[Any] = weakref.WeakSet()
-    plain.connect = _connect(originals[plain, "connect"], handler, opened)  # type: ignore[method-assign]
-    secure.connect = _connect(originals[secure, "connect"], handler, opened)  # type: ignore[method-assign]
-    plain.is_connected = _is_connected(originals[plain, "is_connected"])  # type: ignore[method-assign]
+    plain.connect = _connect(originals[plain, "connect"], handler, opened)  # type: ignore[method-assign,assignment]
+    secure.connect = _connect(originals[secure, "connect"], handler, opened)  # type: ignore[method-assign,assignment]
+    plain.is_connected = _is_connected(originals[plain, "is_connected"])  # type: ignore[method-assign,assignment]
     try:
         yield
     finally:
