@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -285,7 +287,8 @@ def test_a_session_reuses_its_connection_and_drops_it_when_the_fake_stops() -> N
         for _ in range(3):
             assert session.post(CHAT_URL, json=HI, headers=HEADERS).status_code == 200
         manager = session.get_adapter(CHAT_URL).poolmanager
-        (pool,) = [manager.pools[key] for key in manager.pools]
+        # urllib3's pool container refuses plain iteration; keys() is its way.
+        (pool,) = [manager.pools[key] for key in manager.pools.keys()]  # noqa: SIM118
         assert pool.host == "api.openai.com"
         assert pool.num_connections == 1 and pool.num_requests == 3
     (conn,) = list(pool.pool.queue)[-1:]
@@ -416,3 +419,39 @@ def test_cassettes_record_and_replay_through_requests_and_aiohttp(tmp_path: Path
         replayed = session()
     assert replayed == recorded
     assert [r.cassette for r in replay.requests] == ["replayed"] * 3
+
+
+_FIRST_IMPORT = """
+import asyncio, sys
+from minidouble import FakeGPT4oMini
+
+body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}
+headers = {"authorization": "Bearer sk-test"}
+url = "https://api.openai.com/v1/chat/completions"
+fake = FakeGPT4oMini()
+with fake:
+    assert "aiohttp" not in sys.modules and "urllib3" not in sys.modules
+    import aiohttp, requests  # the code under test imports them inside the block
+
+    assert requests.post(url, json=body, headers=headers).status_code == 200
+
+    async def ask():
+        async with aiohttp.ClientSession() as session:
+            async with session.post(url, json=body, headers=headers) as response:
+                return response.status
+
+    assert asyncio.run(ask()) == 200
+assert len(fake.requests) == 2
+assert "connect" not in vars(aiohttp.TCPConnector)  # nothing left behind
+import urllib3.connection
+assert urllib3.connection.HTTPConnection.connect.__module__ == "urllib3.connection"
+assert aiohttp.TCPConnector._create_connection.__module__ == "aiohttp.connector"
+"""
+
+
+def test_a_fake_imports_neither_library_but_patches_each_at_its_first_import() -> None:
+    # A fresh interpreter: in this one both libraries are imported already.
+    done = subprocess.run(
+        [sys.executable, "-c", _FIRST_IMPORT], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr

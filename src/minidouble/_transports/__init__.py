@@ -5,15 +5,15 @@ httpx clients (openai 1.x/2.x, LangChain, LiteLLM...) are intercepted through re
 clients (openai 3.x) through a patch of httpcore2's connection pools, the layer respx patches in
 httpcore; aiohttp (LiteLLM's async path) and urllib3 (requests) at the connection, below their
 own HTTP code. Only OpenAI and Azure OpenAI hosts are routed to the handler; every other request
-goes out untouched. A client library that is not installed is simply not patched (and not
-imported before the first fake starts).
+goes out untouched. A client library that is not installed is simply not patched, and aiohttp
+and urllib3 are patched at their first import if a fake is active then, never imported by it.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 
 from minidouble._http import Handler
 
@@ -33,6 +33,24 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def _aiohttp_patch(handler: Handler) -> Callable[[], AbstractContextManager[None]]:
+    def patch() -> AbstractContextManager[None]:
+        from minidouble._transports._aiohttp import intercept_aiohttp
+
+        return intercept_aiohttp(handler)
+
+    return patch
+
+
+def _urllib3_patch(handler: Handler) -> Callable[[], AbstractContextManager[None]]:
+    def patch() -> AbstractContextManager[None]:
+        from minidouble._transports._urllib3 import intercept_urllib3
+
+        return intercept_urllib3(handler)
+
+    return patch
+
+
 @contextmanager
 def intercept(handler: Handler) -> Iterator[None]:
     """Route OpenAI-bound requests of every installed client library to ``handler``, and
@@ -46,14 +64,13 @@ def intercept(handler: Handler) -> Iterator[None]:
             from minidouble._transports._httpx2 import intercept_httpx2
 
             patches.enter_context(intercept_httpx2(handler))
+        # Patched now if imported, else at their first import: a fake never imports them.
+        from minidouble._transports._lazy import patched_on_import
+
         if _installed("aiohttp"):
-            from minidouble._transports._aiohttp import intercept_aiohttp
-
-            patches.enter_context(intercept_aiohttp(handler))
+            patches.enter_context(patched_on_import("aiohttp.connector", _aiohttp_patch(handler)))
         if _installed("urllib3"):
-            from minidouble._transports._urllib3 import intercept_urllib3
-
-            patches.enter_context(intercept_urllib3(handler))
+            patches.enter_context(patched_on_import("urllib3.connection", _urllib3_patch(handler)))
         from minidouble._transports._guard import network_guard
 
         patches.enter_context(network_guard())

@@ -18,7 +18,10 @@ from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import aiohttp
+# From the submodules: this may run while the aiohttp package itself is still importing
+# (patched at its first import), when the package has none of its names yet.
+from aiohttp import client_exceptions
+from aiohttp.connector import TCPConnector
 
 from minidouble._http import Handler, HttpRequest
 from minidouble._transports import is_openai_host
@@ -27,7 +30,9 @@ from minidouble._transports._exchange import Exchange, arespond
 __all__ = ["HandlerTransport", "intercept_aiohttp"]
 
 # aiohttp >= 3.10 names the read timeout; before, it was the generic server timeout.
-_READ_TIMEOUT: type[Exception] = getattr(aiohttp, "SocketTimeoutError", aiohttp.ServerTimeoutError)
+_READ_TIMEOUT: type[Exception] = getattr(
+    client_exceptions, "SocketTimeoutError", client_exceptions.ServerTimeoutError
+)
 
 
 class _Line:
@@ -167,7 +172,7 @@ def _create_connection(original: AsyncCreate, line: _Line) -> AsyncCreate:
 
 @contextmanager
 def intercept_aiohttp(handler: Handler) -> Iterator[None]:
-    connector = aiohttp.TCPConnector
+    connector = TCPConnector
     # What the class itself holds (a patch made before, say), not an inherited method.
     original = connector.__dict__["_create_connection"]
     line = _Line(handler)

@@ -20,7 +20,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import urllib3.connection
+# ``from`` the package: this may run while urllib3 is still importing (patched at its first
+# import), before the package has the submodule as an attribute.
+from urllib3 import connection as urllib3_connection
 
 from minidouble._http import Handler, HttpRequest
 from minidouble._transports import is_openai_host
@@ -139,7 +141,7 @@ def _connect(
             original(conn)
             return
         port = getattr(conn, "_tunnel_port", None) if tunnel_host else conn.port
-        https = isinstance(conn, urllib3.connection.HTTPSConnection)
+        https = isinstance(conn, urllib3_connection.HTTPSConnection)
         conn.sock = HandlerSocket(handler, "https" if https else "http", host, port)
         if https:
             conn.is_verified = True  # the fake is the host it claims to be
@@ -160,8 +162,8 @@ def _is_connected(original: property) -> property:
 
 @contextmanager
 def intercept_urllib3(handler: Handler) -> Iterator[None]:
-    plain = urllib3.connection.HTTPConnection
-    secure = urllib3.connection.HTTPSConnection
+    plain = urllib3_connection.HTTPConnection
+    secure = urllib3_connection.HTTPSConnection
     # What each class itself holds (a patch made before, say), not an inherited method.
     originals = {
         (plain, "connect"): plain.__dict__["connect"],
