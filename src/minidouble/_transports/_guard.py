@@ -33,6 +33,7 @@ class NetworkGuardError(ConnectionRefusedError):
 
     def __init__(self, host: str, how: str) -> None:
         self.host = host
+        self.how = how
         super().__init__(
             errno.ECONNREFUSED,
             f"minidouble: refused {how} {host}: a minidouble fake is active, and this "
@@ -45,6 +46,10 @@ class NetworkGuardError(ConnectionRefusedError):
 
     def __str__(self) -> str:
         return str(self.strerror)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from its own arguments (across processes: xdist, multiprocessing).
+        return (type(self), (self.host, self.how))
 
 
 class _LookupRefused(NetworkGuardError, socket.gaierror):
