@@ -455,3 +455,31 @@ def test_a_fake_imports_neither_library_but_patches_each_at_its_first_import() -
         [sys.executable, "-c", _FIRST_IMPORT], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_the_openai_sdk_on_its_aiohttp_backend() -> None:
+    openai = pytest.importorskip("openai")
+    if not hasattr(openai, "DefaultAioHttpClient"):
+        pytest.skip("this openai has no aiohttp backend")
+    try:
+        openai.DefaultAioHttpClient()
+    except RuntimeError:
+        pytest.skip("the openai SDK's aiohttp backend needs its `aiohttp` extra here")
+
+    async def session(fake: FakeGPT4oMini) -> tuple[Any, str, Any]:
+        async with openai.AsyncOpenAI(
+            api_key=KEY, http_client=openai.DefaultAioHttpClient(), max_retries=0
+        ) as client:
+            plain = await client.chat.completions.create(**HI)
+            stream = await client.chat.completions.create(**HI, stream=True)
+            text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+            fake.fail("timeout")
+            with pytest.raises(openai.APITimeoutError):
+                await client.chat.completions.create(**HI)
+            return plain.choices[0].message.content, text, plain.usage.prompt_tokens
+
+    with FakeGPT4oMini() as fake:
+        fake.reply("Plain")
+        fake.reply("Streamed")
+        assert asyncio.run(session(fake)) == ("Plain", "Streamed", 9)
+    assert [r.fault for r in fake.requests] == [None, None, "timeout"]
