@@ -346,13 +346,27 @@ def test_other_hosts_pass_through_untouched() -> None:
 
 def test_a_tests_own_responses_mock_keeps_precedence() -> None:
     responses = pytest.importorskip("responses")
-    with FakeGPT4oMini(allow_unused=True) as fake, responses.RequestsMock() as mock:
+    with FakeGPT4oMini() as fake, responses.RequestsMock() as mock:
         mock.post(CHAT_URL, json={"mine": True})
+        mock.get("https://api.example.com/data", json={"data": 1})
         assert requests.post(CHAT_URL, json=HI).json() == {"mine": True}
-        # Let through (as responses lets any URL through), the fake answers.
-        mock.add_passthru(AZURE_URL.split("/openai/")[0])
+        assert requests.get("https://api.example.com/data").json() == {"data": 1}
+        # An OpenAI request the mock does not match is the fake's, as beside respx...
         assert requests.post(AZURE_URL, json=HI, headers={"api-key": "k"}).status_code == 200
+        # ...and any other unmatched request is refused, as responses always does.
+        with pytest.raises(requests.exceptions.ConnectionError, match="Responses"):
+            requests.get("https://api.example.com/other")
     assert [r.path for r in fake.requests] == ["/openai/deployments/mini/chat/completions"]
+    assert responses.RequestsMock._find_match.__module__ == "responses"  # undone
+
+
+def test_without_a_fake_responses_refuses_unmatched_openai_requests_as_ever() -> None:
+    responses = pytest.importorskip("responses")
+    with (
+        responses.RequestsMock(),
+        pytest.raises(requests.exceptions.ConnectionError, match="Responses"),
+    ):
+        requests.post(CHAT_URL, json=HI)
 
 
 def test_a_tests_own_aioresponses_mock_keeps_precedence() -> None:

@@ -51,6 +51,12 @@ def _urllib3_patch(handler: Handler) -> Callable[[], AbstractContextManager[None
     return patch
 
 
+def _responses_patch() -> AbstractContextManager[None]:
+    from minidouble._transports._responses import intercept_responses
+
+    return intercept_responses()
+
+
 @contextmanager
 def intercept(handler: Handler) -> Iterator[None]:
     """Route OpenAI-bound requests of every installed client library to ``handler``, and
@@ -71,6 +77,8 @@ def intercept(handler: Handler) -> Iterator[None]:
             patches.enter_context(patched_on_import("aiohttp.connector", _aiohttp_patch(handler)))
         if _installed("urllib3"):
             patches.enter_context(patched_on_import("urllib3.connection", _urllib3_patch(handler)))
+        if _installed("responses"):
+            patches.enter_context(patched_on_import("responses", _responses_patch))
         from minidouble._transports._guard import network_guard
 
         patches.enter_context(network_guard())
