@@ -309,3 +309,22 @@ def test_each_rule_family_is_mostly_exact(
     ]
     assert family_items
     assert share(family_items) >= 0.8
+
+
+def test_sorted_keys_body_gets_its_required_order_candidate() -> None:
+    # Dicts compare equal whatever their key order: the candidate must still be offered.
+    schema = {"properties": {"a": {}, "b": {}}, "required": ["b", "a"], "type": "object"}
+    fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
+    found = bodies({"messages": [], "response_format": fmt})
+    assert len(found) == 2
+    assert list(found[1]["response_format"]["json_schema"]["schema"]["properties"]) == ["b", "a"]
+
+
+def test_a_normalised_recording_is_identified_by_its_response() -> None:
+    base = {"source": "s", "recorded": "2025-10-15", "response_message": {"content": "hi"}}
+    edited = {**base, "recorded": "2025-10-25"}
+    assert response_identity(base) != response_identity(edited)
+    normalised = "git commit date of the recording"
+    assert response_identity({**base, "recorded_from": normalised}) == response_identity(
+        {**edited, "recorded_from": normalised}
+    )
