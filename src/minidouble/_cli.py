@@ -103,6 +103,7 @@ def _serve(args: argparse.Namespace) -> int:
     from minidouble._fake import FakeGPT4oMini
     from minidouble._http import HttpRequest, HttpResponse
     from minidouble._options import OptionError, serve_arguments
+    from minidouble._service._fixtures import FixtureError, load_fixtures
     from minidouble._transports._server import (
         asgi_app,
         bind_socket,
@@ -114,14 +115,18 @@ def _serve(args: argparse.Namespace) -> int:
         own, options = serve_arguments(args)
         # A server has no end of test to judge unused scripts at.
         fake = FakeGPT4oMini(allow_unused=True, **options)
-    except (OptionError, TypeError, CassetteError) as exc:
-        # A bad flag value, or a cassette that cannot be used: a start-up error, no traceback.
+        if own["fixtures"] is not None:
+            fake.app.fixtures = load_fixtures(own["fixtures"])
+    except (OptionError, TypeError, CassetteError, FixtureError) as exc:
+        # A bad flag value, a cassette or fixtures file that cannot be used: a start-up
+        # error, no traceback.
         print(exc, file=sys.stderr)
         return 2
     log = fake.requests
 
     def handle(request: HttpRequest) -> HttpResponse:
-        response = fake.handle(request)
+        # Through the socket: the control API under /_minidouble/ is reachable.
+        response = fake.handle_loopback(request)
         if len(log) > 2 * _SERVE_LOG_KEPT:
             del log[:-_SERVE_LOG_KEPT]
         return response
@@ -131,9 +136,11 @@ def _serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise SystemExit(exc.strerror) from exc
     base_url = format_base_url(own["host"], listener.getsockname()[1])
+    _warn_if_open(own["host"], fake.options.api_key)
     print(f"minidouble: a fake GPT-4o mini is serving at {base_url}")
     print(_SERVE_EXAMPLE.format(base_url=base_url), flush=True)
     server = build_uvicorn_server(asgi_app(handle, blocking=fake.blocking), quiet=False)
+    _log_requests(own["log_level"])
     # uvicorn shuts down gracefully on SIGTERM too, then re-raises it: met with the default
     # handler, that would end the process before a recording cassette is saved.
     restore = _on_sigterm_raise()
@@ -145,6 +152,39 @@ def _serve(args: argparse.Namespace) -> int:
         listener.close()
         restore()
     return _serve_stopped(fake)
+
+
+def _warn_if_open(host: str, api_key: str | None) -> None:
+    """Anyone who reaches a server bound beyond loopback can script it: say so."""
+    import ipaddress
+
+    if api_key is not None or host == "localhost":
+        return
+    try:
+        if ipaddress.ip_address(host.strip("[]")).is_loopback:
+            return
+    except ValueError:
+        pass  # a host name other than localhost: it may well be reachable from elsewhere
+    print(
+        f"minidouble: warning: listening on {host} without --api-key: anyone who can reach "
+        "this port can script the fake through its control API (/_minidouble/...). Bind to "
+        "127.0.0.1, or set --api-key KEY (control calls then need the same key).",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _log_requests(level: str) -> None:
+    """``--log-level``: the fake's own loggers (one line per request at info)."""
+    import logging
+
+    logger = logging.getLogger("minidouble")
+    logger.setLevel(level.upper())
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
 
 
 class _Terminated(Exception):

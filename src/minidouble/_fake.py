@@ -255,6 +255,11 @@ class FakeGPT4oMini(Scripting):
         """The request handler every transport calls."""
         return self._handler(request)
 
+    def handle_loopback(self, request: HttpRequest) -> HttpResponse:
+        """The handler behind a socket (:meth:`serve`, ``minidouble serve``): the only one
+        that reaches the control API under ``/_minidouble/``."""
+        return self.app.handle(request, loopback=True)
+
     # --- in-process interception ---------------------------------------------------------
 
     def start(self) -> None:
@@ -335,7 +340,7 @@ class FakeGPT4oMini(Scripting):
         The server runs until the handle is closed (``with fake.serve() as server:``).
         It shares this fake's script and request log with in-process interception.
         """
-        server = LoopbackServer(self.handle, host=host, port=port, blocking=self.blocking)
+        server = LoopbackServer(self.handle_loopback, host=host, port=port, blocking=self.blocking)
         return FakeServer(self, server, owns_server=True)
 
     def __repr__(self) -> str:

@@ -46,6 +46,7 @@ __all__ = [
 LatencyMode = Literal["instant", "realistic"]
 RecordMode = Literal["none", "once", "new_episodes", "all"]
 CassetteTiming = Literal["off", "recorded"]
+LogLevel = Literal["debug", "info", "warning", "error"]
 # Where an option is exposed besides the constructor: "marker" (@pytest.mark.gpt4o_mini and
 # minidouble.mark), "ini" ([tool.minidouble] in pyproject.toml), "pytest" (--minidouble-*),
 # "serve" (minidouble serve --kebab-case).
@@ -602,7 +603,20 @@ _PORT = _Kind(
 SERVE_ONLY: tuple[ServeFlag, ...] = (
     ServeFlag("host", "interface to listen on (default 127.0.0.1)", "127.0.0.1", _HOST, "HOST"),
     ServeFlag("port", "port, 0 for any free one (default 8000)", 8000, _PORT, "PORT"),
-    # Reserved for the server's next flags, one entry each: fixtures (FILE), log_level (LEVEL).
+    ServeFlag(
+        "fixtures",
+        "a JSON or YAML file of rules answering matching requests (docs/any-language.md)",
+        None,
+        _PATH,
+        "FILE",
+    ),
+    ServeFlag(
+        "log_level",
+        "info logs one line per request; warning (the default) only problems",
+        "warning",
+        _choice(LogLevel),
+        "LEVEL",
+    ),
 )
 
 
