@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -637,3 +638,70 @@ def test_serve_logs_nothing_per_request_by_default() -> None:
     finally:
         _, err = served.stop()
     assert "POST /v1/chat/completions" not in err
+
+
+# --- the docs page's examples -----------------------------------------------------------------
+
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "any-language.md"
+
+
+def _blocks(language: str) -> list[str]:
+    text = PAGE.read_text(encoding="utf-8")
+    return re.findall(rf"```{language}\n(.*?)```", text, re.DOTALL)
+
+
+def _curl_commands() -> list[tuple[list[str], int]]:
+    """Every curl line of the page's bash blocks, with the status its ``# -> NNN`` comment
+    names (200 without one)."""
+    commands: list[tuple[list[str], int]] = []
+    for block in _blocks("bash"):
+        for line in block.replace("\\\n", " ").splitlines():
+            stripped = line.strip()
+            expected = re.match(r"# -> (\d{3})", stripped)
+            if expected and commands:
+                commands[-1] = (commands[-1][0], int(expected[1]))
+            elif stripped.startswith("curl "):
+                commands.append((shlex.split(stripped), 200))
+    return commands
+
+
+def _as_request(words: list[str], root: str) -> tuple[str, str, dict[str, str], str | None]:
+    method, url, headers, data = None, "", {}, None
+    items = iter(words[1:])
+    for word in items:
+        if word == "-s":
+            continue
+        if word == "-X":
+            method = next(items)
+        elif word == "-H":
+            name, _, value = next(items).partition(":")
+            headers[name.strip()] = value.strip()
+        elif word == "-d":
+            data = next(items)
+        else:
+            url = word.replace("$BASE", root)
+    return method or ("POST" if data is not None else "GET"), url, headers, data
+
+
+def test_the_pages_curl_examples_do_what_it_says(served: Any) -> None:
+    _, server, client = served
+    commands = _curl_commands()
+    assert len(commands) >= 10
+    for words, expected in commands:
+        method, url, headers, data = _as_request(words, server.url)
+        assert url.startswith(server.url), words
+        response = client.request(method, url, headers=headers, content=data)
+        assert response.status_code == expected, (words, response.text)
+        if expected >= 400 and "/_minidouble/" in url:
+            assert response.json()["error"]["message"].startswith("minidouble: ")
+
+
+def test_the_pages_fixtures_examples_are_valid_and_the_same() -> None:
+    import yaml
+
+    (as_json,) = [block for block in _blocks("json") if '"fixtures"' in block]
+    (as_yaml,) = _blocks("yaml")
+    from_json = parse_fixtures(json.loads(as_json), "fixtures.json")
+    from_yaml = parse_fixtures(yaml.safe_load(as_yaml), "fixtures.yaml")
+    assert from_json.rules == from_yaml.rules
+    assert len(from_json.rules) == 4
