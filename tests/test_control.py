@@ -27,6 +27,8 @@ from minidouble._cli import _warn_if_open
 from minidouble._fake import FakeServer
 from minidouble._service._fixtures import FixtureError, load_fixtures, parse_fixtures
 
+pytest_plugins = ["pytester"]
+
 KEY = {"Authorization": "Bearer sk-test"}
 
 
@@ -705,3 +707,56 @@ def test_the_pages_fixtures_examples_are_valid_and_the_same() -> None:
     from_yaml = parse_fixtures(yaml.safe_load(as_yaml), "fixtures.yaml")
     assert from_json.rules == from_yaml.rules
     assert len(from_json.rules) == 4
+
+
+# --- fixtures= on FakeGPT4oMini and the marker -----------------------------------------------
+
+
+def _rules_file(directory: Path, text: str = "sunny") -> Path:
+    path = directory / "rules.json"
+    rule = {"match": {"contains": "weather"}, "reply": {"text": text}}
+    path.write_text(json.dumps({"fixtures": [rule]}), encoding="utf-8")
+    return path
+
+
+def test_the_fixtures_keyword_answers_in_process_too(tmp_path: Path) -> None:
+    with FakeGPT4oMini(fixtures=_rules_file(tmp_path)) as fake:
+        url = "https://api.openai.com/v1/chat/completions"
+        answer = httpx.post(url, json=chat("weather?"), headers=KEY).json()
+        assert answer["choices"][0]["message"]["content"] == "sunny"
+        other = httpx.post(url, json=chat("hello"), headers=KEY).json()
+        assert other["choices"][0]["message"]["content"] != "sunny"
+    assert fake.options.fixtures == tmp_path / "rules.json"
+
+
+def test_the_fixtures_keyword_checks_the_file_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "rules.json"
+    path.write_text('{"fixtures": [{"reply": {"txt": "x"}}]}', encoding="utf-8")
+    with pytest.raises(FixtureError, match=r"fixtures\[0\]\.reply: unknown key 'txt'"):
+        FakeGPT4oMini(fixtures=path)
+
+
+def test_the_marker_takes_fixtures_relative_to_the_test_file(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _rules_file(pytester.path, "from the marker's rules")
+    pytester.makepyfile(
+        """
+        import httpx
+        import minidouble
+
+        @minidouble.mark(fixtures="rules.json")
+        def test_rules(gpt4o_mini):
+            body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "weather"}]}
+            answer = httpx.post(
+                "https://api.openai.com/v1/chat/completions",
+                json=body,
+                headers={"Authorization": "Bearer sk-x"},
+            ).json()
+            assert answer["choices"][0]["message"]["content"] == "from the marker's rules"
+        """
+    )
+    (pytester.path / "elsewhere").mkdir()
+    monkeypatch.chdir(pytester.path / "elsewhere")  # not where rules.json is
+    result = pytester.runpytest_inprocess(str(pytester.path), "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

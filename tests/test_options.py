@@ -122,7 +122,7 @@ def test_serve_flags_reach_the_fake() -> None:
         ]
     )
     own, options = serve_arguments(args)
-    assert own == {"host": "127.0.0.1", "port": 0, "fixtures": None, "log_level": "warning"}
+    assert own == {"host": "127.0.0.1", "port": 0, "log_level": "warning"}
     fake = FakeGPT4oMini(allow_unused=True, **options)
     app = fake.app
     assert app.api_key == "sk-only"

@@ -94,7 +94,7 @@ Try it:
 Point an OpenAI client at it:
   OPENAI_BASE_URL={base_url} OPENAI_API_KEY=sk-fake python your_app.py
 Press Ctrl-C to stop."""
-# A long-running server keeps only the latest requests in its log.
+# A long-running server keeps only the latest requests in each session's log.
 _SERVE_LOG_KEPT = 1024
 
 
@@ -103,7 +103,8 @@ def _serve(args: argparse.Namespace) -> int:
     from minidouble._fake import FakeGPT4oMini
     from minidouble._http import HttpRequest, HttpResponse
     from minidouble._options import OptionError, serve_arguments
-    from minidouble._service._fixtures import FixtureError, load_fixtures
+    from minidouble._service._fixtures import FixtureError
+    from minidouble._service._state import SESSION_HEADER
     from minidouble._transports._server import (
         asgi_app,
         bind_socket,
@@ -115,18 +116,17 @@ def _serve(args: argparse.Namespace) -> int:
         own, options = serve_arguments(args)
         # A server has no end of test to judge unused scripts at.
         fake = FakeGPT4oMini(allow_unused=True, **options)
-        if own["fixtures"] is not None:
-            fake.app.fixtures = load_fixtures(own["fixtures"])
     except (OptionError, TypeError, CassetteError, FixtureError) as exc:
         # A bad flag value, a cassette or fixtures file that cannot be used: a start-up
         # error, no traceback.
         print(exc, file=sys.stderr)
         return 2
-    log = fake.requests
+    state = fake.app.state
 
     def handle(request: HttpRequest) -> HttpResponse:
         # Through the socket: the control API under /_minidouble/ is reachable.
         response = fake.handle_loopback(request)
+        log = state.session(request.headers.get(SESSION_HEADER)).requests
         if len(log) > 2 * _SERVE_LOG_KEPT:
             del log[:-_SERVE_LOG_KEPT]
         return response

@@ -169,7 +169,8 @@ def _reset(app: GPT4oMiniApp, exchange: Exchange) -> Answer:
 
 
 def _health(app: GPT4oMiniApp, exchange: Exchange) -> Answer:
-    return _json(200, {"status": "ok", "model": "gpt-4o-mini"})
+    profile = app.profile
+    return _json(200, {"status": "ok", "model": profile.response_model})
 
 
 _CALLS: dict[str, tuple[str, Callable[[GPT4oMiniApp, Exchange], Answer]]] = {

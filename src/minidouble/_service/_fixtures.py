@@ -14,6 +14,7 @@ naming the file, the rule and the key, never a surprise on the hundredth request
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,7 +135,7 @@ def _text_of(content: Any) -> str:
 _EXAMPLE = '{"fixtures": [{"match": {"contains": "weather"}, "reply": {"text": "sunny"}}]}'
 
 
-def load_fixtures(path: str | Path) -> Fixtures:
+def load_fixtures(path: str | os.PathLike[str]) -> Fixtures:
     """Read and check a fixtures file (``.yaml``/``.yml`` as YAML, anything else as JSON)."""
     name = str(path)
     try:
