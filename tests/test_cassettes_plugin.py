@@ -206,7 +206,81 @@ def test_cassette_warnings_can_be_made_errors_by_their_public_name(
         suite.runpytest("--minidouble-record-mode=once").assert_outcomes(passed=1)
     monkeypatch.delenv("MD_UPSTREAM")
     monkeypatch.setenv("MD_WORDS", "one")  # the second recording goes unused
-    suite.runpytest().assert_outcomes(passed=1, warnings=1)
+    warned = suite.runpytest()
+    warned.assert_outcomes(passed=1, warnings=1)
+    warned.stdout.fnmatch_lines(["*CassetteWarning*#2 POST /v1/chat/completions*"])
+    # Judged at the end of the run, so the error fails the run rather than one test.
     strict = suite.runpytest("-W", "error::minidouble.CassetteWarning")
-    strict.assert_outcomes(passed=1, errors=1)
-    strict.stdout.fnmatch_lines(["*CassetteWarning*"])
+    strict.assert_outcomes(passed=1)
+    assert strict.ret == pytest.ExitCode.TESTS_FAILED
+    strict.stdout.fnmatch_lines(["*cassettes failed the run*", "*#2 POST /v1/chat/completions*"])
+
+
+def _record_shared(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, count: int) -> Path:
+    suite.makepyfile(test_shared=SHARED_SUITE.format(count=count))
+    with upstream_app() as upstream:
+        monkeypatch.setenv("MD_UPSTREAM", upstream)
+        suite.runpytest_subprocess(
+            "-n", "2", "-p", "xdist", "--minidouble-record-mode=new_episodes"
+        ).assert_outcomes(passed=count)
+    monkeypatch.delenv("MD_UPSTREAM")
+    return suite.path / "cassettes" / "shared.json"
+
+
+def _asked(cassette: Path) -> list[str]:
+    document = json.loads(cassette.read_text())
+    return sorted(i["request"]["body"]["messages"][0]["content"] for i in document["interactions"])
+
+
+def test_a_shared_cassette_is_judged_once_across_all_its_tests(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    count = 6
+    cassette = _record_shared(suite, monkeypatch, count)
+    document = json.loads(cassette.read_text())
+    owners = {i["recorded_by"] for i in document["interactions"]}
+    assert owners == {f"test_shared.py::test_asks[{n}]" for n in range(count)}
+
+    # Every test replays only its own two interactions: nobody is told about the others.
+    replayed = suite.runpytest_subprocess("-n", "2", "-p", "xdist")
+    replayed.assert_outcomes(passed=count)
+    assert "CassetteWarning" not in replayed.stdout.str()
+
+    # A subset of the tests says nothing about the interactions of the tests not run.
+    subset = suite.runpytest_subprocess("-k", "test_asks[0] or test_asks[1]")
+    subset.assert_outcomes(passed=2, deselected=count - 2)
+    assert "CassetteWarning" not in subset.stdout.str()
+
+
+def test_only_interactions_nobody_replayed_are_reported_and_all_replaces_only_its_own(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    count = 4
+    cassette = _record_shared(suite, monkeypatch, count)
+    # Test 0 now asks one question instead of two: its second one is stale.
+    suite.makepyfile(
+        test_shared=SHARED_SUITE.format(count=count).replace(
+            "for turn in range(2):", "for turn in range(1 if number == 0 else 2):"
+        )
+    )
+    replayed = suite.runpytest_subprocess("-n", "2", "-p", "xdist")
+    replayed.assert_outcomes(passed=count, warnings=1)
+    output = replayed.stdout.str()
+    assert output.count("were replayed by none of the 4 test(s)") == 1
+    assert "1 interaction(s)" in output
+    assert "recorded by test_shared.py::test_asks[0]" in output
+
+    # The advised cure: re-record that one test with `all`. The other tests' work stays.
+    with upstream_app() as upstream:
+        monkeypatch.setenv("MD_UPSTREAM", upstream)
+        suite.runpytest_subprocess(
+            "-k", "test_asks[0]", "--minidouble-record-mode=all"
+        ).assert_outcomes(passed=1, deselected=count - 1)
+    monkeypatch.delenv("MD_UPSTREAM")
+    assert _asked(cassette) == sorted(
+        ["question 0 turn 0"]
+        + [f"question {n} turn {t}" for n in range(1, count) for t in range(2)]
+    )
+    clean = suite.runpytest_subprocess("-n", "2", "-p", "xdist")
+    clean.assert_outcomes(passed=count)
+    assert "CassetteWarning" not in clean.stdout.str()

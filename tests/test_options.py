@@ -247,7 +247,7 @@ def test_a_misspelt_keyword_suggests_the_right_one() -> None:
 
 
 def test_cassette_keywords_need_a_cassette() -> None:
-    with pytest.raises(OptionError, match=r"upstream configures a cassette; pass cassette="):
+    with pytest.raises(TypeError, match=r"upstream configures a cassette; pass cassette="):
         FakeGPT4oMini(upstream="https://api.openai.com/v1")
 
 
@@ -652,3 +652,38 @@ def test_serve_records_through_an_upstream_and_replays_offline(tmp_path: Path) -
         out, err = _stop(process, signal.SIGINT)
     assert process.returncode == 0, err
     assert "Traceback" not in err
+
+
+def test_the_literal_types_match_what_the_handler_knows() -> None:
+    # The definition cannot import the handler's modules (pytest start-up stays light), so
+    # their lists of modes are checked here instead.
+    from typing import get_args
+
+    from minidouble._cassettes import RECORD_MODES
+    from minidouble._scripting import FilterCategory, FilterSeverity
+    from minidouble._service._faults import AZURE_FILTER_CATEGORIES, AZURE_SEVERITIES
+    from minidouble._service._latency import LATENCY_MODES
+
+    assert get_args(_options.LatencyMode) == LATENCY_MODES
+    assert get_args(_options.RecordMode) == RECORD_MODES
+    assert get_args(FilterCategory) == AZURE_FILTER_CATEGORIES
+    assert get_args(FilterSeverity) == AZURE_SEVERITIES[1:]  # "safe" never triggers a filter
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="typing.get_overloads is 3.11+")
+def test_fail_overloads_take_exactly_what_the_run_time_check_accepts() -> None:
+    import typing
+
+    from minidouble._scripting import Scripting
+    from minidouble._service._faults import _HTTP_DETAILS, TRANSPORT_FAULTS
+
+    shared = {"self", "status", "times", "probability", "seed"}
+    accepted: dict[str, set[str]] = {}
+    for overload in typing.get_overloads(Scripting.fail):  # type: ignore[attr-defined]
+        parameters = inspect.signature(overload).parameters
+        details = set(parameters) - shared
+        kinds = re.findall(r"'([a-z_]+)'|\"([a-z_]+)\"", str(parameters["status"].annotation))
+        for kind in [a or b for a, b in kinds] or ["http"]:
+            accepted[kind] = details
+    expected = {kind: set(details) for kind, details in TRANSPORT_FAULTS.items()}
+    assert accepted == {"http": set(_HTTP_DETAILS), **expected}

@@ -13,7 +13,7 @@ pytest_plugins = ["pytester"]
 # client library imported anew afterwards would have new exception classes that httpx2's
 # cached exception map no longer recognises, breaking later tests in this process; importing
 # them here, once, keeps one copy for the whole session.
-for _module in ("openai", "uvicorn", "minidouble._fake", "minidouble._transports._httpx"):
+for _module in ("openai", "httptools", "minidouble._fake", "minidouble._transports._httpx"):
     importlib.import_module(_module)
 if importlib.util.find_spec("httpx2") is not None:
     importlib.import_module("minidouble._transports._httpx2")

@@ -8,13 +8,14 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from minidouble._http import HttpRequest, HttpResponse
-from minidouble._transports._server import LoopbackServer, asgi_app, format_base_url
+from minidouble._transports._server import LoopbackServer, format_base_url
 
 
 def echo(request: HttpRequest) -> HttpResponse:
@@ -144,29 +145,158 @@ def test_a_busy_port_gets_a_clear_error() -> None:
             LoopbackServer(echo, port=port)
 
 
-def test_the_asgi_app_reads_a_body_sent_in_several_messages() -> None:
-    import asyncio
+# --- the HTTP layer, byte by byte --------------------------------------------------------
 
-    sent: list[dict[str, object]] = []
-    messages = [
-        {"type": "http.request", "body": b'{"a"', "more_body": True},
-        {"type": "http.request", "body": b":1}", "more_body": False},
-    ]
 
-    async def receive() -> dict[str, object]:
-        return messages.pop(0)
+def _raw(server: LoopbackServer, *pieces: bytes, pause: float = 0.0) -> bytes:
+    """Send ``pieces`` as separate writes on one connection; everything read until close."""
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        for piece in pieces:
+            sock.sendall(piece)
+            if pause:
+                time.sleep(pause)
+        sock.shutdown(socket.SHUT_WR)
+        received = []
+        while chunk := sock.recv(65536):
+            received.append(chunk)
+    return b"".join(received)
 
-    async def send(message: dict[str, object]) -> None:
-        sent.append(message)
 
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/v1/x",
-        "raw_path": b"/v1/x",
-        "query_string": b"",
-        "headers": [(b"host", b"h:1")],
-    }
-    asyncio.run(asgi_app(echo)(scope, receive, send))  # type: ignore[arg-type]
-    assert json.loads(sent[1]["body"])["body"] == '{"a":1}'  # type: ignore[arg-type]
+def _bodies(answer: bytes) -> list[bytes]:
+    """The bodies of consecutive responses with a content-length."""
+    bodies = []
+    while answer:
+        head, _, rest = answer.partition(b"\r\n\r\n")
+        length = int(head.split(b"content-length: ")[1].split(b"\r\n")[0])
+        bodies.append(rest[:length])
+        answer = rest[length:]
+    return bodies
+
+
+def _post(body: bytes, *, extra: bytes = b"") -> bytes:
+    return (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: h:1\r\nAuthorization: Bearer k\r\n"
+        + extra
+        + b"Content-Length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+    )
+
+
+def test_a_body_sent_in_several_segments_reaches_the_handler_whole(
+    server: LoopbackServer,
+) -> None:
+    request = _post(b'{"a":1}')
+    answer = _raw(server, request[:-4], request[-4:-2], request[-2:], pause=0.05)
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["body"] == '{"a":1}'
+
+
+def test_pipelined_requests_are_answered_in_order(server: LoopbackServer) -> None:
+    bodies = [f'{{"n":{n}}}'.encode() for n in range(5)]
+    answer = _raw(server, b"".join(_post(body) for body in bodies))
+    assert answer.count(b"HTTP/1.1 200 OK\r\n") == 5
+    seen = [json.loads(body)["body"] for body in _bodies(answer)]
+    assert seen == [body.decode() for body in bodies]
+
+
+def test_bytes_that_are_not_http_get_a_400_and_the_server_keeps_serving(
+    server: LoopbackServer,
+) -> None:
+    answer = _raw(server, b"HELLO THERE\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert b"connection: close" in answer
+    assert _raw(server, b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n\x00\x01garbage")[:15] == (
+        b"HTTP/1.1 200 OK"
+    )
+    assert httpx.get(server.base_url + "/models").status_code == 200
+
+
+def test_head_gets_the_headers_without_a_body(server: LoopbackServer) -> None:
+    answer = _raw(server, b"HEAD /v1/models HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK") and b"content-length: " in head
+    assert rest == b""
+
+
+def test_expect_100_continue_is_honoured(server: LoopbackServer) -> None:
+    extra = b"Expect: 100-continue\r\nConnection: close\r\n"
+    head = _post(b'{"big":true}', extra=extra).rsplit(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(head)
+        assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b'{"big":true}')
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 OK") and b'{\\"big\\":true}' in answer
+
+
+def test_http_1_0_and_connection_close_end_the_connection(server: LoopbackServer) -> None:
+    for request in (
+        b"GET /v1/models HTTP/1.0\r\n\r\n",
+        b"GET /v1/models HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    ):
+        answer = _raw(server, request, pause=0.0)
+        assert answer.count(b"HTTP/1.1 200 OK") == 1
+        assert b"connection: close\r\n" in answer
+
+
+def test_a_large_body_arrives_whole(server: LoopbackServer) -> None:
+    body = json.dumps({"text": "word " * 150_000}).encode()
+    response = httpx.post(server.base_url + "/chat/completions", content=body, timeout=30)
+    assert response.status_code == 200
+    assert len(response.json()["body"]) == len(body)
+
+
+def test_a_streamed_response_without_length_is_chunked_and_ends_cleanly() -> None:
+    def streaming(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(
+            200, [("content-type", "text/event-stream")], stream=iter([b"a", b"bc"])
+        )
+
+    with LoopbackServer(streaming) as server:
+        answer = _raw(server, b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"transfer-encoding: chunked" in head and b"content-length" not in head
+    assert body == b"1\r\na\r\n2\r\nbc\r\n0\r\n\r\n"
+
+
+def test_a_header_with_a_line_break_is_a_500_not_a_split_response() -> None:
+    def splitting(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(200, [("x-evil", "a\r\nset-cookie: b")], b"{}")
+
+    with LoopbackServer(splitting) as server:
+        response = httpx.get(server.base_url + "/models")
+        assert response.status_code == 500
+        assert "set-cookie" not in response.headers
+        assert [type(e) for e in server.errors] == [ValueError]
+
+
+def test_pipelined_requests_to_a_blocking_handler_keep_their_order() -> None:
+    # A blocking handler runs in a thread: the next request must wait for the answer before.
+    def slow_echo(request: HttpRequest) -> HttpResponse:
+        time.sleep(0.05 if b'"n":0' in request.body else 0)
+        return echo(request)
+
+    with LoopbackServer(slow_echo, blocking=True) as server:
+        bodies = [f'{{"n":{n}}}'.encode() for n in range(3)]
+        answer = _raw(server, b"".join(_post(body) for body in bodies))
+    assert [json.loads(body)["body"] for body in _bodies(answer)] == [b.decode() for b in bodies]
+
+
+def test_an_idle_keep_alive_connection_is_closed(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from minidouble._transports import _http1
+
+    monkeypatch.setattr(_http1, "KEEP_ALIVE_TIMEOUT", 0.1)
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(b"GET /v1/models HTTP/1.1\r\nHost: h\r\n\r\n")
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.endswith(b"}"):
+            answer += sock.recv(65536)
+        # The server's sweep (once a second) finds it idle and closes it: recv sees the end.
+        assert sock.recv(65536) == b""
+    assert answer.startswith(b"HTTP/1.1 200 OK")

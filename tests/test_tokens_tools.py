@@ -6,6 +6,7 @@ the fidelity corpus (named in the test); the rest checks the rule's shape.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -70,7 +71,7 @@ def test_function_without_parameters_takes_no_argument() -> None:
 
 def test_object_without_comments_is_written_on_one_line() -> None:
     schema = obj({"a": {"type": "integer"}, "b": {"type": "number"}}, ["a"])
-    assert render_schema_type(schema) == "{a: number, b?: number}"
+    assert render_schema_type(schema) == "{ a: number, b?: number }"
 
 
 @pytest.mark.parametrize(
@@ -120,14 +121,14 @@ def test_refs_resolve_into_defs() -> None:
         "type": "object",
         "properties": {"at": {"$ref": "#/$defs/Point"}},
     }
-    assert render_schema_type(schema) == "{at?: {x: number}}"
+    assert render_schema_type(schema) == "{ at?: { x: number } }"
 
 
 def test_recursive_refs_are_named_not_expanded() -> None:
     # Two self-references per level would be 2**depth renderings if expanded.
     tree = obj({"left": {"$ref": "#/$defs/Tree"}, "right": {"$ref": "#/$defs/Tree"}})
     schema = {"$defs": {"Tree": tree}, "$ref": "#/$defs/Tree"}
-    assert render_schema_type(schema) == "{left?: Tree, right?: Tree}"
+    assert render_schema_type(schema) == "{ left?: Tree, right?: Tree }"
 
 
 def test_deep_nesting_is_bounded() -> None:
@@ -135,6 +136,127 @@ def test_deep_nesting_is_bounded() -> None:
     for _ in range(500):
         schema = obj({"x": schema})
     assert render_schema_type(schema).count("any") == 1
+
+
+def test_every_line_of_a_function_description_is_a_trimmed_comment() -> None:
+    # Docstring indentation and leading/trailing blank lines cost nothing; a blank line
+    # inside is a bare "//" (ogx/llama-stack MCP tools: 230 recorded items).
+    spec = FunctionSpec("f", "\n    First line.\n\n    :param x: the x\n    ", None)
+    assert render_functions([spec], RULES) == (
+        f"{RULES.tools_header}// First line.\n//\n// :param x: the x\ntype f = () => any;\n\n"
+        f"{RULES.tools_footer}"
+    )
+
+
+def test_recorded_anchor_multiline_description() -> None:
+    # Mirascope test_call[tool_single_call_scenario], gpt-4o, 2025-09-08: 77 prompt tokens.
+    description = (
+        "Get the current weather in a given location.\n\nArgs:\n"
+        "    location: A city acronym like NYC or LA."
+    )
+    parameters = obj(
+        {
+            "location": {
+                "description": "A city acronym like NYC or LA.",
+                "title": "Location",
+                "type": "string",
+            }
+        },
+        ["location"],
+        additionalProperties=False,
+    )
+    tool = function("get_weather", parameters, description=description, strict=False)
+    body = chat({"role": "user", "content": "What is the weather in SF?"}, tools=[tool])
+    assert count_prompt_tokens(body) == 77
+
+
+def test_recorded_anchor_one_line_object_is_padded() -> None:
+    # langgraph run-id-langsmith_7, gpt-4o, 2025-01-14: 57 prompt tokens. Without the spaces
+    # inside the braces the closing '"})' would merge into one token (one short): 150 recorded
+    # one-line objects ending in an enum value agree with the padding, none without it.
+    parameters = obj({"city": {"enum": ["nyc", "sf"], "type": "string"}}, ["city"])
+    assert render_schema_type(parameters) == '{ city: "nyc" | "sf" }'
+    tool = function("get_weather", parameters, description="Use this to get weather information.")
+    body = chat({"content": "what is the weather in sf", "role": "user"}, tools=[tool])
+    assert count_prompt_tokens(body) == 57
+
+
+def test_numeric_bounds_trail_the_property() -> None:
+    schema = obj({"n": {"type": "integer", "minimum": 0, "maximum": 5, "default": 1}})
+    assert (
+        render_schema_type(schema) == "{\nn?: number, // minimum: 0 // maximum: 5 // default: 1\n}"
+    )
+    exclusive = obj({"x": {"type": "number", "exclusiveMinimum": 0.5}}, ["x"])
+    assert render_schema_type(exclusive) == "{\nx: number, // exclusiveMinimum: 0.5\n}"
+    # A bound that is not a number is not shown.
+    assert render_schema_type(obj({"n": {"type": "integer", "minimum": "0"}})) == "{ n?: number }"
+
+
+def test_recorded_anchor_numeric_bounds() -> None:
+    # HumanSignal/Adala test_label_studio_skill_partial_label_config, gpt-4o-mini, 2024-11-12:
+    # 205 prompt tokens; without the bounds the count is 12 short.
+    content = (
+        "\n                    Given the github issue title:\nI can't login\n and the "
+        "description:\nI can't login to the platform\n, \n                    classify the "
+        "issue. Provide a rationale for your classification. \n                    Evaluate "
+        "the final classification on a Likert scale from 1 to 5, \n                    where "
+        '1 is "Completely irrelevant" and 5 is "Completely relevant".'
+    )
+    parameters = obj(
+        {
+            "classification": {
+                "description": "Choices for ['title']",
+                "enum": ["Bug report", "Feature request", "Question", "Other"],
+                "title": "Classification",
+                "type": "string",
+            },
+            "evaluation": {
+                "description": "Rating for ['title'] (0 to 5)",
+                "maximum": 5,
+                "minimum": 0,
+                "title": "Evaluation",
+                "type": "integer",
+            },
+            "rationale": {
+                "description": "Text for ['title']",
+                "title": "Rationale",
+                "type": "string",
+            },
+        },
+        ["classification", "evaluation", "rationale"],
+    )
+    description = (
+        "Correctly extracted `MyModel` with all the required parameters with correct types"
+    )
+    body = chat(
+        {"role": "user", "content": content},
+        tools=[function("MyModel", parameters, description=description)],
+        tool_choice={"type": "function", "function": {"name": "MyModel"}},
+    )
+    assert count_prompt_tokens(body) == 205
+
+
+def test_free_form_object_properties_are_not_shown() -> None:
+    # langgraph edit_document (13 recorded items, 2024-11 to 2025-01): the dict property
+    # `inserts` (additionalProperties: string) and its description cost nothing.
+    inserts = {
+        "additionalProperties": {"type": "string"},
+        "description": "Dictionary where key is the line number",
+        "type": "object",
+    }
+    schema = obj({"file_name": {"type": "string"}, "inserts": inserts}, ["file_name", "inserts"])
+    assert render_schema_type(schema) == "{ file_name: string }"
+    # In a union the free-form member is left out (crewAI InstructorToolCalling, 21 items).
+    nullable = {"anyOf": [{"type": "object", "additionalProperties": True}, {"type": "null"}]}
+    assert render_schema_type(obj({"arguments": nullable}, ["arguments"])) == "{ arguments: null }"
+    # With nothing else to show, the function takes no argument, as with empty parameters.
+    block = render_functions([FunctionSpec("f", None, obj({"inserts": inserts}))], RULES)
+    assert "type f = () => any;" in block
+
+
+def test_all_of_is_an_intersection() -> None:
+    schema = {"allOf": [{"$ref": "#/$defs/A"}, {"type": "string"}], "$defs": {"A": {"enum": ["x"]}}}
+    assert render_schema_type(schema) == '"x" & string'
 
 
 # --- where the block goes -------------------------------------------------------------------
@@ -190,8 +312,27 @@ def test_tool_choice_effects() -> None:
     )
     named = {"type": "function", "function": {"name": "get_weather"}}
     assert count_prompt_tokens(chat(USER, tools=tools, tool_choice=named)) == (
-        auto + RULES.tool_choice_named + token_count("get_weather")
+        auto + RULES.tool_choice_named + token_count("functions.get_weather")
     )
+
+
+def test_recorded_anchor_named_tool_choice_reads_functions_dot_name() -> None:
+    # sublayer find_number, gpt-4o, 2024-08-19: 104 prompt tokens. The name does not
+    # tokenize after "functions." as it does alone: one token more than "functions" + name.
+    name = "four_digit_passcode"
+    assert token_count(f"functions.{name}") == token_count("functions") + token_count(name) + 1
+    described = "an uncommon and difficult to guess four digit passcode"
+    parameters = obj({"four_digit_passcode": {"type": "integer", "description": described}})
+    content = (
+        "    You are an expert of common four digit passcodes\n\n"
+        "    Provide a four digit passcode that is uncommon and hard to guess\n"
+    )
+    body = chat(
+        {"role": "user", "content": content},
+        tools=[function("four_digit_passcode", parameters, description=described)],
+        tool_choice={"type": "function", "function": {"name": "four_digit_passcode"}},
+    )
+    assert count_prompt_tokens(body) == 104
 
 
 def test_parallel_tool_calls_flag_costs_nothing() -> None:
@@ -226,6 +367,18 @@ def test_a_tool_round_costs_two_addressed_turns() -> None:
     )
     result_turn = RULES.per_message + token_count("functions.grep") + token_count("found")
     assert count_prompt_tokens(history) - before == call_turn + result_turn
+
+
+def test_a_named_tool_call_carries_its_name_in_the_header() -> None:
+    # langgraph multi-agent notebook (10 recorded items): "assistant:Researcher to=functions".
+    calls = [call("c1", "grep", '{"q":"x"}')]
+    plain = chat(USER, {"role": "assistant", "content": None, "tool_calls": calls})
+    named = chat(
+        USER, {"role": "assistant", "name": "Researcher", "content": None, "tool_calls": calls}
+    )
+    assert count_prompt_tokens(named) - count_prompt_tokens(plain) == (
+        token_count("assistant:Researcher to=functions") - token_count(RULES.assistant_to_prefix)
+    )
 
 
 def test_arguments_are_reserialised_compactly() -> None:
@@ -309,12 +462,22 @@ def test_more_parallel_answers_add_only_their_text() -> None:
     assert three - two == wrapper_growth + answers_growth
 
 
-def test_json_answers_are_reserialised_and_text_is_escaped() -> None:
+def test_json_answers_are_reserialised_and_text_is_written_as_is() -> None:
     pretty = parallel_round('{\n  "temp": 21.50,\n  "sky": "clear"\n}', "ok")
     compact = parallel_round('{"temp":21.5,"sky":"clear"}', "ok")
     assert count_prompt_tokens(pretty) == count_prompt_tokens(compact)
-    escaped = parallel_round("64\u00b0F", "ok")
-    assert count_prompt_tokens(escaped) - count_prompt_tokens(parallel_round("64F", "ok")) == (
+    degrees = parallel_round("64\u00b0F", "ok")
+    plain = parallel_round("64F", "ok")
+    # Since March 2026 (crewAI, 12 recorded items) non-ASCII text is not escaped ...
+    assert count_prompt_tokens(degrees) - count_prompt_tokens(plain) == (
+        token_count('["64\u00b0F", "ok"]') - token_count('["64F", "ok"]')
+    )
+    # ... before, the list was ASCII-escaped (37 items, 2024-09 to 2026-02).
+    earlier = dataclasses.replace(
+        GPT4O_MINI, tokens=dataclasses.replace(RULES, parallel_answers_ascii=True)
+    )
+    escaped = count_prompt_tokens(degrees, profile=earlier)
+    assert escaped - count_prompt_tokens(plain, profile=earlier) == (
         token_count('["64\\u00b0F", "ok"]') - token_count('["64F", "ok"]')
     )
 

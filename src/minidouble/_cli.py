@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -102,15 +102,11 @@ def _serve(args: argparse.Namespace) -> int:
     from minidouble._cassettes import CassetteError
     from minidouble._fake import FakeGPT4oMini
     from minidouble._http import HttpRequest, HttpResponse
+    from minidouble._model._tokenizer import encoding
     from minidouble._options import OptionError, serve_arguments
     from minidouble._service._fixtures import FixtureError
     from minidouble._service._state import SESSION_HEADER
-    from minidouble._transports._server import (
-        asgi_app,
-        bind_socket,
-        build_uvicorn_server,
-        format_base_url,
-    )
+    from minidouble._transports._server import bind_socket, format_base_url, serve_forever
 
     try:
         own, options = serve_arguments(args)
@@ -125,7 +121,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     def handle(request: HttpRequest) -> HttpResponse:
         # Through the socket: the control API under /_minidouble/ is reachable.
-        response = fake.handle_loopback(request)
+        response = fake.handle(request, loopback=True)
         log = state.session(request.headers.get(SESSION_HEADER)).requests
         if len(log) > 2 * _SERVE_LOG_KEPT:
             del log[:-_SERVE_LOG_KEPT]
@@ -135,22 +131,18 @@ def _serve(args: argparse.Namespace) -> int:
         listener = bind_socket(own["host"], own["port"])
     except OSError as exc:
         raise SystemExit(exc.strerror) from exc
+    # The tokenizer's tables load now (about a second), not on the first request, so the
+    # server is ready when it says it serves and the first client does not time out.
+    encoding()
     base_url = format_base_url(own["host"], listener.getsockname()[1])
     _warn_if_open(own["host"], fake.options.api_key)
     print(f"minidouble: a fake GPT-4o mini is serving at {base_url}")
     print(_SERVE_EXAMPLE.format(base_url=base_url), flush=True)
-    server = build_uvicorn_server(asgi_app(handle, blocking=fake.blocking), quiet=False)
     _log_requests(own["log_level"])
-    # uvicorn shuts down gracefully on SIGTERM too, then re-raises it: met with the default
-    # handler, that would end the process before a recording cassette is saved.
-    restore = _on_sigterm_raise()
     try:
-        server.run(sockets=[listener])
-    except (KeyboardInterrupt, _Terminated):
-        pass  # uvicorn re-raises the signal it handled; the shutdown was already clean
+        serve_forever(handle, listener, blocking=lambda: fake.blocking)
     finally:
         listener.close()
-        restore()
     return _serve_stopped(fake)
 
 
@@ -187,29 +179,6 @@ def _log_requests(level: str) -> None:
         logger.propagate = False
 
 
-class _Terminated(Exception):
-    """SIGTERM, as an exception the server's shutdown path can catch."""
-
-
-def _on_sigterm_raise() -> Callable[[], None]:
-    """Make SIGTERM raise :class:`_Terminated`; returns what undoes it."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None  # signal handlers belong to the main thread
-
-    def terminated(signum: int, frame: Any) -> None:
-        raise _Terminated
-
-    previous = signal.signal(signal.SIGTERM, terminated)
-
-    def restore() -> None:
-        signal.signal(signal.SIGTERM, previous)
-
-    return restore
-
-
 def _serve_stopped(fake: Any) -> int:
     """Save a recording cassette and report what the budgets or the cassette found."""
     problems = [*fake.app.budget_overruns()]
@@ -240,7 +209,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
-    """Every flag of ``parser`` and its subcommands (unknown flags surface at the top)."""
+    """Every flag of ``parser`` and its subcommands."""
     found = list(parser._option_string_actions)
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
@@ -338,7 +307,12 @@ def _cassette_import(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        # Said by the subcommand, so the message points at its --help and its flags.
+        (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        commands.choices[args.command].error(f"unrecognized arguments: {' '.join(extras)}")
     handler = args.handler
     result: int = handler(args)
     return result

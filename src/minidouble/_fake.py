@@ -72,6 +72,7 @@ def _build_app(options: Options) -> GPT4oMiniApp:
         latency_speedup=options.latency_speedup,
         budget_usd=options.budget_usd,
         budget_tokens=options.budget_tokens,
+        prompt_caching=options.prompt_caching,
         profile=GPT4O_MINI if options.profile is None else options.profile,
     )
 
@@ -128,6 +129,7 @@ class FakeGPT4oMini(Scripting):
         latency_speedup: float = 1.0,
         budget_usd: Decimal | float | str | None = None,
         budget_tokens: int | None = None,
+        prompt_caching: bool = True,
         profile: ModelProfile | None = None,
         cassette: str | os.PathLike[str] | None = None,
         record_mode: RecordMode = "none",
@@ -149,7 +151,6 @@ class FakeGPT4oMini(Scripting):
         self.blocking = False
         self._interception: AbstractContextManager[None] | None = None
         self.cassette: CassetteLayer | None = None
-        self._handler: Callable[[HttpRequest], HttpResponse] = self.app.handle
         if options.fixtures is not None:
             from minidouble._service._fixtures import load_fixtures
 
@@ -257,13 +258,12 @@ class FakeGPT4oMini(Scripting):
 
     # --- handler -------------------------------------------------------------------------
 
-    def handle(self, request: HttpRequest) -> HttpResponse:
-        """The request handler every transport calls."""
-        return self._handler(request)
+    def handle(self, request: HttpRequest, *, loopback: bool = False) -> HttpResponse:
+        """The request handler every transport calls; the loopback server says ``loopback``
+        (loopback-only routes, such as a control API, answer nothing else)."""
+        return self.app.handle(request, loopback=loopback)
 
-    def handle_loopback(self, request: HttpRequest) -> HttpResponse:
-        """The handler behind a socket (:meth:`serve`, ``minidouble serve``): the only one
-        that reaches the control API under ``/_minidouble/``."""
+    def _handle_loopback(self, request: HttpRequest) -> HttpResponse:
         return self.app.handle(request, loopback=True)
 
     # --- in-process interception ---------------------------------------------------------
@@ -346,7 +346,7 @@ class FakeGPT4oMini(Scripting):
         The server runs until the handle is closed (``with fake.serve() as server:``).
         It shares this fake's script and request log with in-process interception.
         """
-        server = LoopbackServer(self.handle_loopback, host=host, port=port, blocking=self.blocking)
+        server = LoopbackServer(self._handle_loopback, host=host, port=port, blocking=self.blocking)
         return FakeServer(self, server, owns_server=True)
 
     def __repr__(self) -> str:

@@ -393,6 +393,15 @@ class Options:
             example="50000",
         ),
     )
+    prompt_caching: bool = field(
+        default=True,
+        metadata=_spec(
+            _BOOL,
+            "report cached_tokens as the real API's automatic prompt cache does (prompts of "
+            "1,024+ tokens sharing a prefix with a recent request), billed at the cached price",
+            "`True`",
+        ),
+    )
     profile: ModelProfile | None = field(
         default=None,
         metadata=_spec(
@@ -492,7 +501,8 @@ class Options:
             given = [name for name in cassette_only() if getattr(self, name) != _DEFAULTS[name]]
             if given:
                 verb = "configures" if len(given) == 1 else "configure"
-                raise OptionError(
+                # A TypeError, as before: the keywords do not go together.
+                raise TypeError(
                     f"minidouble: {', '.join(given)} {verb} a cassette; pass "
                     "cassette='cassettes/<name>.json' too (or --cassette FILE to minidouble "
                     "serve; see docs/cassettes.md)."
@@ -711,6 +721,7 @@ def mark(
     latency_speedup: float | None = None,
     budget_usd: Decimal | float | str | None = None,
     budget_tokens: int | None = None,
+    prompt_caching: bool | None = None,
     profile: ModelProfile | None = None,
     cassette: str | os.PathLike[str] | bool | None = None,
     record_mode: RecordMode | None = None,

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from minidouble._cassettes._ledger import CassetteLedger
     from minidouble._fake import FakeGPT4oMini, FakeServer
     from minidouble._transports._server import LoopbackServer
 
@@ -44,6 +45,8 @@ _DEST_PREFIX = "minidouble_"
 _MARKER = "@pytest.mark.gpt4o_mini"
 
 _stats_key = pytest.StashKey["_UsageStats"]()
+_ledger_key = pytest.StashKey["_CassetteLedgerOnDemand"]()
+_cassette_failures_key = pytest.StashKey[list[str]]()
 # Run-wide keywords: from [tool.minidouble], and from the command line.
 _ini_key = pytest.StashKey[Mapping[str, Any]]()
 _cli_key = pytest.StashKey[Mapping[str, Any]]()
@@ -71,6 +74,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "gpt4o_mini fixtures (see docs/fixtures.md).",
     )
     config.stash[_stats_key] = _UsageStats()
+    config.stash[_ledger_key] = _CassetteLedgerOnDemand()
     from minidouble._options import OptionError, parsed_arguments
 
     config.stash[_ini_key] = _read_pyproject_table(config)
@@ -203,12 +207,22 @@ def _minidouble_fake(request: pytest.FixtureRequest) -> Iterator[FakeGPT4oMini]:
         # unknown or ill-typed keywords, a missing or unreadable cassette: the message says
         # the cure
         pytest.fail(str(exc), pytrace=False)
+    nodeid = request.node.nodeid
+    if fake.cassette is not None:
+        # Several tests may share one file: judged once at the end of the run, not here.
+        fake.cassette.share(nodeid)
     yield fake
-    request.config.stash[_stats_key].add(request.node.nodeid, fake)
+    request.config.stash[_stats_key].add(nodeid, fake)
     try:
         fake.check()
     except FakeCheckError as exc:
         pytest.fail(str(exc), pytrace=False)
+    finally:
+        cassette = fake.cassette
+        if cassette is not None:
+            request.config.stash[_ledger_key].get().add(
+                cassette.path, nodeid, cassette.report.used, strict=cassette.strict
+            )
 
 
 @pytest.fixture
@@ -246,7 +260,7 @@ class _Switchboard:
 
 @pytest.fixture(scope="session")
 def _minidouble_loopback() -> Iterator[tuple[LoopbackServer, _Switchboard]]:
-    # One server per session (per xdist worker): starting uvicorn for every test would cost
+    # One server per session (per xdist worker): starting a server for every test would cost
     # more than most tests.
     from minidouble._transports._server import LoopbackServer
 
@@ -322,8 +336,27 @@ def _client_key(fake: FakeGPT4oMini) -> str:
 # --- the end-of-run summary -------------------------------------------------------------
 
 
+class _CassetteLedgerOnDemand:
+    """The run's cassette ledger, imported only once a test uses a cassette."""
+
+    def __init__(self) -> None:
+        self._ledger: CassetteLedger | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._ledger is not None
+
+    def get(self) -> CassetteLedger:
+        if self._ledger is None:
+            from minidouble._cassettes._ledger import CassetteLedger
+
+            self._ledger = CassetteLedger()
+        return self._ledger
+
+
 class _UsageStats:
-    """Per test: [requests, billed prompt tokens, completion tokens, replayed, recorded]."""
+    """Per test: [requests, billed prompt tokens, completion tokens, replayed, recorded,
+    cached prompt tokens]."""
 
     def __init__(self) -> None:
         self.per_test: dict[str, list[int]] = {}
@@ -331,13 +364,18 @@ class _UsageStats:
     def add(self, nodeid: str, fake: FakeGPT4oMini) -> None:
         usage = fake.usage()
         counts = [usage.requests, usage.prompt_tokens, usage.completion_tokens]
-        self.merge({nodeid: [*counts, usage.replayed, usage.recorded]})
+        self.merge({nodeid: [*counts, usage.replayed, usage.recorded, usage.cached_tokens]})
 
     def merge(self, per_test: dict[str, list[int]]) -> None:
         for nodeid, counts in per_test.items():
-            totals = self.per_test.setdefault(nodeid, [0] * 5)
+            totals = self.per_test.setdefault(nodeid, [0] * 6)
             for index, count in enumerate(counts):
                 totals[index] += int(count)
+
+
+def _cached(cached: int) -> str:
+    """What the summary says about prompt tokens billed at the cached price, if any."""
+    return f" ({cached:,} cached)" if cached else ""
 
 
 def _by_cassette(replayed: int, recorded: int) -> str:
@@ -350,9 +388,14 @@ def _by_cassette(replayed: int, recorded: int) -> str:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
+    ledger = session.config.stash[_ledger_key]
     if workeroutput is not None:  # an xdist worker: hand the numbers to the controller
         workeroutput["minidouble_usage"] = session.config.stash[_stats_key].per_test
+        if ledger.started:
+            workeroutput["minidouble_cassettes"] = ledger.get().to_json()
         return
+    if ledger.started:
+        _judge_shared_cassettes(session, ledger.get())
     upstream = session.config.getoption("minidouble_drift", None)
     if upstream:
         from minidouble._drift._command import pytest_drift
@@ -363,6 +406,31 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+def _judge_shared_cassettes(session: pytest.Session, ledger: CassetteLedger) -> None:
+    """Unused interactions, over every test of the run: a CassetteWarning each file.
+
+    Issued as a run-time warning through pytest's own filters, so ``-W
+    error::minidouble.CassetteWarning`` (or ``cassette_strict``) fails the run instead.
+    """
+    from minidouble._cassettes._errors import CassetteWarning
+
+    failures = []
+    for verdict in ledger.judge():
+        if verdict.message is None:
+            continue
+        if verdict.strict:
+            failures.append(verdict.message)
+            continue
+        try:
+            session.config.issue_config_time_warning(CassetteWarning(verdict.message), 2)
+        except CassetteWarning:
+            failures.append(verdict.message)
+    if failures:
+        session.config.stash[_cassette_failures_key] = failures
+        if session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """xdist controller: add a finished worker's numbers to the run's."""
@@ -370,11 +438,19 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     per_test = output.get("minidouble_usage")
     if per_test:
         node.config.stash[_stats_key].merge(per_test)
+    cassettes = output.get("minidouble_cassettes")
+    if cassettes:
+        node.config.stash[_ledger_key].get().merge(cassettes)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     if hasattr(config, "workeroutput"):
         return
+    failures = config.stash.get(_cassette_failures_key, [])
+    if failures:
+        terminalreporter.write_sep("=", "minidouble: cassettes failed the run", red=True)
+        for message in failures:
+            terminalreporter.write_line(message)
     drift_report = config.stash.get(_drift_key, None)
     if drift_report is not None:
         terminalreporter.write_sep("-", "minidouble: drift check")
@@ -387,23 +463,25 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
     prices = GPT4O_MINI.prices
     rows = sorted(stats.per_test.items())
-    requests, prompt, completion, replayed, recorded = (
-        sum(counts[i] for _, counts in rows) for i in range(5)
+    requests, prompt, completion, replayed, recorded, cached = (
+        sum(counts[i] for _, counts in rows) for i in range(6)
     )
     write = terminalreporter.write_line
     terminalreporter.write_sep("-", "minidouble: fake GPT-4o mini usage")
     write(
         f"{requests:,} request(s){_by_cassette(replayed, recorded)} in {len(rows):,} test(s): "
-        f"{prompt:,} prompt + {completion:,} completion tokens = "
-        f"${prices.cost(prompt, completion):.6f} at GPT-4o mini prices"
+        f"{prompt:,} prompt{_cached(cached)} + {completion:,} completion tokens = "
+        f"${prices.cost(prompt, completion, cached):.6f} at GPT-4o mini prices"
     )
     if replayed:
         # A replay is free now; its tokens are those billed when it was recorded.
         write("(replaying costs nothing: replayed requests count what they cost when recorded)")
     if config.get_verbosity() > 0:
-        for nodeid, (test_requests, test_prompt, test_completion, *by_cassette) in rows:
-            cost = prices.cost(test_prompt, test_completion)
+        for nodeid, (test_requests, test_prompt, test_completion, *rest) in rows:
+            test_replayed, test_recorded, test_cached = rest
+            cost = prices.cost(test_prompt, test_completion, test_cached)
             write(
-                f"  {nodeid}: {test_requests:,} request(s){_by_cassette(*by_cassette)}, "
-                f"{test_prompt:,} prompt + {test_completion:,} completion tokens, ${cost:.6f}"
+                f"  {nodeid}: {test_requests:,} request(s)"
+                f"{_by_cassette(test_replayed, test_recorded)}, {test_prompt:,} prompt"
+                f"{_cached(test_cached)} + {test_completion:,} completion tokens, ${cost:.6f}"
             )

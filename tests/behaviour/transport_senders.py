@@ -1,7 +1,7 @@
 """The behaviour suite's transport modes: the same cases through every real path to the app.
 
 ``httpx`` and ``httpx2`` send each request with a real client of that generation while
-in-process interception is on; ``loopback`` sends it over a real socket to the uvicorn
+in-process interception is on; ``loopback`` sends it over a real socket to the loopback
 server. Streams are read chunk by chunk, so the responses the tests see keep their chunking.
 """
 

@@ -38,6 +38,7 @@ from minidouble._cassettes._format import (
     split_frames,
     summarize,
 )
+from minidouble._cassettes._ledger import interaction_id
 from minidouble._cassettes._match import (
     IgnoreRule,
     MatchKey,
@@ -90,6 +91,8 @@ class CassetteReport:
     recorded: int = 0
     written: bool = False
     unused: list[str] = field(default_factory=list)
+    # With share(): what this user replayed or recorded (interaction_id), for the ledger.
+    used: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -228,6 +231,21 @@ class CassetteLayer:
         self._report = CassetteReport(self.path, record_mode)
         self._closed = False
         self._log: Callable[[RecordedRequest], None] | None = None
+        self._user: str | None = None
+
+    def share(self, user: str) -> None:
+        """Mark this layer as one of several users of its file (a test, a server session).
+
+        Recordings are tagged with ``user``, so ``record_mode="all"`` replaces only this
+        user's interactions, never another test's; and unused interactions are not judged
+        here (this user replays only what it sends) but handed over in ``report.used`` for a
+        :class:`~minidouble._cassettes._ledger.CassetteLedger` to judge across all users.
+        """
+        self._user = user
+
+    @property
+    def report(self) -> CassetteReport:
+        return self._report
 
     @property
     def records(self) -> bool:
@@ -572,6 +590,8 @@ class CassetteLayer:
             "response": response,
             "timing": timing,
         }
+        if self._user is not None:
+            interaction["recorded_by"] = self._user
         with self._lock:
             self._new.append((order, interaction))
             self._report.recorded += 1
@@ -595,7 +615,7 @@ class CassetteLayer:
                 f"minidouble: {self._open_streams} recorded stream(s) were still open at "
                 f"teardown and were not saved into {self.path}: read streams to their end."
             )
-        if self._replaying:
+        if self._replaying and self._user is None:
             for position in self._index.unused():
                 interaction = self._loaded[position]
                 request = interaction["request"]
@@ -609,7 +629,8 @@ class CassetteLayer:
             report.warnings.append(
                 f"minidouble: {len(report.unused)} interaction(s) of {self.path} were never "
                 f"replayed: {listed}{more}. The code under test sends fewer requests than when "
-                "it was recorded; re-record with --minidouble-record-mode=all to drop them."
+                "it was recorded; re-record with record_mode='all' (--minidouble-record-mode=all, "
+                "minidouble serve --record-mode all) to drop them."
             )
         if failed and self.record_mode == "all":
             report.warnings.append(
@@ -621,6 +642,8 @@ class CassetteLayer:
                 report.written = self._save()
             except CassetteError as exc:
                 report.errors.append(str(exc))
+        if self._user is not None:
+            report.used = self._used_ids()
         errors = list(report.errors)
         if self.strict:
             errors += report.warnings
@@ -629,6 +652,44 @@ class CassetteLayer:
         for message in report.warnings:
             warnings.warn(CassetteWarning(message), stacklevel=2)
         return report
+
+    def _used_ids(self) -> list[str]:
+        replayed: list[dict[str, Any]] = []
+        if self._replaying:
+            unused = set(self._index.unused())
+            replayed = [i for n, i in enumerate(self._loaded) if n not in unused]
+        recorded = [interaction for _, interaction in self._new]
+        return [interaction_id(interaction) for interaction in (*replayed, *recorded)]
+
+    def _replaced_by_all(self, on_disk: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """What an ``all`` re-recording keeps of the file as it is on disk now.
+
+        Alone, the re-recording replaces what this layer loaded. As one user of a shared file
+        it replaces only its own: interactions it recorded before, and untagged ones (older
+        cassettes) for requests it sent again; everyone else's stay.
+        """
+        if self._user is None:
+            ours = Counter(_fingerprint(i) for i in self._loaded)
+            survivors = []
+            for interaction in on_disk:
+                fingerprint = _fingerprint(interaction)
+                if ours[fingerprint]:
+                    ours[fingerprint] -= 1
+                else:
+                    survivors.append(interaction)
+            return survivors
+        sent = {interaction["key"] for _, interaction in self._new}
+        return [
+            interaction
+            for interaction in on_disk
+            if not (
+                interaction.get("recorded_by") == self._user
+                or (
+                    "recorded_by" not in interaction
+                    and self._stored_key(interaction).digest in sent
+                )
+            )
+        ]
 
     @staticmethod
     def _read(path: Path) -> dict[str, Any]:
@@ -641,15 +702,7 @@ class CassetteLayer:
             on_disk = self._read(self.path) if self.path.exists() else {"interactions": []}
             kept = on_disk["interactions"]
             if self.record_mode == "all":
-                ours = Counter(_fingerprint(i) for i in self._loaded)
-                survivors = []
-                for interaction in kept:
-                    fingerprint = _fingerprint(interaction)
-                    if ours[fingerprint]:
-                        ours[fingerprint] -= 1
-                    else:
-                        survivors.append(interaction)
-                kept = survivors
+                kept = self._replaced_by_all(kept)
             interactions = [*kept, *new]
             for seq, interaction in enumerate(interactions, start=1):
                 interaction["seq"] = seq

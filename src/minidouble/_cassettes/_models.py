@@ -42,6 +42,8 @@ class StoredInteraction(_Model):
     request: StoredRequest
     response: StoredResponse
     timing: dict[str, Any] | None = None
+    # Which test (or server session) recorded it, when several share the file.
+    recorded_by: str | None = None
 
 
 class CassetteDocument(_Model):

@@ -46,6 +46,7 @@ class ChatCompletions:
         headers = service.headers(exchange, spent_tokens=spent)
         tier = served_tier(body)
         completion_id, created = new_completion_id(), int(time.time())
+        cached = service.cached_tokens(body, prompt_tokens)
         # The log keeps the served bytes as the completion (for a stream, those of the
         # equivalent chat.completion): it reads them only if someone asks.
         raw = completion_bytes(
@@ -56,6 +57,7 @@ class ChatCompletions:
             profile=profile,
             flavor=exchange.flavor,
             service_tier=tier,
+            cached_tokens=cached,
         )
         if body.get("stream") is True:
             options = body.get("stream_options")
@@ -71,12 +73,13 @@ class ChatCompletions:
                     service_tier=tier,
                     completion_id=completion_id,
                     created=created,
+                    cached_tokens=cached,
                 )
             )
             response = HttpResponse(200, [("content-type", EVENT_STREAM), *headers], b"", events)
         else:
             response = json_response(200, raw, JSON, headers)
-        return Answer(response, raw, reply.completion_tokens)
+        return Answer(response, raw, reply.completion_tokens, cached)
 
     def _generate(
         self, service: Service, exchange: Exchange, body: dict[str, Any], prompt_tokens: int

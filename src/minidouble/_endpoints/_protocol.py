@@ -96,6 +96,8 @@ class Answer:
     # The completion the log keeps (for a stream, the equivalent non-streamed object).
     completion: Mapping[str, Any] | bytes | None = None
     completion_tokens: int | None = None
+    # What the prompt cache served of the prompt (billed at the cached price).
+    cached_tokens: int | None = None
 
 
 class Store(Protocol):
@@ -132,8 +134,35 @@ class Service(Protocol):
         """Whether a stream pads its events with ``obfuscation`` (one rule, every flavour)."""
         ...
 
+    def cached_tokens(
+        self,
+        body: Mapping[str, Any],
+        prompt_tokens: int,
+        *,
+        chat_body: Mapping[str, Any] | None = None,
+    ) -> int:
+        """What the fake's prompt cache serves of this request's prompt (then cached).
+
+        ``body`` is the request as sent (its ``prompt_cache_key`` and retention);
+        ``chat_body`` what the model reads, when that is another body (a Responses request).
+        """
+        ...
+
     def store(self, kind: str) -> Store:
         """The fake's store of one kind of object (``"responses"``...), cleared by reset."""
+        ...
+
+    def run_body(
+        self,
+        endpoint: Literal["chat", "responses"],
+        body: Mapping[str, Any],
+        *,
+        price_factor: float = 1.0,
+        session: str | None = None,
+        azure_deployment: str | None = None,
+    ) -> tuple[int, Any]:
+        """One chat or responses body through the core without HTTP (a batch line):
+        (status, response body or error body), billed at ``price_factor``."""
         ...
 
 

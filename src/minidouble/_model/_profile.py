@@ -20,6 +20,7 @@ __all__ = [
     "ModelProfile",
     "NumberRule",
     "Prices",
+    "PromptCaching",
     "RateLimits",
     "ReplyCosts",
     "ResponsesRules",
@@ -99,9 +100,10 @@ class TokenRules:
     instruction_roles: tuple[str, ...] = ("system", "developer")
     # The recorded block is one token cheaper than the text above (from 2024-11-08 on).
     tools_adjustment: int = -1
-    # tool_choice effects: "none" and a named function add these (named: + the name's tokens).
+    # tool_choice effects: "none" and a named function add these (named: + the tokens of
+    # "functions.NAME").
     tool_choice_none: int = 1
-    tool_choice_named: int = 7
+    tool_choice_named: int = 6
     # Tool calls in the history: "assistant to=functions" + NAME turns, +2 tokens each.
     assistant_to_prefix: str = "assistant to=functions"
     functions_prefix: str = "functions."
@@ -113,6 +115,9 @@ class TokenRules:
     # length of its header and fixed part is measured (3 + 2 tokens), not their text.
     parallel_answers_header: str = "multi_tool_use"
     parallel_answers_extra: int = 2
+    # That list escaped non-ASCII text (`\u2019`) until February 2026 (37 recorded items, 7
+    # repositories); from March 2026 on it is written as is (12 crewAI gpt-4o items).
+    parallel_answers_ascii: bool = False
     # response_format json_schema: a "# Response Formats" section in the instructions, and
     # the reply primed with the format's name plus this many tokens.
     response_format_header: str = "# Response Formats\n\n## "
@@ -220,6 +225,25 @@ class RateLimits:
 
 
 @dataclass(frozen=True)
+class PromptCaching:
+    """Automatic prompt caching (reference batch-files-caching §8, ``docs/caching.md``).
+
+    A prompt of ``minimum_tokens`` or more is cached in blocks: a later prompt that starts
+    with the same tokens reports the shared part as ``cached_tokens``, ``minimum_tokens``
+    plus whole ``step`` blocks, never the whole prompt. A cached prefix lives
+    ``idle_seconds`` after its last use (the guide's "5 to 10 minutes of inactivity", taken
+    at the low end), and never more than ``max_age_seconds`` after it was written;
+    ``prompt_cache_retention: "24h"`` keeps it ``extended_seconds`` after its last use.
+    """
+
+    minimum_tokens: int = 1024
+    step: int = 128
+    idle_seconds: float = 300.0
+    max_age_seconds: float = 3600.0
+    extended_seconds: float = 86_400.0
+
+
+@dataclass(frozen=True)
 class Latency:
     """How long the real model takes, for ``latency="realistic"`` (seconds, tokens/s).
 
@@ -279,6 +303,11 @@ class ResponsesTemplate:
     text_end_tools_callable: int = 2
     call_end: int = 1
     parallel_calls_end: int = 3
+    # A ``compaction`` item is the earlier conversation, encrypted by OpenAI: the model reads
+    # the decrypted text, which only the server has, so its size is the only evidence. One
+    # token per 10 characters of ``encrypted_content`` is within 11 tokens (5%) of the 7
+    # recorded bills (2026-02/04, gpt-4o-mini and gpt-4o): an estimate, not a count.
+    compaction_chars_per_token: int = 10
 
 
 @dataclass(frozen=True)
@@ -356,6 +385,12 @@ class ResponsesRules:
         "message.output_text.logprobs",
     )
     text_format_types: tuple[str, ...] = ("text", "json_schema", "json_object")
+    # Whether a ``strict: true`` function's schema must follow the Structured Outputs rules
+    # (``additionalProperties: false``, every property required...). It must now: refused on
+    # Responses in 2025-03 (pydantic-ai, before 03-27) and on chat in 2025-09 and 2026-01.
+    # Two recordings of 2025-03-06 were answered (opentelemetry-js-contrib mock responses);
+    # the fidelity test judges recordings older than its STRICT_CHECKED_FROM with this off.
+    strict_functions_checked: bool = True
     template: ResponsesTemplate = field(default_factory=ResponsesTemplate)
     max_top_logprobs: int = 20
 
@@ -401,6 +436,7 @@ class ModelProfile:
     listed_models: tuple[tuple[str, int, str], ...] = ()
     openai_version: str = "2020-10-01"
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    caching: PromptCaching = field(default_factory=PromptCaching)
     latency: Latency = field(default_factory=Latency)
     reply_costs: ReplyCosts = field(default_factory=ReplyCosts)
     responses: ResponsesRules = field(default_factory=ResponsesRules)

@@ -14,13 +14,14 @@ import gzip
 import hashlib
 import re
 import threading
+from array import array
 from importlib import resources
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import tiktoken
 
-__all__ = ["O200K_SHA256", "VocabularyError", "encoding", "token_count"]
+__all__ = ["O200K_SHA256", "VocabularyError", "encoding", "token_array", "token_count"]
 
 O200K_SHA256 = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
 _VOCABULARY_RESOURCE = "o200k_base.tiktoken.gz"
@@ -127,7 +128,7 @@ def _token_count(text: str) -> int:
     if len(text) >= 2 * _RUN_BLOCK and any(run in text for run in _COMMON_RUNS):
         return _count_with_long_runs(text)
     try:
-        return len(encoding().encode_ordinary(text))
+        return len(_remember(text, encoding().encode_ordinary(text)))
     except BaseException as exc:
         if type(exc).__name__ != "PanicException":
             raise
@@ -150,7 +151,33 @@ def encode(text: str) -> list[int]:
     """The token ids of ``text`` as :func:`token_count` counts them, long runs included."""
     if len(text) <= _CACHED_CHARS:
         return list(_short_tokens(text))
+    recent = _recent_long.get(text)
+    if recent is not None:
+        return recent.tolist()
     return _encode(text)
+
+
+def token_array(text: str) -> array[int]:
+    """:func:`encode` as an array, without copying what is remembered: read it, never change it."""
+    if len(text) <= _CACHED_CHARS:
+        return array("I", _short_tokens(text))
+    recent = _recent_long.get(text)
+    return recent if recent is not None else array("I", _encode(text))
+
+
+# The tokens of the last few long texts counted: the prompt cache reads a long prompt's tokens
+# right after the counter counted them (docs/caching.md), and must not encode it a second time.
+# Kept as arrays (4 bytes a token); a handful of prompts at most.
+_RECENT_LONG = 8
+_recent_long: dict[str, array[int]] = {}
+
+
+def _remember(text: str, tokens: list[int]) -> list[int]:
+    with _lock:
+        if len(_recent_long) >= _RECENT_LONG:
+            del _recent_long[next(iter(_recent_long))]  # the oldest
+        _recent_long[text] = array("I", tokens)
+    return tokens
 
 
 @functools.lru_cache(maxsize=_CACHED_TEXTS)

@@ -29,6 +29,7 @@ from minidouble._model._errors import OpenAIError
 from minidouble._model._profile import GPT4O_MINI, ModelProfile
 from minidouble._model._validate import parse_json_body
 from minidouble._service._budget import Budget, Usage, usage_of
+from minidouble._service._caching import PromptCache, chat_sequence
 from minidouble._service._clock import Clock
 from minidouble._service._faults import (
     SHAPING_FAULTS,
@@ -142,7 +143,7 @@ class Scripts:
 
     def usage(self) -> Usage:
         with self._app.state.lock:
-            return usage_of(list(self._session.requests))
+            return usage_of(list(self._session.requests), self._app.profile)
 
     def resilience(self) -> ResilienceReport:
         with self._app.state.lock:
@@ -170,6 +171,8 @@ class GPT4oMiniApp:
       model's output speed); ``latency_speedup`` divides every simulated wait.
     * ``budget_usd``, ``budget_tokens``: what this fake's requests may cost and use; see
       :meth:`budget_overruns`.
+    * ``prompt_caching``: report ``cached_tokens`` as the real API's automatic prompt cache
+      does (default True), on the fake's clock; False always reports 0.
     """
 
     def __init__(
@@ -185,6 +188,7 @@ class GPT4oMiniApp:
         latency_speedup: float = 1.0,
         budget_usd: float | str | Decimal | None = None,
         budget_tokens: int | None = None,
+        prompt_caching: bool = True,
         profile: ModelProfile = GPT4O_MINI,
     ) -> None:
         if api_key is not None and (not isinstance(api_key, str) or not api_key):
@@ -211,6 +215,7 @@ class GPT4oMiniApp:
         )
         self.latency = LatencyModel.from_options(latency, latency_speedup, profile, self.clock)
         self.budget = Budget.from_options(budget_usd, budget_tokens)
+        self.prompt_cache = PromptCache(self.clock.now, profile.caching, enabled=prompt_caching)
         # The answer source that replaces the engine when a cassette is on (set by the fake).
         self.cassette: CassetteLayer | None = None
         # Standing rules (``minidouble serve --fixtures``): below the session's scripts, above
@@ -281,8 +286,9 @@ class GPT4oMiniApp:
 
     def reset(self) -> None:
         """Forget every session's scripts, recorded requests and script errors, and every
-        stored object (Responses kept for ``previous_response_id``...)."""
+        stored object (Responses kept for ``previous_response_id``...) and cached prompt."""
         self.state.reset()
+        self.prompt_cache.clear()
 
     def usage(self) -> Usage:
         """Requests received so far and the tokens billed for them."""
@@ -349,6 +355,22 @@ class GPT4oMiniApp:
         options = body.get("stream_options")
         asked = options.get("include_obfuscation") if isinstance(options, Mapping) else None
         return self.stream_obfuscation if asked is None else asked is True
+
+    def cached_tokens(
+        self,
+        body: Mapping[str, Any],
+        prompt_tokens: int,
+        *,
+        chat_body: Mapping[str, Any] | None = None,
+    ) -> int:
+        key = body.get("prompt_cache_key")
+        read = body if chat_body is None else chat_body
+        return self.prompt_cache.cached_tokens(
+            prompt_tokens,
+            lambda: chat_sequence(read, self._profile),
+            key=key if isinstance(key, str) else None,
+            extended=body.get("prompt_cache_retention") == "24h",
+        )
 
     def store(self, kind: str) -> Store:
         return self.state.store(kind)
@@ -453,6 +475,50 @@ class GPT4oMiniApp:
             answer = Answer(_script_error_response(mistake, exchange.request_id))
         return self._finish(exchange, session, answer)
 
+    def run_body(
+        self,
+        endpoint: Literal["chat", "responses"],
+        body: Mapping[str, Any],
+        *,
+        price_factor: float = 1.0,
+        session: str | None = None,
+        azure_deployment: str | None = None,
+    ) -> tuple[int, Any]:
+        """One Chat Completions or Responses body through the core, without HTTP.
+
+        For the Batch API: the same steps as an HTTP request after auth (scripted failures
+        and the limiter, validation and counting, the engine with scripted replies, the
+        log), billed at ``price_factor`` of list price. Returns the status and the parsed
+        response body, or the error body; a transport fault (timeout, reset...) that has no
+        body becomes the 500 the real batch line records.
+        """
+        from minidouble._endpoints._chat import CHAT
+        from minidouble._endpoints._responses._handler import RESPONSES
+
+        chosen: ModelEndpoint = CHAT if endpoint == "chat" else RESPONSES
+        path = "/v1/chat/completions" if endpoint == "chat" else "/v1/responses"
+        flavor = Flavor() if azure_deployment is None else Flavor(True, azure_deployment)
+        request = HttpRequest("POST", "https://api.openai.com" + path, {}, _dumps(body))
+        exchange = Exchange(
+            request, new_request_id(), time.perf_counter(), self.clock.now(), session
+        )
+        exchange.flavor = flavor
+        state_session = self.state.session(session)
+        try:
+            response = self._model_request(chosen, exchange, state_session)
+        except (TimeoutError, ConnectionError) as fault:
+            error = scripted_fault(500, request_id=exchange.request_id, profile=self.profile)
+            assert error.error is not None, fault
+            return 500, error.error.body
+        if price_factor != 1:
+            with self.state.lock:
+                for record in reversed(state_session.requests):
+                    if record.response is response:
+                        record.price_factor = price_factor
+                        break
+        raw = response.body if response.stream is None else b"".join(response.stream)
+        return response.status, _json_or_none(raw)
+
     def _refusal(self, exchange: Exchange, error: OpenAIError) -> HttpResponse:
         """A refusal from in front of the model: OpenAI's gateway sends only a request id,
         Azure's its service headers (without rate limits)."""
@@ -540,6 +606,7 @@ class GPT4oMiniApp:
             received_at=exchange.received_at,
             cassette=cassette,
             _completion_tokens=completion_tokens,
+            _cached_tokens=answer.cached_tokens,
         )
         with self.state.lock:
             session.requests.append(record)
@@ -748,6 +815,12 @@ def _script_error_response(mistake: ScriptError, request_id: str) -> HttpRespons
     )
     headers = [("x-request-id", request_id), ("x-should-retry", "false")]
     return error_response(error, headers)
+
+
+def _dumps(body: Mapping[str, Any]) -> bytes:
+    import json
+
+    return json.dumps(body).encode()
 
 
 def _json_or_none(raw: bytes) -> Any:

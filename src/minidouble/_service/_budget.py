@@ -31,14 +31,21 @@ class Usage:
     completion_tokens: int = 0
     replayed: int = 0
     recorded: int = 0
+    # Of the prompt tokens, those the prompt cache served (billed at the cached price).
+    cached_tokens: int = 0
+    # Dollars not billed because requests ran at a price factor below 1 (the Batch API's
+    # half price): token totals stay true, only the cost drops.
+    discount: Decimal = Decimal(0)
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
     def cost(self, profile: ModelProfile = GPT4O_MINI) -> Decimal:
-        """Dollars at the profile's prices."""
-        return profile.prices.cost(self.prompt_tokens, self.completion_tokens)
+        """Dollars at the profile's prices, cached prompt tokens at the cached price, less
+        what requests run at a reduced price factor did not cost."""
+        full = profile.prices.cost(self.prompt_tokens, self.completion_tokens, self.cached_tokens)
+        return full - self.discount
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -47,27 +54,47 @@ class Usage:
             self.completion_tokens + other.completion_tokens,
             self.replayed + other.replayed,
             self.recorded + other.recorded,
+            self.cached_tokens + other.cached_tokens,
+            self.discount + other.discount,
         )
 
     def describe(self, profile: ModelProfile = GPT4O_MINI) -> str:
+        cached = f" ({self.cached_tokens:,} cached)" if self.cached_tokens else ""
         return (
-            f"{self.requests:,} request(s), {self.prompt_tokens:,} prompt + "
+            f"{self.requests:,} request(s), {self.prompt_tokens:,} prompt{cached} + "
             f"{self.completion_tokens:,} completion = {self.total_tokens:,} tokens, "
             f"${self.cost(profile):.6f}"
         )
 
 
-def usage_of(requests: Iterable[RecordedRequest]) -> Usage:
-    total = prompt = completion = 0
+def usage_of(requests: Iterable[RecordedRequest], profile: ModelProfile) -> Usage:
+    prices = profile.prices
+    total = prompt = completion = cached = 0
+    discount = Decimal(0)
     by_cassette = {"replayed": 0, "recorded": 0}
     for recorded in requests:
         total += 1
         if recorded.cassette in by_cassette:
             by_cassette[recorded.cassette] += 1
         if recorded.status == 200 and recorded.answered:
-            prompt += recorded.prompt_tokens or 0
-            completion += recorded.completion_tokens or 0
-    return Usage(total, prompt, completion, by_cassette["replayed"], by_cassette["recorded"])
+            prompt_tokens = recorded.prompt_tokens or 0
+            completion_tokens = recorded.completion_tokens or 0
+            cached_tokens = recorded.cached_tokens
+            prompt += prompt_tokens
+            completion += completion_tokens
+            cached += cached_tokens
+            if recorded.price_factor != 1:
+                full = prices.cost(prompt_tokens, completion_tokens, cached_tokens)
+                discount += full * (1 - Decimal(str(recorded.price_factor)))
+    return Usage(
+        total,
+        prompt,
+        completion,
+        by_cassette["replayed"],
+        by_cassette["recorded"],
+        cached,
+        discount,
+    )
 
 
 def _dollars(value: Any) -> Decimal | None:

@@ -372,9 +372,13 @@ class RecordedRequest:
     # How a cassette answered instead of the fake (docs/cassettes.md): "replayed" from the
     # file, "recorded" from the upstream, "missed" (no recording matched: an error).
     cassette: Literal["replayed", "recorded", "missed"] | None = None
+    # The fraction of list price it is billed at (a Batch API request: 0.5).
+    price_factor: float = 1.0
     # The completion tokens billed, noted when the fake answered, so usage totals (budgets,
     # the end-of-run summary) need not parse the logged completion.
     _completion_tokens: int | None = field(default=None, repr=False, compare=False)
+    # The prompt tokens the prompt cache served, noted likewise (None: read the completion).
+    _cached_tokens: int | None = field(default=None, repr=False, compare=False)
 
     @property
     def status(self) -> int:
@@ -397,6 +401,18 @@ class RecordedRequest:
         return int(
             usage["completion_tokens"] if "completion_tokens" in usage else usage["output_tokens"]
         )
+
+    @property
+    def cached_tokens(self) -> int:
+        """The prompt tokens billed at the cached price (``cached_tokens`` in the usage)."""
+        if self._cached_tokens is not None:
+            return self._cached_tokens
+        usage = None if self.completion is None else self.completion.get("usage")
+        if not isinstance(usage, Mapping):
+            return 0
+        details = usage.get("prompt_tokens_details", usage.get("input_tokens_details"))
+        cached = details.get("cached_tokens") if isinstance(details, Mapping) else None
+        return cached if isinstance(cached, int) and not isinstance(cached, bool) else 0
 
     @property
     def messages(self) -> list[Any]:

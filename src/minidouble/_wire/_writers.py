@@ -187,12 +187,13 @@ def completion_bytes(
     profile: ModelProfile = GPT4O_MINI,
     flavor: Flavor = OPENAI,
     service_tier: str = "default",
+    cached_tokens: int = 0,
 ) -> bytes:
     """The ``chat.completion`` of :func:`completion_body` as the service writes it:
     api.openai.com pretty-prints it, Azure compacts it with sorted keys."""
     if not flavor.azure:
         filled = _plain_completion_bytes(
-            reply, completion_id, created, prompt_tokens, profile, service_tier
+            reply, completion_id, created, prompt_tokens, profile, service_tier, cached_tokens
         )
         if filled is not None:
             return filled
@@ -204,6 +205,7 @@ def completion_bytes(
         profile=profile,
         flavor=flavor,
         service_tier=service_tier,
+        cached_tokens=cached_tokens,
     )
     return azure_compact(document) if flavor.azure else pretty(document)
 
@@ -215,6 +217,7 @@ def _plain_completion_bytes(
     prompt_tokens: int,
     profile: ModelProfile,
     service_tier: str,
+    cached_tokens: int = 0,
 ) -> bytes | None:
     """``pretty(completion_body(...))`` of a plain reply, the answer to nearly every request,
     filled into its template without building the document; None when a choice has tool
@@ -241,7 +244,7 @@ def _plain_completion_bytes(
         str(prompt_tokens),
         str(completion_tokens),
         str(prompt_tokens + completion_tokens),
-        "0",  # cached_tokens
+        str(cached_tokens),
         "0",  # audio_tokens
         "0",  # reasoning_tokens
         "0",  # audio_tokens
@@ -634,6 +637,7 @@ def stream_events(
     service_tier: str = "default",
     completion_id: str | None = None,
     created: int | None = None,
+    cached_tokens: int = 0,
 ) -> Iterator[bytes]:
     """Every SSE event of a streamed completion, ``data: [DONE]`` last.
 
@@ -682,7 +686,7 @@ def stream_events(
             still_open.append((index, deltas))
         pending = still_open
     if include_usage:
-        yield writer.chunk([], usage_block(prompt_tokens, reply))
+        yield writer.chunk([], usage_block(prompt_tokens, reply, cached_tokens=cached_tokens))
     yield DONE_EVENT
 
 

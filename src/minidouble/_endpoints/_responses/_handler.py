@@ -89,6 +89,7 @@ class Responses:
         choice = render(intent, chat, prompt_tokens=input_tokens, rng=rng, profile=profile)
         output_tokens = count_output_tokens(choice, chat, profile=profile)
         created_at = int(time.time())
+        cached = service.cached_tokens(body, input_tokens, chat_body=chat)
         ids = ResponseIds.new(created_at)
         response_id = ids.make("resp")
         output = output_items(choice, ids)
@@ -99,7 +100,7 @@ class Responses:
             response_id=response_id,
             created_at=created_at,
             output=output,
-            usage=usage_block(input_tokens, output_tokens),
+            usage=usage_block(input_tokens, output_tokens, cached),
             status=status,
             completed_at=None if status == "incomplete" else created_at,
             azure=azure,
@@ -125,7 +126,7 @@ class Responses:
             response = HttpResponse(200, [("content-type", EVENT_STREAM), *headers], b"", events)
         else:
             response = json_response(200, response_bytes(final), JSON, headers)
-        return Answer(response, final)
+        return Answer(response, final, cached_tokens=cached)
 
 
 class StoredResponses:

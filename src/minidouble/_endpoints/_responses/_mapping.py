@@ -14,13 +14,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["ECHOED", "LOGPROBS", "chat_messages", "chat_tool", "to_chat_body"]
+__all__ = [
+    "COMPACTED",
+    "COMPACTION",
+    "ECHOED",
+    "LOGPROBS",
+    "chat_messages",
+    "chat_tool",
+    "to_chat_body",
+]
 
 # What ``include`` names to get the tokens' log-probabilities in the output text.
 LOGPROBS = "message.output_text.logprobs"
 # Marks a tool call sent back as the API returned it (a function_call output item, with its
 # ``id`` and ``status``): the Responses template does not read it like a written one.
 ECHOED = "echoed"
+# The input item that stands for an earlier conversation compacted by the server, and the key
+# of the chat body that carries the size of what those items hide (characters of their
+# ``encrypted_content``): the counter turns it into an estimate of tokens.
+COMPACTION = "compaction"
+COMPACTED = "compacted_chars"
 
 _TEXT_PARTS = frozenset({"input_text", "output_text", "summary_text"})
 
@@ -168,8 +181,23 @@ def to_chat_body(body: Mapping[str, Any]) -> dict[str, Any]:
             chat[key] = body[key]
     if body.get("max_output_tokens") is not None:
         chat["max_completion_tokens"] = body["max_output_tokens"]
+    compacted = _compacted_chars(body.get("input"))
+    if compacted:
+        chat[COMPACTED] = compacted
     include = body.get("include")
     if isinstance(include, list) and LOGPROBS in include:
         chat["logprobs"] = True
         chat["top_logprobs"] = body.get("top_logprobs") or 0
     return chat
+
+
+def _compacted_chars(source: Any) -> int:
+    if not isinstance(source, list):
+        return 0
+    return sum(
+        len(item["encrypted_content"])
+        for item in source
+        if isinstance(item, Mapping)
+        and item.get("type") == COMPACTION
+        and isinstance(item.get("encrypted_content"), str)
+    )

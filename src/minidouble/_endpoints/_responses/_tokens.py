@@ -14,7 +14,7 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
-from minidouble._endpoints._responses._mapping import ECHOED
+from minidouble._endpoints._responses._mapping import COMPACTED, ECHOED
 from minidouble._engine._replies import Choice, tool_mode
 from minidouble._model._profile import GPT4O_MINI, ModelProfile
 from minidouble._model._tokenizer import token_count
@@ -48,7 +48,11 @@ def count_input_tokens(chat_body: Mapping[str, Any], *, profile: ModelProfile = 
         total -= token_count(fmt.name)
     if template.sections_apart and (prompt.functions or fmt is not None):
         total -= rules.per_message + token_count(rules.tools_role)
-    return total + template.echoed_lone_call * _echoed_lone_calls(chat_body)
+    total += template.echoed_lone_call * _echoed_lone_calls(chat_body)
+    compacted = chat_body.get(COMPACTED)
+    if isinstance(compacted, int):
+        total += compacted // template.compaction_chars_per_token
+    return total
 
 
 def _calls_of(message: Any) -> list[Any]:

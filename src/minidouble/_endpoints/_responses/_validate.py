@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from minidouble._endpoints._responses._mapping import to_chat_body
+from minidouble._endpoints._responses._mapping import COMPACTION, to_chat_body
 from minidouble._endpoints._responses._tokens import count_input_tokens
 from minidouble._model import _errors as err
 from minidouble._model._errors import OpenAIError, invalid_request
@@ -47,7 +47,6 @@ RESPONSES = "/v1/responses"
 _HOSTED_ITEM_TYPES = frozenset(
     {
         "code_interpreter_call",
-        "compaction",
         "computer_call",
         "computer_call_output",
         "file_search_call",
@@ -211,11 +210,17 @@ def _check_item(path: str, item: object, calls: set[str], profile: ModelProfile)
         if "role" not in fields:
             raise err.missing_parameter(f"{path}.role")
         kind = "message"
-    if kind not in _HOSTED_ITEM_TYPES:
+    if kind not in _HOSTED_ITEM_TYPES and kind != COMPACTION:
         kind = _check_enum(path, kind, profile.responses.input_item_types, profile)
     if kind in _HOSTED_ITEM_TYPES:
         raise not_emulated(f"an input item of type '{kind}'", path)
-    if kind == "message":
+    if kind == COMPACTION:
+        # Answered with the encrypted earlier conversation (recorded 2026-02/04): the fake
+        # cannot read it, but bills an estimate from its size (docs/responses.md).
+        if fields.get("encrypted_content") is None:
+            raise err.missing_parameter(f"{path}.encrypted_content")
+        _require_string(f"{path}.encrypted_content", fields["encrypted_content"])
+    elif kind == "message":
         _check_message(path, fields, profile)
     elif kind == "function_call":
         for key in ("call_id", "name", "arguments"):
@@ -472,7 +477,7 @@ def _check_tools(value: object, profile: ModelProfile) -> list[str]:
         check_function_parameters(
             parameters,
             name=fields["name"],
-            strict=strict is True,
+            strict=strict is True and profile.responses.strict_functions_checked,
             param=f"{path}.parameters",
             profile=profile,
         )

@@ -49,10 +49,10 @@ class ResponseIds:
         return f"{prefix}_{self.shard}01{self.created_at:08x}{_ids.getrandbits(96):024x}"
 
 
-def usage_block(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+def usage_block(input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> dict[str, Any]:
     return {
         "input_tokens": input_tokens,
-        "input_tokens_details": {"cache_write_tokens": 0, "cached_tokens": 0},
+        "input_tokens_details": {"cache_write_tokens": 0, "cached_tokens": cached_tokens},
         "output_tokens": output_tokens,
         "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": input_tokens + output_tokens,
