@@ -760,3 +760,19 @@ def test_the_marker_takes_fixtures_relative_to_the_test_file(
     monkeypatch.chdir(pytester.path / "elsewhere")  # not where rules.json is
     result = pytester.runpytest_inprocess(str(pytester.path), "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_a_long_running_server_trims_every_sessions_log() -> None:
+    served = _Served()
+    try:
+        with httpx.Client(base_url=served.url, timeout=30) as client:
+            for index in range(2150):
+                session = None if index % 43 == 0 else "busy"
+                assert _ask(client, chat(), session=session).status_code == 200
+            busy = _control(client, "GET", "requests", session="busy").json()["data"]
+            default = _control(client, "GET", "requests").json()["data"]
+    finally:
+        served.stop()
+    # a named session's log keeps its latest 1,024 requests at least, not all 2,100
+    assert 1024 <= len(busy) < 1200
+    assert len(default) == 50  # short logs are left alone

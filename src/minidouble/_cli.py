@@ -105,7 +105,6 @@ def _serve(args: argparse.Namespace) -> int:
     from minidouble._model._tokenizer import encoding
     from minidouble._options import OptionError, serve_arguments
     from minidouble._service._fixtures import FixtureError
-    from minidouble._service._state import SESSION_HEADER
     from minidouble._transports._server import bind_socket, format_base_url, serve_forever
 
     try:
@@ -118,13 +117,19 @@ def _serve(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 2
     state = fake.app.state
+    served = 0
 
     def handle(request: HttpRequest) -> HttpResponse:
+        nonlocal served
         # Through the socket: the control API under /_minidouble/ is reachable.
         response = fake.handle(request, loopback=True)
-        log = state.session(request.headers.get(SESSION_HEADER)).requests
-        if len(log) > 2 * _SERVE_LOG_KEPT:
-            del log[:-_SERVE_LOG_KEPT]
+        served += 1
+        if served % _SERVE_LOG_KEPT == 0:
+            # Every session's log, now and then: a look per request would cost every request.
+            for session in state.sessions():
+                if len(session.requests) > _SERVE_LOG_KEPT:
+                    with state.lock:
+                        del session.requests[:-_SERVE_LOG_KEPT]
         return response
 
     try:
