@@ -776,3 +776,21 @@ def test_a_long_running_server_trims_every_sessions_log() -> None:
     # a named session's log keeps its latest 1,024 requests at least, not all 2,100
     assert 1024 <= len(busy) < 1200
     assert len(default) == 50  # short logs are left alone
+
+
+def test_control_calls_and_fixtures_answer_before_a_cassette(tmp_path: Path) -> None:
+    # Recording, with an upstream nobody listens on: only the cassette would try to reach it.
+    fake = FakeGPT4oMini(
+        allow_unused=True,
+        cassette=tmp_path / "app.json",
+        record_mode="once",
+        upstream="http://127.0.0.1:9/v1",
+        fixtures=_rules_file(tmp_path),
+    )
+    with fake.serve() as server, httpx.Client(base_url=server.url, timeout=10) as client:
+        assert _control(client, "GET", "health").status_code == 200
+        assert _control(client, "POST", "reply", {"text": "scripted"}).status_code == 200
+        assert _text(_ask(client, chat("hello"))) == "scripted"
+        assert _text(_ask(client, chat("weather?"))) == "sunny"
+        log = _control(client, "GET", "requests").json()["data"]
+        assert [entry["cassette"] for entry in log] == [None, None]
