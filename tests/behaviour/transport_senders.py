@@ -1,12 +1,14 @@
 """The behaviour suite's transport modes: the same cases through every real path to the app.
 
 ``httpx`` and ``httpx2`` send each request with a real client of that generation while
-in-process interception is on; ``loopback`` sends it over a real socket to the loopback
-server. Streams are read chunk by chunk, so the responses the tests see keep their chunking.
+in-process interception is on, and so do ``aiohttp`` and ``requests`` (urllib3); ``loopback``
+sends it over a real socket to the loopback server. Streams are read chunk by chunk, so the
+responses the tests see keep their chunking.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import importlib
 import importlib.util
@@ -49,6 +51,64 @@ def _in_process(lib: ModuleType) -> Callable[[GPT4oMiniApp], Iterator[Send]]:
             yield lambda request: _through(client, request, _intercepted(request))
 
     return factory
+
+
+def _wire_headers(request: HttpRequest) -> dict[str, str]:
+    # HTTP strips whitespace around header values (RFC 9110 §5.5): "Bearer " arrives as
+    # "Bearer" through any client that writes real HTTP/1.1, as these two do.
+    return {name: value.strip() for name, value in request.headers.items()}
+
+
+def _response(status: int, pairs: list[tuple[str, str]], chunks: list[bytes]) -> HttpResponse:
+    content_type = next((v for k, v in pairs if k.lower() == "content-type"), "")
+    if content_type.startswith("text/event-stream"):
+        return HttpResponse(status, pairs, stream=chunks)
+    return HttpResponse(status, pairs, b"".join(chunks))
+
+
+def _requests(app: GPT4oMiniApp) -> Iterator[Send]:
+    requests = importlib.import_module("requests")
+
+    def send(request: HttpRequest) -> HttpResponse:
+        with session.request(
+            request.method,
+            _intercepted(request),
+            headers=_wire_headers(request),
+            data=request.body or None,
+            stream=True,
+            timeout=_TIMEOUT,
+        ) as response:
+            raw = response.raw
+            # Undecoded, one HTTP chunk at a time: what the app sent, as it was framed.
+            chunks = [chunk for chunk in raw.stream(None, decode_content=False) if chunk]
+            pairs = list(raw.headers.iteritems())
+        return _response(response.status_code, pairs, chunks)
+
+    with requests.Session() as session, intercept(app.handle):
+        yield send
+
+
+def _aiohttp(app: GPT4oMiniApp) -> Iterator[Send]:
+    aiohttp = importlib.import_module("aiohttp")
+
+    async def exchange(request: HttpRequest) -> HttpResponse:
+        async with (
+            aiohttp.ClientSession(auto_decompress=False) as session,
+            session.request(
+                request.method,
+                _intercepted(request),
+                headers=_wire_headers(request),
+                data=request.body or None,
+                # The case's own headers only: no content-type aiohttp would guess.
+                skip_auto_headers=("Content-Type",),
+            ) as response,
+        ):
+            chunks = [chunk async for chunk, _ in response.content.iter_chunks() if chunk]
+            pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers]
+            return _response(response.status, pairs, chunks)
+
+    with intercept(app.handle):
+        yield lambda request: asyncio.run(exchange(request))
 
 
 def _intercepted(request: HttpRequest) -> str:
@@ -99,6 +159,9 @@ TRANSPORT_SENDERS: dict[str, Callable[[GPT4oMiniApp], Iterator[Send]]] = {
     "httpx": _in_process(httpx),
     "loopback": _loopback,
 }
+for _name, _factory in (("requests", _requests), ("aiohttp", _aiohttp)):
+    if importlib.util.find_spec(_name) is not None:
+        TRANSPORT_SENDERS[_name] = _factory
 # openai 2.x environments have no httpx2.
 if importlib.util.find_spec("httpx2") is not None:
     TRANSPORT_SENDERS["httpx2"] = _in_process(importlib.import_module("httpx2"))

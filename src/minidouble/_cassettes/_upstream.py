@@ -1,8 +1,10 @@
 """Forwarding a recorded request to the real API over ``http.client``.
 
-Interception patches httpx, httpx2 and respx; ``http.client`` is none of them, so a recording
-can never loop back into the fake it runs inside. The caller's own credentials travel as they
-came; only the stored copy is scrubbed.
+Interception patches httpx, httpx2, aiohttp and urllib3; ``http.client`` is none of them, so a
+recording can never loop back into the fake it runs inside. The network guard refuses
+``http.client`` connections to OpenAI while a fake is active; these connections are the
+fake's own, so they connect exempt. The caller's own credentials travel as they came; only the
+stored copy is scrubbed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from minidouble._http import HttpRequest
+from minidouble._transports._guard import exempt
 
 __all__ = ["Upstream", "UpstreamError", "UpstreamResponse"]
 
@@ -151,9 +154,21 @@ def _is_loopback(host: str) -> bool:
     return host in ("localhost", "::1", "testserver") or host.startswith("127.")
 
 
+class _HTTPConnection(http.client.HTTPConnection):
+    def connect(self) -> None:
+        with exempt():
+            super().connect()
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    def connect(self) -> None:
+        with exempt():
+            super().connect()
+
+
 def _connect(scheme: str, host: str, port: int, timeout: float) -> http.client.HTTPConnection:
     if scheme == "http":
-        return http.client.HTTPConnection(host, port, timeout=timeout)
+        return _HTTPConnection(host, port, timeout=timeout)
     context = ssl.create_default_context()
     try:
         import certifi
@@ -164,9 +179,9 @@ def _connect(scheme: str, host: str, port: int, timeout: float) -> http.client.H
     proxy = urllib.request.getproxies().get("https")
     if proxy and not urllib.request.proxy_bypass(host):
         proxy_parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-        connection = http.client.HTTPSConnection(
+        connection = _HTTPSConnection(
             proxy_parts.hostname or "", proxy_parts.port or 8080, timeout=timeout, context=context
         )
         connection.set_tunnel(host, port)
         return connection
-    return http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
+    return _HTTPSConnection(host, port, timeout=timeout, context=context)

@@ -429,8 +429,12 @@ _BOUNDS = ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum")
 
 
 def _trailing_comment(schema: Mapping[str, Any]) -> str:
-    """The comments written after a property: its numeric bounds, then its default."""
-    comment = "".join(
+    """The comments written after a property: its format, numeric bounds, then its default."""
+    # `format` is shown like the bounds (ogx's book_flight, 2026-03: `date?: string,
+    # // format: "date"` in a multi-line object, 8 tokens short without it).
+    form = schema.get("format")
+    comment = f" // format: {_json_literal(form)}" if isinstance(form, str) else ""
+    comment += "".join(
         f" // {key}: {_json_literal(schema[key])}"
         for key in _BOUNDS
         if isinstance(schema.get(key), (int, float)) and not isinstance(schema[key], bool)
@@ -493,6 +497,19 @@ def _render_object(schema: Mapping[str, Any], scope: _Scope) -> str:
         # The description is already written above the property: an inline object does not
         # repeat it as its heading (a $ref target's own description does head its body).
         undescribed = {k: v for k, v in value.items() if k != "description"}
+        members = _union_members(undescribed, scope.deeper())
+        variants = [(text, _trailing_comment(member)) for text, member in members or []]
+        if any("\n" in text or comment for text, comment in variants):
+            # A union with a multi-line member is written as harmony writes a property-level
+            # union: the default on its own line above, one `| member` line per member, the
+            # comma on a line of its own (Adala, langgraph storm: 22 of 22 items with a
+            # nullable array of objects, 3 or 4 tokens short as `Array<{...}> | null,`). A
+            # member's own comments (a format) follow it on its line, as harmony writes them.
+            comments = [*comments, default.lstrip() + "\n"] if default else comments
+            line = f"{key}{optional}:\n" + "".join(f" | {t}{c}\n" for t, c in variants)
+            rendered.append((comments, line, ""))
+            any_comment = True
+            continue
         line = f"{key}{optional}: {_render(undescribed, scope.deeper())}"
         rendered.append((comments, line, default))
     # An object's own title and description head its body: the top-level parameters and
@@ -529,14 +546,13 @@ def _render(schema: Mapping[str, Any], scope: _Scope) -> str:
                 return name
             inner = _Scope(scope.defs, scope.expanding | {name}, scope.depth + 1)
             return _render(target, inner)
-    for key, joiner in (("anyOf", " | "), ("oneOf", " | "), ("allOf", " & ")):
-        variants = schema.get(key)
-        if isinstance(variants, list) and variants:
-            members = [v if isinstance(v, Mapping) else {} for v in variants]
-            # A free-form object member is not shown, as a free-form property is not: crewAI's
-            # `arguments: object | null` reads as `arguments: null` (21 items, 2024-2025).
-            shown = [v for v in members if not _free_form_object(v)] or members
-            return joiner.join(_render(v, scope.deeper()) for v in shown)
+    members = _union_members(schema, scope)
+    if members is not None:
+        return " | ".join(text for text, _ in members)
+    members = schema.get("allOf")
+    if isinstance(members, list) and members:
+        parts = (_render(m if isinstance(m, Mapping) else {}, scope.deeper()) for m in members)
+        return " & ".join(parts)
     enum = schema.get("enum")
     if isinstance(enum, list) and enum:
         return " | ".join(json.dumps(v, ensure_ascii=False) for v in enum)
@@ -552,6 +568,23 @@ def _render(schema: Mapping[str, Any], scope: _Scope) -> str:
     return "any"
 
 
+def _union_members(
+    schema: Mapping[str, Any], scope: _Scope
+) -> list[tuple[str, Mapping[str, Any]]] | None:
+    """The members of an ``anyOf``/``oneOf`` union, rendered; ``None`` when it is not one."""
+    if isinstance(schema.get("$ref"), str):
+        return None
+    for key in ("anyOf", "oneOf"):
+        variants = schema.get(key)
+        if isinstance(variants, list) and variants:
+            members = [v if isinstance(v, Mapping) else {} for v in variants]
+            # A free-form object member is not shown, as a free-form property is not: crewAI's
+            # `arguments: object | null` reads as `arguments: null` (21 items, 2024-2025).
+            shown = [v for v in members if not _free_form_object(v)] or members
+            return [(_render(v, scope.deeper()), v) for v in shown]
+    return None
+
+
 def _typed(kind: str, schema: Mapping[str, Any], scope: _Scope) -> str:
     if kind in ("number", "integer"):
         return "number"
@@ -561,6 +594,9 @@ def _typed(kind: str, schema: Mapping[str, Any], scope: _Scope) -> str:
         items = schema.get("items")
         if isinstance(items, Mapping):
             element = _render(items, scope.deeper())
+            if element.startswith("{") and "\n" in element:
+                # A multi-line object element opens and closes on lines of its own.
+                return f"Array<\n{element}\n>"
             if element.startswith("{") or " | " in element:
                 # Compound element types are written Array<...> (11 of 11 recorded
                 # arrays of objects agree), simple ones as T[].

@@ -1,16 +1,19 @@
-"""In-process interception: OpenAI-bound requests of httpx and httpx2 clients go to one handler.
+"""In-process interception: OpenAI-bound requests of every client minidouble knows go to one
+handler, and the network guard refuses any other way out to OpenAI.
 
 httpx clients (openai 1.x/2.x, LangChain, LiteLLM...) are intercepted through respx; httpx2
 clients (openai 3.x) through a patch of httpcore2's connection pools, the layer respx patches in
-httpcore. Only OpenAI and Azure OpenAI hosts are routed to the handler; every other request goes
-out untouched. A client library that is not installed is simply not patched.
+httpcore; aiohttp (LiteLLM's async path) and urllib3 (requests) at the connection, below their
+own HTTP code. Only OpenAI and Azure OpenAI hosts are routed to the handler; every other request
+goes out untouched. A client library that is not installed is simply not patched, and aiohttp
+and urllib3 are patched at their first import if a fake is active then, never imported by it.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 
 from minidouble._http import Handler
 
@@ -30,9 +33,34 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def _aiohttp_patch(handler: Handler) -> Callable[[], AbstractContextManager[None]]:
+    def patch() -> AbstractContextManager[None]:
+        from minidouble._transports._aiohttp import intercept_aiohttp
+
+        return intercept_aiohttp(handler)
+
+    return patch
+
+
+def _urllib3_patch(handler: Handler) -> Callable[[], AbstractContextManager[None]]:
+    def patch() -> AbstractContextManager[None]:
+        from minidouble._transports._urllib3 import intercept_urllib3
+
+        return intercept_urllib3(handler)
+
+    return patch
+
+
+def _responses_patch() -> AbstractContextManager[None]:
+    from minidouble._transports._responses import intercept_responses
+
+    return intercept_responses()
+
+
 @contextmanager
 def intercept(handler: Handler) -> Iterator[None]:
-    """Route OpenAI-bound requests of every installed httpx generation to ``handler``."""
+    """Route OpenAI-bound requests of every installed client library to ``handler``, and
+    refuse every other way to reach OpenAI meanwhile (see ``_guard``)."""
     with ExitStack() as patches:
         if _installed("httpx") and _installed("respx"):
             from minidouble._transports._httpx import intercept_httpx
@@ -42,4 +70,16 @@ def intercept(handler: Handler) -> Iterator[None]:
             from minidouble._transports._httpx2 import intercept_httpx2
 
             patches.enter_context(intercept_httpx2(handler))
+        # Patched now if imported, else at their first import: a fake never imports them.
+        from minidouble._transports._lazy import patched_on_import
+
+        if _installed("aiohttp"):
+            patches.enter_context(patched_on_import("aiohttp.connector", _aiohttp_patch(handler)))
+        if _installed("urllib3"):
+            patches.enter_context(patched_on_import("urllib3.connection", _urllib3_patch(handler)))
+        if _installed("responses"):
+            patches.enter_context(patched_on_import("responses", _responses_patch))
+        from minidouble._transports._guard import network_guard
+
+        patches.enter_context(network_guard())
         yield
