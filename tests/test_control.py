@@ -329,6 +329,18 @@ def test_the_control_api_is_not_reachable_in_process() -> None:
         assert answer.json()["choices"][0]["message"]["content"] != "hijacked"
 
 
+def test_the_control_api_is_not_reachable_in_process_through_requests_either() -> None:
+    import requests
+
+    with FakeGPT4oMini() as fake:
+        response = requests.post(
+            "https://api.openai.com/_minidouble/fail", json={"status": 500}, headers=KEY
+        )
+        assert response.status_code == 404
+        assert response.json()["error"]["message"] == "Invalid URL (POST /_minidouble/fail)"
+        assert fake.unused_scripts() == []
+
+
 @pytest.mark.parametrize(
     ("host", "key", "warned"),
     [
