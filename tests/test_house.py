@@ -182,15 +182,10 @@ def test_run_body_answers_one_batch_line_through_the_core_without_http() -> None
     assert [r.status for r in app.requests] == [200, 200, 400, 500, 0]
 
 
-def test_a_loopback_only_route_answers_only_through_the_loopback_server(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from minidouble._endpoints._models import MODELS
-    from minidouble._service import _routes
-
-    control = _routes.Rule(("GET",), "/_minidouble/{rest...}", MODELS, auth=False)
-    control = dataclasses.replace(control, loopback_only=True)
-    monkeypatch.setattr(_routes, "_COMPILED", [*_routes._COMPILED, (control, control.pattern())])
-    request = HttpRequest("GET", "https://api.openai.com/_minidouble/state", {})
-    assert GPT4oMiniApp().handle(request).status == 404
+def test_a_loopback_only_route_answers_only_through_the_loopback_server() -> None:
+    # The control API is the loopback-only route (docs/any-language.md).
+    request = HttpRequest("GET", "https://api.openai.com/_minidouble/health", {})
+    refused = GPT4oMiniApp().handle(request)
+    assert refused.status == 404
+    assert b"Invalid URL (GET /_minidouble/health)" in refused.body
     assert GPT4oMiniApp().handle(request, loopback=True).status == 200

@@ -94,7 +94,7 @@ Try it:
 Point an OpenAI client at it:
   OPENAI_BASE_URL={base_url} OPENAI_API_KEY=sk-fake python your_app.py
 Press Ctrl-C to stop."""
-# A long-running server keeps only the latest requests in its log.
+# A long-running server keeps only the latest requests in each session's log.
 _SERVE_LOG_KEPT = 1024
 
 
@@ -104,22 +104,32 @@ def _serve(args: argparse.Namespace) -> int:
     from minidouble._http import HttpRequest, HttpResponse
     from minidouble._model._tokenizer import encoding
     from minidouble._options import OptionError, serve_arguments
+    from minidouble._service._fixtures import FixtureError
     from minidouble._transports._server import bind_socket, format_base_url, serve_forever
 
     try:
         own, options = serve_arguments(args)
         # A server has no end of test to judge unused scripts at.
         fake = FakeGPT4oMini(allow_unused=True, **options)
-    except (OptionError, TypeError, CassetteError) as exc:
-        # A bad flag value, or a cassette that cannot be used: a start-up error, no traceback.
+    except (OptionError, TypeError, CassetteError, FixtureError) as exc:
+        # A bad flag value, a cassette or fixtures file that cannot be used: a start-up
+        # error, no traceback.
         print(exc, file=sys.stderr)
         return 2
-    log = fake.requests
+    state = fake.app.state
+    served = 0
 
     def handle(request: HttpRequest) -> HttpResponse:
-        response = fake.handle(request)
-        if len(log) > 2 * _SERVE_LOG_KEPT:
-            del log[:-_SERVE_LOG_KEPT]
+        nonlocal served
+        # Through the socket: the control API under /_minidouble/ is reachable.
+        response = fake.handle(request, loopback=True)
+        served += 1
+        if served % _SERVE_LOG_KEPT == 0:
+            # Every session's log, now and then: a look per request would cost every request.
+            for session in state.sessions():
+                if len(session.requests) > _SERVE_LOG_KEPT:
+                    with state.lock:
+                        del session.requests[:-_SERVE_LOG_KEPT]
         return response
 
     try:
@@ -130,13 +140,48 @@ def _serve(args: argparse.Namespace) -> int:
     # server is ready when it says it serves and the first client does not time out.
     encoding()
     base_url = format_base_url(own["host"], listener.getsockname()[1])
+    _warn_if_open(own["host"], fake.options.api_key)
     print(f"minidouble: a fake GPT-4o mini is serving at {base_url}")
     print(_SERVE_EXAMPLE.format(base_url=base_url), flush=True)
+    _log_requests(own["log_level"])
     try:
         serve_forever(handle, listener, blocking=lambda: fake.blocking)
     finally:
         listener.close()
     return _serve_stopped(fake)
+
+
+def _warn_if_open(host: str, api_key: str | None) -> None:
+    """Anyone who reaches a server bound beyond loopback can script it: say so."""
+    import ipaddress
+
+    if api_key is not None or host == "localhost":
+        return
+    try:
+        if ipaddress.ip_address(host.strip("[]")).is_loopback:
+            return
+    except ValueError:
+        pass  # a host name other than localhost: it may well be reachable from elsewhere
+    print(
+        f"minidouble: warning: listening on {host} without --api-key: anyone who can reach "
+        "this port can script the fake through its control API (/_minidouble/...). Bind to "
+        "127.0.0.1, or set --api-key KEY (control calls then need the same key).",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _log_requests(level: str) -> None:
+    """``--log-level``: the fake's own loggers (one line per request at info)."""
+    import logging
+
+    logger = logging.getLogger("minidouble")
+    logger.setLevel(level.upper())
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
 
 
 def _serve_stopped(fake: Any) -> int:

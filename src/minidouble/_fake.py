@@ -137,6 +137,7 @@ class FakeGPT4oMini(Scripting):
         cassette_ignore: Sequence[str] = (),
         cassette_strict: bool = False,
         cassette_timing: CassetteTiming = "off",
+        fixtures: str | os.PathLike[str] | None = None,
     ) -> None:
         # The keywords are minidouble._options.Options's fields (a test keeps them equal);
         # checked here so that errors name the constructor.
@@ -150,6 +151,11 @@ class FakeGPT4oMini(Scripting):
         self.blocking = False
         self._interception: AbstractContextManager[None] | None = None
         self.cassette: CassetteLayer | None = None
+        if options.fixtures is not None:
+            from minidouble._service._fixtures import load_fixtures
+
+            # Read and checked now: a mistake in the file fails here, naming rule and key.
+            self.app.fixtures = load_fixtures(options.fixtures)
         if options.cassette is not None:
             from minidouble._cassettes import CassetteLayer
 

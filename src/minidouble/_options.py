@@ -46,6 +46,7 @@ __all__ = [
 LatencyMode = Literal["instant", "realistic"]
 RecordMode = Literal["none", "once", "new_episodes", "all"]
 CassetteTiming = Literal["off", "recorded"]
+LogLevel = Literal["debug", "info", "warning", "error"]
 # Where an option is exposed besides the constructor: "marker" (@pytest.mark.gpt4o_mini and
 # minidouble.mark), "ini" ([tool.minidouble] in pyproject.toml), "pytest" (--minidouble-*),
 # "serve" (minidouble serve --kebab-case).
@@ -477,6 +478,19 @@ class Options:
             needs_cassette=True,
         ),
     )
+    fixtures: str | os.PathLike[str] | None = field(
+        default=None,
+        metadata=_spec(
+            _PATH,
+            "a JSON or YAML file of rules answering the requests they match, below the "
+            "session's own scripts (on the marker, a relative path is taken from the test "
+            "file's directory)",
+            "no fixtures",
+            where=frozenset({"marker", "serve"}),
+            metavar="FILE",
+            example="fixtures.yaml",
+        ),
+    )
 
     def __post_init__(self) -> None:
         # Checked here too, so an Options built in code holds only valid values; values
@@ -612,7 +626,13 @@ _PORT = _Kind(
 SERVE_ONLY: tuple[ServeFlag, ...] = (
     ServeFlag("host", "interface to listen on (default 127.0.0.1)", "127.0.0.1", _HOST, "HOST"),
     ServeFlag("port", "port, 0 for any free one (default 8000)", 8000, _PORT, "PORT"),
-    # Reserved for the server's next flags, one entry each: fixtures (FILE), log_level (LEVEL).
+    ServeFlag(
+        "log_level",
+        "info logs one line per request; warning (the default) only problems",
+        "warning",
+        _choice(LogLevel),
+        "LEVEL",
+    ),
 )
 
 
@@ -709,6 +729,7 @@ def mark(
     cassette_ignore: Sequence[str] | None = None,
     cassette_strict: bool | None = None,
     cassette_timing: CassetteTiming | None = None,
+    fixtures: str | os.PathLike[str] | None = None,
 ) -> pytest.MarkDecorator:
     """``@pytest.mark.gpt4o_mini(...)``, typed: the keywords of ``FakeGPT4oMini``.
 

@@ -149,6 +149,10 @@ def _fake_options(item: pytest.Item) -> dict[str, Any]:
             options["cassette"] = flag
     # The command line is the person running the suite now: it overrides the markers.
     options.update(command_line)
+    fixtures = options.get("fixtures")
+    if fixtures is not None and not Path(fixtures).is_absolute():
+        # As for a cassette: the same file from any working directory.
+        options["fixtures"] = item.path.parent / fixtures
     return _cassette_options(item, options)
 
 

@@ -52,6 +52,9 @@ class Route:
     params: Mapping[str, str] = field(default_factory=dict)
     # Whether the request must carry an accepted key (the control API does not).
     auth: bool = True
+    # The service's own control API (``/_minidouble/...``): answered before any cassette,
+    # guarded only by a configured key, and never logged as traffic.
+    control: bool = False
 
 
 @dataclass(eq=False)
@@ -74,6 +77,8 @@ class Exchange:
     prompt_tokens: int | None = None
     # The scripted reply or failure that answered, as the user wrote it.
     scripted: str | None = None
+    # The fixture rule that matched (a ``minidouble._service._fixtures.Fixture``), if any.
+    fixture: Any = None
     # Rate-limit headers as they stood right after this request's charge.
     limits: dict[str, str] | None = None
     # Where the answer comes from: the reply engine, or the fake's cassette.

@@ -15,6 +15,7 @@ state travels in an explicit :class:`~minidouble._endpoints._protocol.Exchange`.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -44,6 +45,7 @@ from minidouble._service._faults import (
     scripted_fault,
     shape_response,
 )
+from minidouble._service._fixtures import Fixture, Fixtures
 from minidouble._service._latency import LatencyModel
 from minidouble._service._ratelimit import RateLimiter, Rejection, estimate_tokens
 from minidouble._service._resilience import ResilienceReport
@@ -57,6 +59,7 @@ from minidouble._service._script import (
 from minidouble._service._state import SESSION_HEADER, Session, State, Store
 from minidouble._wire._writers import (
     JSON,
+    OPENAI,
     Flavor,
     api_headers,
     error_response,
@@ -70,6 +73,8 @@ if TYPE_CHECKING:
 __all__ = ["GPT4oMiniApp", "Scripts"]
 
 _UNSET: Any = object()
+# One line per request at INFO (``minidouble serve --log-level info``); silent by default.
+_traffic = logging.getLogger("minidouble.requests")
 Answered = Literal["replayed", "recorded", "missed"]
 
 
@@ -213,6 +218,9 @@ class GPT4oMiniApp:
         self.prompt_cache = PromptCache(self.clock.now, profile.caching, enabled=prompt_caching)
         # The answer source that replaces the engine when a cassette is on (set by the fake).
         self.cassette: CassetteLayer | None = None
+        # Standing rules (``minidouble serve --fixtures``): below the session's scripts, above
+        # the cassette and the engine's default reply.
+        self.fixtures: Fixtures | None = None
 
     @property
     def profile(self) -> ModelProfile:
@@ -319,12 +327,16 @@ class GPT4oMiniApp:
 
     def scripted_intent(self, exchange: Exchange, body: Mapping[str, Any]) -> Intent | None:
         session = self.state.session(exchange.session)
-        if not session.replies:
-            return None
-        with self.state.lock:
-            scripted = session.replies.popleft() if session.replies else None
+        scripted = None
+        if session.replies:
+            with self.state.lock:
+                scripted = session.replies.popleft() if session.replies else None
         if scripted is None:
-            return None
+            fixture: Fixture | None = exchange.fixture
+            if fixture is None or fixture.reply is None:
+                return None
+            exchange.scripted = fixture.describe()
+            return fixture.reply.intent_for(body)
         exchange.scripted = scripted.describe()
         return scripted.intent_for(body)
 
@@ -389,6 +401,14 @@ class GPT4oMiniApp:
             return self._finish(exchange, session, Answer(self._refusal(exchange, error)))
         exchange.route = routed
         exchange.flavor = routed.flavor
+        if routed.control:
+            # The service's own API: guarded only when a key is configured, answered before
+            # any cassette, and not traffic (the log it serves must not list itself).
+            refused = None if self.api_key is None else self._authenticate(request, OPENAI)
+            if refused is not None:
+                return self._refusal(exchange, refused)
+            control: PlainEndpoint = routed.endpoint  # type: ignore[assignment]
+            return control.handle(self, exchange).response
         if routed.flavor.azure and routed.deployment is None:
             # The body's "model" names the deployment; a body that does not parse is refused
             # by the JSON layer below, after auth.
@@ -426,6 +446,12 @@ class GPT4oMiniApp:
             exchange.source = "cassette"
         try:
             body = exchange.body = parse_json_body(exchange.request.body)
+            if self.fixtures is not None and not session.replies:
+                assert exchange.route is not None
+                path = exchange.request.path
+                exchange.fixture = self.fixtures.match(exchange.route.endpoint, path, body)
+                if exchange.fixture is not None:
+                    exchange.source = "engine"  # a rule answers before the cassette
             failure = self._next_failure(exchange, session, body)
             if failure is not None:
                 return self._failure(exchange, session, body, failure)
@@ -584,6 +610,8 @@ class GPT4oMiniApp:
         )
         with self.state.lock:
             session.requests.append(record)
+        if _traffic.isEnabledFor(logging.INFO):
+            _log_request(exchange, record)
         return record
 
     def _authenticate(self, request: HttpRequest, flavor: Flavor) -> OpenAIError | None:
@@ -608,6 +636,9 @@ class GPT4oMiniApp:
         first. The rate limiter charges the body's estimate (or refuses with a 429).
         """
         failure = self._scripted_failure(session)
+        fixture: Fixture | None = exchange.fixture
+        if failure is None and fixture is not None and fixture.fail is not None:
+            failure = fixture.failure()
         if failure is not None and failure.status in SHAPING_FAULTS:
             exchange.shaping = failure
             failure = None
@@ -645,6 +676,8 @@ class GPT4oMiniApp:
 
     def _return_failure(self, session: Session, failure: ScriptedFailure) -> None:
         """Put back a failure drawn for a request it could not apply to."""
+        if failure.origin is not None:
+            return  # a fixture's: made for this request, the rule itself still stands
         with self.state.lock:
             if failure.probability is not None:
                 failure.fired -= 1
@@ -797,3 +830,17 @@ def _json_or_none(raw: bytes) -> Any:
         return json.loads(raw)
     except ValueError:
         return None
+
+
+def _log_request(exchange: Exchange, record: RecordedRequest) -> None:
+    elapsed = (time.perf_counter() - exchange.started) * 1000
+    status = record.fault or record.status
+    _traffic.info(
+        "minidouble: %s %s %s session=%s prompt_tokens=%s %.1fms",
+        record.method,
+        record.path,
+        status,
+        exchange.session or "-",
+        "-" if record.prompt_tokens is None else record.prompt_tokens,
+        elapsed,
+    )

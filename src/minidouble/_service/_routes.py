@@ -18,6 +18,7 @@ from minidouble._endpoints._responses._handler import RESPONSES, STORED_RESPONSE
 from minidouble._http import HttpRequest
 from minidouble._model._errors import OpenAIError
 from minidouble._model._gateway import azure_error, invalid_url
+from minidouble._service._control import CONTROL, CONTROL_METHODS
 from minidouble._wire._writers import OPENAI, Flavor
 
 __all__ = ["ROUTES", "Rule", "route"]
@@ -39,6 +40,7 @@ class Rule:
     auth: bool = True
     # Reachable only through the loopback server, never by in-process interception.
     loopback_only: bool = False
+    control: bool = False
 
     def pattern(self) -> re.Pattern[str]:
         regex = re.sub(r"\\\{(\w+)\\\.\\\.\\\.\\\}", r"(?P<\1>.*)", re.escape(self.path))
@@ -57,6 +59,15 @@ ROUTES: tuple[Rule, ...] = (
     Rule(("POST",), "/openai/v1/chat/completions", CHAT, True),
     Rule(("POST",), "/openai/responses", RESPONSES, True, True),
     Rule(("POST",), "/openai/v1/responses", RESPONSES, True),
+    # The control API answers every method itself, so a wrong one gets its own 405.
+    Rule(
+        CONTROL_METHODS,
+        "/_minidouble/{call...}",
+        CONTROL,
+        auth=False,
+        loopback_only=True,
+        control=True,
+    ),
 )
 
 _COMPILED = [(rule, rule.pattern()) for rule in ROUTES]
@@ -79,7 +90,7 @@ def route(request: HttpRequest, *, loopback: bool = False) -> Route | tuple[Open
             flavor = AZURE if deployment is None else Flavor(azure=True, deployment=deployment)
         else:
             flavor = OPENAI
-        return Route(rule.endpoint, flavor, deployment, params, rule.auth)
+        return Route(rule.endpoint, flavor, deployment, params, rule.auth, rule.control)
     if path.startswith("/openai/"):  # every Azure path, and only those
         return azure_error("404"), AZURE
     return invalid_url(request.method, path), OPENAI

@@ -283,8 +283,14 @@ class ScriptedFailure:
     seen: int = 0
     fired: int = 0
     rejection: Rejection | None = None
+    # Where a failure that is not the session's own came from ("fixtures[2]"): such a
+    # failure is made per request and never queued, so it is never put back either.
+    origin: str | None = None
 
     def describe(self) -> str:
+        if self.origin is not None:
+            extra = "".join(f", {k}={v!r}" for k, v in self.details.items())
+            return f"{self.origin}: fail(status={self.status!r}{extra})"
         extra = "".join(f", {k}={v!r}" for k, v in self.details.items())
         if self.probability is not None:
             times = "" if self.remaining is None else f", times={self.remaining}"
