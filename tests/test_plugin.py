@@ -117,9 +117,17 @@ def test_the_server_fixture_serves_the_same_fake_over_a_socket(suite: pytest.Pyt
             gpt4o_mini.reply("second")
             assert chat(openai_client).choices[0].message.content == "first"
             assert post(gpt4o_mini_server.base_url)["choices"][0]["message"]["content"] == "second"
+
+        def test_the_control_api_scripts_the_test_s_fake(gpt4o_mini_server):
+            import httpx
+            root = gpt4o_mini_server.base_url.removesuffix("/v1")
+            scripted = httpx.post(f"{root}/_minidouble/reply", json={"text": "from a control call"})
+            assert scripted.status_code == 200, scripted.text
+            answer = post(gpt4o_mini_server.base_url)
+            assert answer["choices"][0]["message"]["content"] == "from a control call"
         """
     )
-    suite.runpytest().assert_outcomes(passed=2)
+    suite.runpytest().assert_outcomes(passed=3)
 
 
 def test_markers_merge_across_levels_and_the_closest_wins(suite: pytest.Pytester) -> None:

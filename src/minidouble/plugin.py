@@ -252,7 +252,7 @@ class _Switchboard:
                 b'"type": "server_error", "param": null, "code": null}}'
             )
             return HttpResponse(503, [("content-type", "application/json")], message)
-        return fake.handle(request)
+        return fake.handle(request, loopback=True)
 
     def blocking(self) -> bool:
         return self.fake is not None and self.fake.blocking
