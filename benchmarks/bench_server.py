@@ -13,11 +13,14 @@
     LLMock's requests/s; we validate and count tokens, it does neither). LLMock is taken from
     $LLMOCK, the PATH, or installed once into a cache venv (it ships a pytest plugin, so it
     stays out of the project's venv).
+(e) Under openai 3.x (httpx2), a small completion through the SDK and the in-process fake vs
+    the same SDK on an ``httpx2.MockTransport`` returning the fake's bytes and headers
+    (target <= 1.10x): the current SDK generation gets the care (a) gives 2.x.
 (d) What ``import minidouble.plugin`` adds to pytest start-up (target <= 150 ms): the median
     CPU time of interleaved ``pytest --collect-only`` runs in an empty directory with and
     without ``-p no:minidouble``, and the import alone as ``python -X importtime`` reports it.
 
-    python benchmarks/bench_server.py [--quick] [--parts ab]
+    python benchmarks/bench_server.py [--quick] [--parts abe]
 
 Every pair is measured alternately, round by round, and reported as the median of the
 per-round ratios, so load from other processes on a shared machine hits both sides alike.
@@ -208,6 +211,57 @@ def _paired_modes(
     through_fake()
     bare_s, fake_s, ratio = paired(through_bare, through_fake, repeat, 1)
     return bare_s / number, fake_s / number, ratio
+
+
+def httpx2_in_process(quick: bool) -> None:
+    """(e): openai 3.x through the fake vs through a bare ``httpx2.MockTransport``."""
+    try:
+        import httpx2
+        import openai
+    except ImportError:
+        report("(e) small completion, openai 3.x", "-", "-", "-", "skipped: no httpx2/openai")
+        return
+    if int(openai.__version__.split(".")[0]) < 3:
+        report("(e) small completion, openai 3.x", "-", "-", "-", "skipped: openai is 2.x")
+        return
+    repeat, number = (5, 100) if quick else (9, 400)
+    body, headers = _fake_answer(SMALL)
+
+    def canned(request: Any) -> Any:
+        return httpx2.Response(200, content=body, headers=headers)
+
+    bare_sdk = openai.OpenAI(
+        api_key=KEY,
+        max_retries=0,
+        http_client=httpx2.Client(transport=httpx2.MockTransport(canned)),
+    )
+    fake_sdk = openai.OpenAI(api_key=KEY, max_retries=0)
+    fake = FakeGPT4oMini(allow_unused=True)
+
+    def through_bare() -> None:
+        for _ in range(number):
+            bare_sdk.chat.completions.create(**SMALL)
+
+    def through_fake() -> None:
+        with fake:
+            for _ in range(number):
+                fake_sdk.chat.completions.create(**SMALL)
+        fake.reset()
+
+    try:
+        through_bare()  # warm both paths
+        through_fake()
+        bare_s, fake_s, ratio = paired(through_bare, through_fake, repeat, 1)
+    finally:
+        bare_sdk.close()
+        fake_sdk.close()
+    report(
+        f"(e) small completion, openai {openai.__version__} (httpx2)",
+        f"{fake_s / number * 1e3:.3f} ms",
+        f"bare httpx2.MockTransport {bare_s / number * 1e3:.3f} ms",
+        f"{ratio:.2f}x",
+        _verdict(ratio <= TARGET_SMALL, f"<= {TARGET_SMALL}x"),
+    )
 
 
 def _verdict(met: bool, target: str) -> str:
@@ -444,8 +498,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
     parser.add_argument(
         "--parts",
-        default="abcd",
-        help="which measurements to run, e.g. 'ab' for the in-process ones (default: abcd)",
+        default="abcde",
+        help="which measurements to run, e.g. 'abe' for the in-process ones (default: abcde)",
     )
     parser.add_argument("--rows-to", help=argparse.SUPPRESS)  # a child run's rows, as JSON
     args = parser.parse_args()
@@ -459,6 +513,8 @@ def main() -> None:
         else:
             small, big = "a" in in_process_parts, "b" in in_process_parts
             in_process(kind, args.quick, small=small, big=big)
+    if "e" in args.parts and not args.rows_to:
+        httpx2_in_process(args.quick)
     if "c" in args.parts:
         loopback(args.quick)
     if "d" in args.parts:

@@ -150,7 +150,6 @@ class FakeGPT4oMini(Scripting):
         self.blocking = False
         self._interception: AbstractContextManager[None] | None = None
         self.cassette: CassetteLayer | None = None
-        self._handler: Callable[[HttpRequest], HttpResponse] = self.app.handle
         if options.cassette is not None:
             from minidouble._cassettes import CassetteLayer
 
@@ -253,9 +252,13 @@ class FakeGPT4oMini(Scripting):
 
     # --- handler -------------------------------------------------------------------------
 
-    def handle(self, request: HttpRequest) -> HttpResponse:
-        """The request handler every transport calls."""
-        return self._handler(request)
+    def handle(self, request: HttpRequest, *, loopback: bool = False) -> HttpResponse:
+        """The request handler every transport calls; the loopback server says ``loopback``
+        (loopback-only routes, such as a control API, answer nothing else)."""
+        return self.app.handle(request, loopback=loopback)
+
+    def _handle_loopback(self, request: HttpRequest) -> HttpResponse:
+        return self.app.handle(request, loopback=True)
 
     # --- in-process interception ---------------------------------------------------------
 
@@ -337,7 +340,7 @@ class FakeGPT4oMini(Scripting):
         The server runs until the handle is closed (``with fake.serve() as server:``).
         It shares this fake's script and request log with in-process interception.
         """
-        server = LoopbackServer(self.handle, host=host, port=port, blocking=self.blocking)
+        server = LoopbackServer(self._handle_loopback, host=host, port=port, blocking=self.blocking)
         return FakeServer(self, server, owns_server=True)
 
     def __repr__(self) -> str:

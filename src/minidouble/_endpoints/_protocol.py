@@ -147,6 +147,19 @@ class Service(Protocol):
         """The fake's store of one kind of object (``"responses"``...), cleared by reset."""
         ...
 
+    def run_body(
+        self,
+        endpoint: Literal["chat", "responses"],
+        body: Mapping[str, Any],
+        *,
+        price_factor: float = 1.0,
+        session: str | None = None,
+        azure_deployment: str | None = None,
+    ) -> tuple[int, Any]:
+        """One chat or responses body through the core without HTTP (a batch line):
+        (status, response body or error body), billed at ``price_factor``."""
+        ...
+
 
 class ModelEndpoint(Protocol):
     """A request the model answers (chat completions, responses)."""

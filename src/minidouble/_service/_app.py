@@ -449,6 +449,50 @@ class GPT4oMiniApp:
             answer = Answer(_script_error_response(mistake, exchange.request_id))
         return self._finish(exchange, session, answer)
 
+    def run_body(
+        self,
+        endpoint: Literal["chat", "responses"],
+        body: Mapping[str, Any],
+        *,
+        price_factor: float = 1.0,
+        session: str | None = None,
+        azure_deployment: str | None = None,
+    ) -> tuple[int, Any]:
+        """One Chat Completions or Responses body through the core, without HTTP.
+
+        For the Batch API: the same steps as an HTTP request after auth (scripted failures
+        and the limiter, validation and counting, the engine with scripted replies, the
+        log), billed at ``price_factor`` of list price. Returns the status and the parsed
+        response body, or the error body; a transport fault (timeout, reset...) that has no
+        body becomes the 500 the real batch line records.
+        """
+        from minidouble._endpoints._chat import CHAT
+        from minidouble._endpoints._responses._handler import RESPONSES
+
+        chosen: ModelEndpoint = CHAT if endpoint == "chat" else RESPONSES
+        path = "/v1/chat/completions" if endpoint == "chat" else "/v1/responses"
+        flavor = Flavor() if azure_deployment is None else Flavor(True, azure_deployment)
+        request = HttpRequest("POST", "https://api.openai.com" + path, {}, _dumps(body))
+        exchange = Exchange(
+            request, new_request_id(), time.perf_counter(), self.clock.now(), session
+        )
+        exchange.flavor = flavor
+        state_session = self.state.session(session)
+        try:
+            response = self._model_request(chosen, exchange, state_session)
+        except (TimeoutError, ConnectionError) as fault:
+            error = scripted_fault(500, request_id=exchange.request_id, profile=self.profile)
+            assert error.error is not None, fault
+            return 500, error.error.body
+        if price_factor != 1:
+            with self.state.lock:
+                for record in reversed(state_session.requests):
+                    if record.response is response:
+                        record.price_factor = price_factor
+                        break
+        raw = response.body if response.stream is None else b"".join(response.stream)
+        return response.status, _json_or_none(raw)
+
     def _refusal(self, exchange: Exchange, error: OpenAIError) -> HttpResponse:
         """A refusal from in front of the model: OpenAI's gateway sends only a request id,
         Azure's its service headers (without rate limits)."""
@@ -738,6 +782,12 @@ def _script_error_response(mistake: ScriptError, request_id: str) -> HttpRespons
     )
     headers = [("x-request-id", request_id), ("x-should-retry", "false")]
     return error_response(error, headers)
+
+
+def _dumps(body: Mapping[str, Any]) -> bytes:
+    import json
+
+    return json.dumps(body).encode()
 
 
 def _json_or_none(raw: bytes) -> Any:
