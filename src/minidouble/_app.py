@@ -632,6 +632,8 @@ class GPT4oMiniApp:
         headers = self._headers(request_id, started, flavor, spent_tokens=spent)
         description = scripted.describe() if scripted else None
         tier = served_tier(body)
+        # A fine-tuned model answers under its own id.
+        profile = self.profile.for_model(body.get("model"))
         completion_id, created = new_completion_id(), int(time.time())
         # The log keeps the served bytes as the completion (for a stream, those of the
         # equivalent chat.completion): it reads them only if someone asks.
@@ -640,7 +642,7 @@ class GPT4oMiniApp:
             completion_id=completion_id,
             created=created,
             prompt_tokens=prompt_tokens,
-            profile=self.profile,
+            profile=profile,
             flavor=flavor,
             service_tier=tier,
         )
@@ -654,7 +656,7 @@ class GPT4oMiniApp:
                     prompt_tokens=prompt_tokens,
                     include_usage=options.get("include_usage") is True,
                     obfuscate=self.stream_obfuscation if obfuscate is None else obfuscate is True,
-                    profile=self.profile,
+                    profile=profile,
                     flavor=flavor,
                     service_tier=tier,
                     completion_id=completion_id,

@@ -193,6 +193,7 @@ def _respond(
     response_id = ids.make("resp")
     output = output_items(choice, ids)
     status = "incomplete" if choice.finish_reason == "length" else "completed"
+    answering = app.profile.for_model(body.get("model"))  # a fine-tuned model echoes its id
     final = response_object(
         body,
         response_id=response_id,
@@ -202,7 +203,7 @@ def _respond(
         status=status,
         completed_at=None if status == "incomplete" else created_at,
         azure=flavor.azure,
-        profile=app.profile,
+        profile=answering,
     )
     if body.get("store") is not False:
         stored = StoredResponse((*conversation, *output), final)
@@ -219,7 +220,7 @@ def _respond(
             status="in_progress",
             completed_at=None,
             azure=flavor.azure,
-            profile=app.profile,
+            profile=answering,
         )
         options = body.get("stream_options")
         obfuscate = options.get("include_obfuscation") if isinstance(options, Mapping) else None
