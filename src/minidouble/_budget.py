@@ -24,6 +24,9 @@ class Usage:
 
     ``replayed`` and ``recorded`` count the requests a cassette answered (docs/cassettes.md):
     they are among ``requests`` and bill the usage the upstream reported when recorded.
+    Batch lines (docs/batch.md) are among the tokens but not the requests: ``batch_lines``
+    counts the successful ones, whose tokens (``batch_prompt_tokens``,
+    ``batch_completion_tokens``) cost ``batch_cost``, the batch price, not the profile's.
     """
 
     requests: int = 0
@@ -31,14 +34,22 @@ class Usage:
     completion_tokens: int = 0
     replayed: int = 0
     recorded: int = 0
+    batch_lines: int = 0
+    batch_prompt_tokens: int = 0
+    batch_completion_tokens: int = 0
+    batch_cost: Decimal = Decimal(0)
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
     def cost(self, profile: ModelProfile = GPT4O_MINI) -> Decimal:
-        """Dollars at the profile's prices."""
-        return profile.prices.cost(self.prompt_tokens, self.completion_tokens)
+        """Dollars at the profile's prices (batch lines at the batch price)."""
+        direct = profile.prices.cost(
+            self.prompt_tokens - self.batch_prompt_tokens,
+            self.completion_tokens - self.batch_completion_tokens,
+        )
+        return direct + self.batch_cost
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -47,11 +58,16 @@ class Usage:
             self.completion_tokens + other.completion_tokens,
             self.replayed + other.replayed,
             self.recorded + other.recorded,
+            self.batch_lines + other.batch_lines,
+            self.batch_prompt_tokens + other.batch_prompt_tokens,
+            self.batch_completion_tokens + other.batch_completion_tokens,
+            self.batch_cost + other.batch_cost,
         )
 
     def describe(self, profile: ModelProfile = GPT4O_MINI) -> str:
+        batch = f" and {self.batch_lines:,} batch line(s)" if self.batch_lines else ""
         return (
-            f"{self.requests:,} request(s), {self.prompt_tokens:,} prompt + "
+            f"{self.requests:,} request(s){batch}, {self.prompt_tokens:,} prompt + "
             f"{self.completion_tokens:,} completion = {self.total_tokens:,} tokens, "
             f"${self.cost(profile):.6f}"
         )
