@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from minidouble._batch import is_batch_path
 from minidouble._budget import Budget, Usage, usage_of, whole_number
 from minidouble._engine import (
     Reply,
@@ -123,6 +124,7 @@ class GPT4oMiniApp:
         budget_usd: float | str | Decimal | None = None,
         budget_tokens: int | None = None,
         profile: ModelProfile = GPT4O_MINI,
+        batch_timing: str | Mapping[str, float] | None = None,
     ) -> None:
         if api_key is not None and (not isinstance(api_key, str) or not api_key):
             raise TypeError(
@@ -155,6 +157,22 @@ class GPT4oMiniApp:
         # The request this thread is handling: when it arrived, and its shaping fault (cut
         # stream, filtered completion...), drawn before validation and applied to the answer.
         self._current = threading.local()
+        # TEMPORARY wiring of the Batch API (docs/batch.md) until the router mounts it.
+        self._batch_options = (clock, batch_timing)
+        self._new_batch_state()
+
+    def _new_batch_state(self) -> None:
+        from minidouble._batch import BatchState
+        from minidouble._batch._app_glue import AimedScripts
+
+        clock, timing = self._batch_options
+        self.batch_state = BatchState(
+            self.profile,
+            clock=clock,
+            timing=timing,
+            azure_deployments=self.azure_deployments,
+        )
+        self._aimed = AimedScripts()
 
     # -----------------------------------------------------------------------------------------
     # Scripting
@@ -166,12 +184,18 @@ class GPT4oMiniApp:
         tool_calls: Sequence[Mapping[str, Any]] | None = None,
         json: Any = _UNSET,
         refusal: str | None = None,
+        custom_id: str | None = None,
     ) -> None:
-        """Queue the next completion: text, tool calls, a structured output or a refusal."""
+        """Queue the next completion: text, tool calls, a structured output or a refusal.
+
+        ``custom_id=`` aims it at the batch line with that id instead of the queue."""
         has_json = json is not _UNSET
         scripted = make_reply(text, tool_calls, json if has_json else None, has_json, refusal)
         with self._lock:
-            self._replies.append(scripted)
+            if custom_id is not None:
+                self._aimed.replies[custom_id] = scripted
+            else:
+                self._replies.append(scripted)
 
     def fail(
         self,
@@ -180,6 +204,7 @@ class GPT4oMiniApp:
         times: int | None = 1,
         probability: float | None = None,
         seed: int = 0,
+        custom_id: str | None = None,
         **details: Any,
     ) -> None:
         """Make the next ``times`` completion requests fail as the real service fails.
@@ -199,7 +224,9 @@ class GPT4oMiniApp:
         check_fail_arguments(status, times, probability, details)
         failure = ScriptedFailure(status, times, dict(details))
         with self._lock:
-            if probability is None:
+            if custom_id is not None:  # aimed at one batch line (an HTTP status only)
+                self._aimed.failures[custom_id] = failure
+            elif probability is None:
                 self._failures.append(failure)
             else:
                 failure.probability = float(probability)
@@ -217,6 +244,7 @@ class GPT4oMiniApp:
                 [f.describe() for f in self._failures]
                 + idle
                 + [r.describe() for r in self._replies]
+                + self._aimed.unused()
             )
 
     def reset(self) -> None:
@@ -227,11 +255,26 @@ class GPT4oMiniApp:
             self._standing.clear()
             self.requests.clear()
             self.script_errors.clear()
+            self._new_batch_state()
 
     def usage(self) -> Usage:
         """Requests received so far and the tokens billed for them."""
         with self._lock:
-            return usage_of(list(self.requests))
+            direct = usage_of(list(self.requests))
+        state = self.batch_state
+        with state.lock:
+            lines, prompt, completion = state.lines_billed()
+            cost = state.cost()
+        batch = Usage(
+            0,
+            prompt,
+            completion,
+            batch_lines=lines,
+            batch_prompt_tokens=prompt,
+            batch_completion_tokens=completion,
+            batch_cost=cost,
+        )
+        return direct + batch
 
     def budget_overruns(self) -> list[str]:
         """A sentence per budget (``budget_usd``, ``budget_tokens``) the requests exceeded."""
@@ -259,6 +302,8 @@ class GPT4oMiniApp:
         started = time.perf_counter()
         request_id = new_request_id()
         path = request.path
+        if is_batch_path(path):
+            return self._batch_api(request, request_id)
         if path.startswith("/openai/"):  # every Azure path, and only those
             return self._azure(request, _AZURE_CHAT.match(path), request_id, started)
         if path == CHAT_PATH and request.method == "POST":
@@ -278,6 +323,22 @@ class GPT4oMiniApp:
             invalid_url(request.method, path), [("x-request-id", request_id)]
         )
         return self._finish(request, None, not_found)
+
+    def _batch_api(self, request: HttpRequest, request_id: str) -> HttpResponse:
+        """TEMPORARY: Files and Batches (minidouble._batch) until the router mounts them."""
+        from minidouble._batch import handle
+        from minidouble._batch._app_glue import app_line_runner
+
+        azure = request.path.startswith("/openai/")
+        refused = self._authenticate(request, Flavor(azure=True) if azure else OPENAI)
+        if refused is not None:
+            return self._finish(
+                request, None, error_response(refused, [("x-request-id", request_id)])
+            )
+        run = app_line_runner(self, self._aimed, azure=azure)
+        response = handle(request, self.batch_state, run)
+        assert response is not None  # is_batch_path said so
+        return self._finish(request, None, response)
 
     def _finish(
         self,

@@ -413,6 +413,7 @@ class Batch:
     def _run_line(self, raw: bytes, run: LineRunner, at: float) -> None:
         line = json.loads(raw)  # validated: an object with the four keys
         custom_id = line["custom_id"]
+        self.state.running_at = at
         try:
             status, body = run(line["url"], line["body"], custom_id)
         except Exception as exc:  # the fake's own bug: a 500 line, kept for the test to see
@@ -545,6 +546,8 @@ class BatchState:
         # Exceptions a LineRunner raised (each became a 500 line): bugs of the fake.
         self.crashes: list[BaseException] = []
         self.lock = threading.RLock()
+        # The clock time the line being run finishes at (a reply's "created" is then).
+        self.running_at = 0.0
         self._wall = time.time()
         self._origin = self.clock()
 
