@@ -23,7 +23,7 @@ from minidouble._validate import check_request
 from minidouble._wire import (
     OPENAI,
     Flavor,
-    completion_bytes,
+    completion_body,
     new_completion_id,
     new_request_id,
     served_tier,
@@ -108,7 +108,9 @@ def _chat_line(
     flavor = (
         Flavor(azure=True, deployment=model if isinstance(model, str) else "") if azure else OPENAI
     )
-    raw = completion_bytes(
+    # The document completion_bytes would serialize, built as a dict: the batch writes it
+    # on one line itself.
+    document = completion_body(
         reply,
         completion_id=new_completion_id(),
         created=app.batch_state.unix(app.batch_state.running_at),
@@ -117,7 +119,7 @@ def _chat_line(
         flavor=flavor,
         service_tier=served_tier(body),
     )
-    return 200, json.loads(raw)
+    return 200, document
 
 
 def _responses_line(

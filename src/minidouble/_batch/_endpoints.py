@@ -154,7 +154,7 @@ def _file(
 def _content(
     request: HttpRequest, state: BatchState, run: LineRunner, file_id: str, _: bool
 ) -> Answer:
-    return 200, state.files.get(file_id).data, _OCTET
+    return 200, bytes(state.files.get(file_id).data), _OCTET
 
 
 def _delete_file(

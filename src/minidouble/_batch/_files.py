@@ -26,7 +26,9 @@ class StoredFile:
     id: str
     purpose: str
     filename: str
-    data: bytes
+    # A batch's output is kept in the buffer it was written to (no second copy of a file
+    # that may be hundreds of megabytes); served as bytes.
+    data: bytes | bytearray
     created_at: int
     expires_at: int | None
     azure: bool = False
@@ -106,7 +108,7 @@ class FileStore:
         self,
         purpose: str,
         filename: str,
-        data: bytes,
+        data: bytes | bytearray,
         *,
         created_at: int,
         expires_after: int | None,

@@ -15,6 +15,7 @@ keeps grows only with its output and error files (and its custom_id set while va
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import threading
@@ -159,7 +160,9 @@ class Batch:
         self.cost = Decimal(0)
         self.enqueued = 0
         self._ending: Literal["completed", "expired", "cancelled"] = "completed"
-        self._data = input_file.data  # the bytes, not a copy: the file may be deleted
+        # The bytes, not a copy (the file may be deleted meanwhile); uploads are bytes.
+        data = input_file.data
+        self._data = data if isinstance(data, bytes) else bytes(data)
         self._cursor = 0
         self._line_no = 0
         self._done = 0  # requests run (or written off) so far
@@ -293,10 +296,10 @@ class Batch:
         state = self.state
         reached_run = self.times["in_progress"] is not None
         if reached_run and self._out:
-            self.output_file_id = state.write_output(self, "output", bytes(self._out), at).id
+            self.output_file_id = state.write_output(self, "output", self._out, at).id
         if reached_run and (self._err or self.azure):
             # Azure points a clean job's error_file_id at an empty file.
-            self.error_file_id = state.write_output(self, "error", bytes(self._err), at).id
+            self.error_file_id = state.write_output(self, "error", self._err, at).id
         self._out = bytearray()
         self._err = bytearray()
         self.status = self._ending
@@ -548,12 +551,12 @@ class BatchState:
         self.lock = threading.RLock()
         # The clock time the line being run finishes at (a reply's "created" is then).
         self.running_at = 0.0
-        self._wall = time.time()
+        self._wall = int(time.time())  # whole seconds, so that differences are exact
         self._origin = self.clock()
 
     def unix(self, at: float) -> int:
         """Unix seconds of a clock reading (the clock may be a test's counter from 0)."""
-        return int(self._wall + (at - self._origin))
+        return self._wall + math.floor(at - self._origin)
 
     def now(self) -> float:
         return self.clock()
@@ -613,7 +616,7 @@ class BatchState:
         self.batches[batch_id] = batch
         return batch
 
-    def write_output(self, batch: Batch, kind: str, data: bytes, at: float) -> StoredFile:
+    def write_output(self, batch: Batch, kind: str, data: bytearray, at: float) -> StoredFile:
         return self.files.add(
             "batch_output",
             f"batch_{batch.id}_{kind}.jsonl",
