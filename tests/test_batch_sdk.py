@@ -458,7 +458,11 @@ def test_azure_global_batch() -> None:
 
 def test_bad_uploads_get_real_errors(client: Any) -> None:
     png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
-    for name, data in (("notes.txt", b'{"a": 1}\n'), ("image.jsonl", png), ("x", b"not json\n")):
+    for name, data in (
+        ("notes.txt", b'{"a": 1}\n'),
+        ("image.jsonl", png),
+        ("x", b"\x00\x01\x02 binary"),
+    ):
         with pytest.raises(openai.BadRequestError) as caught:
             upload(client, data, name)
         assert caught.value.body["message"] == "Invalid file format for Batch API. Must be .jsonl"
@@ -466,6 +470,8 @@ def test_bad_uploads_get_real_errors(client: Any) -> None:
         client.files.create(file=("a.jsonl", b"{}"), purpose="nonsense")
     assert caught.value.body["code"] == "invalid_value" and caught.value.body["param"] == "purpose"
     assert client.files.create(file=("photo.png", png), purpose="vision").bytes == len(png)
+    # Text that is not JSON passes the upload: the batch refuses it (invalid_json_line).
+    assert upload(client, b"not json\n", "notes.jsonl").bytes == 9
 
 
 def test_unknown_ids_and_finished_batches(client: Any) -> None:

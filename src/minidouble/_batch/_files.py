@@ -7,7 +7,6 @@ unchanged). File objects are built field for field in the order the API sends th
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from dataclasses import dataclass
@@ -80,19 +79,17 @@ def check_upload(
 
 
 def _looks_like_jsonl(filename: str | None, data: bytes) -> bool:
-    """The upload check is shallow (a file of bad lines passes and fails at validation):
-    an extension other than .jsonl, or a first line that is not JSON, is refused."""
-    name = filename or ""
-    base = name.rsplit("/", 1)[-1]
+    """The upload check is shallow: a file of bad lines passes and fails at validation
+    (invalid_json_line on line 1 is recorded), so only a name with an extension other than
+    .jsonl, or bytes that are not text (not UTF-8, or holding NUL), are refused."""
+    base = (filename or "").rsplit("/", 1)[-1]
     if "." in base and not base.lower().endswith(".jsonl"):
         return False
-    end = data.find(b"\n")
-    first = data if end < 0 else data[:end]
-    if not first.strip():
-        return True  # an empty file is refused later, by the batch (empty_file)
+    if b"\0" in data:
+        return False
     try:
-        json.loads(first.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        data.decode("utf-8")
+    except UnicodeDecodeError:
         return False
     return True
 
