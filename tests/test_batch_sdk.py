@@ -403,6 +403,10 @@ def test_fine_tuned_models_answer_and_bill_as_fine_tuned() -> None:
             model=FT, messages=[{"role": "user", "content": "Hi"}]
         )
         assert completion.model == FT
+        billed = completion.usage
+        assert fake.usage().cost() == (
+            Decimal("0.30") * billed.prompt_tokens + Decimal("1.20") * billed.completion_tokens
+        ) / 1_000_000
         checkpoint = FT + ":ckpt-step-160"
         assert client.responses.create(model=checkpoint, input="Hi").model == checkpoint
         for wrong in ("ft:gpt-4o-2024-08-06:personal::AbCd1234", "ft:gpt-4o-mini-2024-07-18:x"):

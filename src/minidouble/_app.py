@@ -160,6 +160,8 @@ class GPT4oMiniApp:
         # TEMPORARY wiring of the Batch API (docs/batch.md) until the router mounts it.
         self._batch_options = (clock, batch_timing)
         self._new_batch_state()
+        # Answers of fine-tuned models: tokens at the fine-tuned prices (see usage()).
+        self._fine_tuned = Usage()
 
     def _new_batch_state(self) -> None:
         from minidouble._batch import BatchState
@@ -173,6 +175,17 @@ class GPT4oMiniApp:
             azure_deployments=self.azure_deployments,
         )
         self._aimed = AimedScripts()
+
+    def bill_apart(self, profile: ModelProfile, prompt_tokens: int, completion_tokens: int) -> None:
+        """Note a direct answer priced apart from ``self.profile`` (a fine-tuned model)."""
+        cost = profile.prices.cost(prompt_tokens, completion_tokens)
+        noted = Usage(
+            apart_prompt_tokens=prompt_tokens,
+            apart_completion_tokens=completion_tokens,
+            apart_cost=cost,
+        )
+        with self._lock:
+            self._fine_tuned += noted
 
     # -----------------------------------------------------------------------------------------
     # Scripting
@@ -256,6 +269,7 @@ class GPT4oMiniApp:
             self.requests.clear()
             self.script_errors.clear()
             self._new_batch_state()
+            self._fine_tuned = Usage()
 
     def usage(self) -> Usage:
         """Requests received so far and the tokens billed for them."""
@@ -270,11 +284,11 @@ class GPT4oMiniApp:
             prompt,
             completion,
             batch_lines=lines,
-            batch_prompt_tokens=prompt,
-            batch_completion_tokens=completion,
-            batch_cost=cost,
+            apart_prompt_tokens=prompt,
+            apart_completion_tokens=completion,
+            apart_cost=cost,
         )
-        return direct + batch
+        return direct + batch + self._fine_tuned
 
     def budget_overruns(self) -> list[str]:
         """A sentence per budget (``budget_usd``, ``budget_tokens``) the requests exceeded."""
@@ -707,6 +721,8 @@ class GPT4oMiniApp:
             flavor=flavor,
             service_tier=tier,
         )
+        if profile is not self.profile:
+            self.bill_apart(profile, prompt_tokens, reply.completion_tokens)
         if body.get("stream") is True:
             options = body.get("stream_options")
             options = options if isinstance(options, Mapping) else {}

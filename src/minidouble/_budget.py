@@ -24,9 +24,10 @@ class Usage:
 
     ``replayed`` and ``recorded`` count the requests a cassette answered (docs/cassettes.md):
     they are among ``requests`` and bill the usage the upstream reported when recorded.
-    Batch lines (docs/batch.md) are among the tokens but not the requests: ``batch_lines``
-    counts the successful ones, whose tokens (``batch_prompt_tokens``,
-    ``batch_completion_tokens``) cost ``batch_cost``, the batch price, not the profile's.
+    Some tokens have their own price: batch lines (docs/batch.md; among the tokens but not
+    the requests, ``batch_lines`` counts the successful ones) and answers of fine-tuned
+    models. Those tokens (``apart_prompt_tokens``, ``apart_completion_tokens``, among the
+    totals) cost ``apart_cost`` instead of the profile's price.
     """
 
     requests: int = 0
@@ -35,21 +36,21 @@ class Usage:
     replayed: int = 0
     recorded: int = 0
     batch_lines: int = 0
-    batch_prompt_tokens: int = 0
-    batch_completion_tokens: int = 0
-    batch_cost: Decimal = Decimal(0)
+    apart_prompt_tokens: int = 0
+    apart_completion_tokens: int = 0
+    apart_cost: Decimal = Decimal(0)
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
     def cost(self, profile: ModelProfile = GPT4O_MINI) -> Decimal:
-        """Dollars at the profile's prices (batch lines at the batch price)."""
+        """Dollars at the profile's prices (tokens priced apart at their own)."""
         direct = profile.prices.cost(
-            self.prompt_tokens - self.batch_prompt_tokens,
-            self.completion_tokens - self.batch_completion_tokens,
+            self.prompt_tokens - self.apart_prompt_tokens,
+            self.completion_tokens - self.apart_completion_tokens,
         )
-        return direct + self.batch_cost
+        return direct + self.apart_cost
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -59,9 +60,9 @@ class Usage:
             self.replayed + other.replayed,
             self.recorded + other.recorded,
             self.batch_lines + other.batch_lines,
-            self.batch_prompt_tokens + other.batch_prompt_tokens,
-            self.batch_completion_tokens + other.batch_completion_tokens,
-            self.batch_cost + other.batch_cost,
+            self.apart_prompt_tokens + other.apart_prompt_tokens,
+            self.apart_completion_tokens + other.apart_completion_tokens,
+            self.apart_cost + other.apart_cost,
         )
 
     def describe(self, profile: ModelProfile = GPT4O_MINI) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -349,21 +350,31 @@ def _client_key(fake: FakeGPT4oMini) -> str:
 
 
 class _UsageStats:
-    """Per test: [requests, billed prompt tokens, completion tokens, replayed, recorded]."""
+    """Per test: [requests, billed prompt tokens, completion tokens, replayed, recorded,
+    nanodollars over the GPT-4o mini price of those tokens] (the last for tokens priced
+    apart: batch lines at half price, fine-tuned models; integers, for xdist's channel)."""
 
     def __init__(self) -> None:
         self.per_test: dict[str, list[int]] = {}
 
     def add(self, nodeid: str, fake: FakeGPT4oMini) -> None:
+        from minidouble._budget import Usage
+
         usage = fake.usage()
         counts = [usage.requests, usage.prompt_tokens, usage.completion_tokens]
-        self.merge({nodeid: [*counts, usage.replayed, usage.recorded]})
+        at_list_price = usage.cost() - Usage(0, usage.prompt_tokens, usage.completion_tokens).cost()
+        apart = round(at_list_price * 1_000_000_000)
+        self.merge({nodeid: [*counts, usage.replayed, usage.recorded, apart]})
 
     def merge(self, per_test: dict[str, list[int]]) -> None:
         for nodeid, counts in per_test.items():
-            totals = self.per_test.setdefault(nodeid, [0] * 5)
+            totals = self.per_test.setdefault(nodeid, [0] * 6)
             for index, count in enumerate(counts):
                 totals[index] += int(count)
+
+
+def _dollars(nanodollars: int) -> Decimal:
+    return Decimal(nanodollars) / 1_000_000_000
 
 
 def _by_cassette(replayed: int, recorded: int) -> str:
@@ -413,22 +424,24 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
     prices = GPT4O_MINI.prices
     rows = sorted(stats.per_test.items())
-    requests, prompt, completion, replayed, recorded = (
-        sum(counts[i] for _, counts in rows) for i in range(5)
+    requests, prompt, completion, replayed, recorded, apart = (
+        sum(counts[i] for _, counts in rows) for i in range(6)
     )
     write = terminalreporter.write_line
     terminalreporter.write_sep("-", "minidouble: fake GPT-4o mini usage")
     write(
         f"{requests:,} request(s){_by_cassette(replayed, recorded)} in {len(rows):,} test(s): "
         f"{prompt:,} prompt + {completion:,} completion tokens = "
-        f"${prices.cost(prompt, completion):.6f} at GPT-4o mini prices"
+        f"${prices.cost(prompt, completion) + _dollars(apart):.6f} at GPT-4o mini prices"
+        + (" (batch lines and fine-tuned models at their own)" if apart else "")
     )
     if replayed:
         # A replay is free now; its tokens are those billed when it was recorded.
         write("(replaying costs nothing: replayed requests count what they cost when recorded)")
     if config.get_verbosity() > 0:
-        for nodeid, (test_requests, test_prompt, test_completion, *by_cassette) in rows:
-            cost = prices.cost(test_prompt, test_completion)
+        for nodeid, (test_requests, test_prompt, test_completion, *rest) in rows:
+            by_cassette, test_apart = rest[:2], rest[2]
+            cost = prices.cost(test_prompt, test_completion) + _dollars(test_apart)
             write(
                 f"  {nodeid}: {test_requests:,} request(s){_by_cassette(*by_cassette)}, "
                 f"{test_prompt:,} prompt + {test_completion:,} completion tokens, ${cost:.6f}"

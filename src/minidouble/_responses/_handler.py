@@ -205,6 +205,8 @@ def _respond(
         azure=flavor.azure,
         profile=answering,
     )
+    if answering is not app.profile:
+        app.bill_apart(answering, input_tokens, output_tokens)
     if body.get("store") is not False:
         stored = StoredResponse((*conversation, *output), final)
         stored_responses(app).put(response_id, stored)
