@@ -404,9 +404,11 @@ def test_fine_tuned_models_answer_and_bill_as_fine_tuned() -> None:
         )
         assert completion.model == FT
         billed = completion.usage
-        assert fake.usage().cost() == (
-            Decimal("0.30") * billed.prompt_tokens + Decimal("1.20") * billed.completion_tokens
-        ) / 1_000_000
+        assert (
+            fake.usage().cost()
+            == (Decimal("0.30") * billed.prompt_tokens + Decimal("1.20") * billed.completion_tokens)
+            / 1_000_000
+        )
         checkpoint = FT + ":ckpt-step-160"
         assert client.responses.create(model=checkpoint, input="Hi").model == checkpoint
         for wrong in ("ft:gpt-4o-2024-08-06:personal::AbCd1234", "ft:gpt-4o-mini-2024-07-18:x"):
@@ -553,3 +555,28 @@ def test_malformed_multipart_is_a_400_never_a_crash(body: bytes, content_type: s
     assert status == 400
     assert set(document["error"]) == {"message", "type", "param", "code"}
     assert document["error"]["type"] == "invalid_request_error"
+
+
+def test_async_client_flow() -> None:
+    import asyncio
+
+    async def flow() -> Any:
+        async with openai.AsyncOpenAI(api_key="sk-test", max_retries=0) as client:
+            uploaded = await client.files.create(
+                file=("in.jsonl", jsonl([chat_line("a"), chat_line("b")])), purpose="batch"
+            )
+            batch = await client.batches.create(
+                input_file_id=uploaded.id,
+                endpoint="/v1/chat/completions",
+                completion_window="24h",
+            )
+            while batch.status not in TERMINAL:
+                await asyncio.sleep(0.05)
+                batch = await client.batches.retrieve(batch.id)
+            content = await client.files.content(batch.output_file_id)
+            return batch, content.text
+
+    with FakeGPT4oMini():
+        batch, text = asyncio.run(flow())
+    assert batch.status == "completed"
+    assert sorted(json.loads(line)["custom_id"] for line in text.splitlines()) == ["a", "b"]
