@@ -580,3 +580,17 @@ def test_async_client_flow() -> None:
         batch, text = asyncio.run(flow())
     assert batch.status == "completed"
     assert sorted(json.loads(line)["custom_id"] for line in text.splitlines()) == ["a", "b"]
+
+
+def test_azure_v1_paths_need_no_api_version() -> None:
+    with FakeGPT4oMini():
+        client = openai.OpenAI(
+            api_key="azure-key",
+            base_url="https://example.openai.azure.com/openai/v1",
+            max_retries=0,
+        )
+        lines = [chat_line(str(i), model="my-deployment") for i in range(2)]
+        done = wait(client, start(client, jsonl(lines)))
+        assert done.status == "completed" and done.model == "my-deployment"
+        first = client.files.content(done.output_file_id).content
+        assert client.files.content(done.output_file_id).content == first

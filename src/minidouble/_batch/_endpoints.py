@@ -154,7 +154,12 @@ def _file(
 def _content(
     request: HttpRequest, state: BatchState, run: LineRunner, file_id: str, _: bool
 ) -> Answer:
-    return 200, bytes(state.files.get(file_id).data), _OCTET
+    stored = state.files.get(file_id)
+    if isinstance(stored.data, bytearray):
+        # First download of an output file: frozen once, so that every download (and the
+        # request log's copy of each answer) shares one bytes object.
+        stored.data = bytes(stored.data)
+    return 200, stored.data, _OCTET
 
 
 def _delete_file(
