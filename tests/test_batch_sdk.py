@@ -594,3 +594,11 @@ def test_azure_v1_paths_need_no_api_version() -> None:
         assert done.status == "completed" and done.model == "my-deployment"
         first = client.files.content(done.output_file_id).content
         assert client.files.content(done.output_file_id).content == first
+
+
+def test_only_http_failures_can_be_aimed_at_a_line() -> None:
+    fake = FakeGPT4oMini()
+    with pytest.raises(TypeError, match="minidouble: fail\\(custom_id='a'\\)"):
+        fake.fail("timeout", custom_id="a")
+    with pytest.raises(TypeError, match="transport faults and probabilities"):
+        fake.fail(500, probability=0.5, custom_id="a")

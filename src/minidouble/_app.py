@@ -235,6 +235,13 @@ class GPT4oMiniApp:
         same requests), at most ``times`` times (``times=None``: without end).
         """
         check_fail_arguments(status, times, probability, details)
+        if custom_id is not None and (isinstance(status, str) or probability is not None):
+            raise TypeError(
+                f"minidouble: fail(custom_id={custom_id!r}) aims one HTTP failure at one batch "
+                f"line, got status={status!r}, probability={probability!r}. A batch line can "
+                "only fail with an HTTP status (e.g. fail(500, custom_id=...)); transport "
+                "faults and probabilities apply to direct requests."
+            )
         failure = ScriptedFailure(status, times, dict(details))
         with self._lock:
             if custom_id is not None:  # aimed at one batch line (an HTTP status only)
