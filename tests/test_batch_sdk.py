@@ -17,6 +17,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from minidouble import FakeGPT4oMini
 from minidouble._profile import GPT4O_MINI
@@ -602,3 +604,45 @@ def test_only_http_failures_can_be_aimed_at_a_line() -> None:
         fake.fail("timeout", custom_id="a")
     with pytest.raises(TypeError, match="transport faults and probabilities"):
         fake.fail(500, probability=0.5, custom_id="a")
+
+
+_BOUNDARY = "multipart/form-data; boundary=b"
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    path=st.sampled_from(["/v1/files", "/v1/batches", "/v1/batches/x/cancel", "/v1/files/x"]),
+    method=st.sampled_from(["POST", "GET", "DELETE"]),
+    content_type=st.sampled_from([_BOUNDARY, "multipart/form-data", "application/json", ""]),
+    body=st.binary(max_size=200)
+    | st.lists(
+        st.sampled_from(
+            [
+                b"--b\r\n",
+                b"--b--",
+                b'Content-Disposition: form-data; name="file"; filename="a.jsonl"\r\n',
+                b'Content-Disposition: form-data; name="purpose"\r\n',
+                b"\r\n",
+                b"batch",
+                b'{"custom_id": "a"}\n',
+                b'{"input_file_id": "file-x", "endpoint": "/v1/chat/completions"}',
+            ]
+        ),
+        max_size=12,
+    ).map(b"".join),
+    query=st.sampled_from(["", "?limit=0", "?limit=x", "?after=zz", "?order=up", "?limit=5"]),
+)
+def test_any_request_gets_an_answer_never_an_exception(
+    path: str, method: str, content_type: str, body: bytes, query: str
+) -> None:
+    from minidouble._app import GPT4oMiniApp
+    from minidouble._http import HttpRequest
+
+    app = GPT4oMiniApp()
+    headers = {"authorization": "Bearer sk-test", "content-type": content_type}
+    request = HttpRequest(method, "https://api.openai.com" + path + query, headers, body)
+    response = app.handle(request)
+    assert response.status in (200, 400, 404)
+    if response.status != 200:
+        error = json.loads(response.body)["error"]
+        assert error["type"] == "invalid_request_error" and error["message"]
