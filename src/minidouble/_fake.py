@@ -144,11 +144,28 @@ class FakeGPT4oMini:
     # --- scripting, delegated to the one handler --------------------------------------------
 
     def reply(self, *args: Any, **kwargs: Any) -> None:
-        """Queue the next completion (see ``GPT4oMiniApp.reply``)."""
+        """Queue the next completion: text, tool calls, a structured output or a refusal.
+
+        ``reply(text=None, *, tool_calls=None, json=..., refusal=None)``, exactly one of them:
+        ``reply("Paris.")``, ``reply(tool_calls=[{"name": "f", "arguments": {...}}])``,
+        ``reply(json={...})`` (compact JSON in ``message.content``) or ``reply(refusal="...")``.
+        Each is checked against the request it answers (offered tools, the response schema).
+        Scripting guide: ``docs/scripting.md``.
+        """
         self.app.reply(*args, **kwargs)
 
     def fail(self, *args: Any, **kwargs: Any) -> None:
-        """Make the next request(s) fail as the real API fails (see ``GPT4oMiniApp.fail``)."""
+        """Make the next request(s) fail as the real API fails.
+
+        ``fail(status=429, *, times=1, probability=None, seed=0, **details)``: ``status`` is an
+        HTTP status (400, 401, 403, 404, 409, 429, 500, 502, 503) answered with the real body
+        and headers, or a fault (``"timeout"``, ``"connection_reset"``, ``"stream_cut"``,
+        ``"stream_error"``, ``"malformed_chunk"``, ``"filtered_prompt"``,
+        ``"filtered_completion"``). ``details`` override the error body (``message``,
+        ``type``, ``code``, ``param``) or add behaviour (``retry_after`` seconds, ``headers``).
+        With ``probability=p`` every request fails with chance ``p`` (seeded by ``seed``), at
+        most ``times`` times. Faults guide: ``docs/faults.md``.
+        """
         self.app.fail(*args, **kwargs)
 
     @property
