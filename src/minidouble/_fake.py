@@ -150,6 +150,7 @@ class FakeGPT4oMini:
         ``reply("Paris.")``, ``reply(tool_calls=[{"name": "f", "arguments": {...}}])``,
         ``reply(json={...})`` (compact JSON in ``message.content``) or ``reply(refusal="...")``.
         Each is checked against the request it answers (offered tools, the response schema).
+        ``custom_id="..."`` aims it at the batch line with that id (``docs/batch.md``).
         Scripting guide: ``docs/scripting.md``.
         """
         self.app.reply(*args, **kwargs)
@@ -164,7 +165,8 @@ class FakeGPT4oMini:
         ``"filtered_completion"``). ``details`` override the error body (``message``,
         ``type``, ``code``, ``param``) or add behaviour (``retry_after`` seconds, ``headers``).
         With ``probability=p`` every request fails with chance ``p`` (seeded by ``seed``), at
-        most ``times`` times. Faults guide: ``docs/faults.md``.
+        most ``times`` times. ``custom_id="..."`` aims an HTTP status at the batch line with
+        that id instead (``docs/batch.md``). Faults guide: ``docs/faults.md``.
         """
         self.app.fail(*args, **kwargs)
 
