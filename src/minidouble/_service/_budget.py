@@ -24,6 +24,11 @@ class Usage:
 
     ``replayed`` and ``recorded`` count the requests a cassette answered (docs/cassettes.md):
     they are among ``requests`` and bill the usage the upstream reported when recorded.
+    Some tokens have their own price: batch lines (docs/batch.md; among the tokens but not
+    the requests, ``batch_lines`` counts the successful ones) and answers of fine-tuned
+    models. Those tokens (``apart_prompt_tokens``, ``apart_completion_tokens`` and of the
+    prompt ``apart_cached_tokens``, among the totals) cost ``apart_cost`` instead of the
+    profile's price.
     """
 
     requests: int = 0
@@ -33,14 +38,25 @@ class Usage:
     recorded: int = 0
     # Of the prompt tokens, those the prompt cache served (billed at the cached price).
     cached_tokens: int = 0
+    batch_lines: int = 0
+    apart_prompt_tokens: int = 0
+    apart_completion_tokens: int = 0
+    apart_cached_tokens: int = 0
+    apart_cost: Decimal = Decimal(0)
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
     def cost(self, profile: ModelProfile = GPT4O_MINI) -> Decimal:
-        """Dollars at the profile's prices, cached prompt tokens at the cached price."""
-        return profile.prices.cost(self.prompt_tokens, self.completion_tokens, self.cached_tokens)
+        """Dollars at the profile's prices, cached prompt tokens at the cached price, and
+        tokens priced apart at their own."""
+        direct = profile.prices.cost(
+            self.prompt_tokens - self.apart_prompt_tokens,
+            self.completion_tokens - self.apart_completion_tokens,
+            self.cached_tokens - self.apart_cached_tokens,
+        )
+        return direct + self.apart_cost
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -50,12 +66,18 @@ class Usage:
             self.replayed + other.replayed,
             self.recorded + other.recorded,
             self.cached_tokens + other.cached_tokens,
+            self.batch_lines + other.batch_lines,
+            self.apart_prompt_tokens + other.apart_prompt_tokens,
+            self.apart_completion_tokens + other.apart_completion_tokens,
+            self.apart_cached_tokens + other.apart_cached_tokens,
+            self.apart_cost + other.apart_cost,
         )
 
     def describe(self, profile: ModelProfile = GPT4O_MINI) -> str:
+        batch = f" and {self.batch_lines:,} batch line(s)" if self.batch_lines else ""
         cached = f" ({self.cached_tokens:,} cached)" if self.cached_tokens else ""
         return (
-            f"{self.requests:,} request(s), {self.prompt_tokens:,} prompt{cached} + "
+            f"{self.requests:,} request(s){batch}, {self.prompt_tokens:,} prompt{cached} + "
             f"{self.completion_tokens:,} completion = {self.total_tokens:,} tokens, "
             f"${self.cost(profile):.6f}"
         )
