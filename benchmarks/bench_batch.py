@@ -40,7 +40,7 @@ def run(lines: int) -> dict[str, Any]:
     import openai
 
     from minidouble import FakeGPT4oMini
-    from minidouble._tokenizer import encoding
+    from minidouble._model._tokenizer import encoding
 
     data = "".join(LINE % (i, i) for i in range(lines)).encode()
     with FakeGPT4oMini() as fake:

@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minidouble import FakeGPT4oMini
-from minidouble._profile import GPT4O_MINI
+from minidouble._model._profile import GPT4O_MINI
 
 openai = pytest.importorskip("openai")
 
@@ -635,8 +635,8 @@ _BOUNDARY = "multipart/form-data; boundary=b"
 def test_any_request_gets_an_answer_never_an_exception(
     path: str, method: str, content_type: str, body: bytes, query: str
 ) -> None:
-    from minidouble._app import GPT4oMiniApp
     from minidouble._http import HttpRequest
+    from minidouble._service._app import GPT4oMiniApp
 
     app = GPT4oMiniApp()
     headers = {"authorization": "Bearer sk-test", "content-type": content_type}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from decimal import Decimal
 from types import TracebackType
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, ParamSpec
 from minidouble._http import HttpRequest, HttpResponse
 from minidouble._options import (
     SPECS,
+    BatchTimingMode,
     CassetteTiming,
     LatencyMode,
     Options,
@@ -73,6 +74,7 @@ def _build_app(options: Options) -> GPT4oMiniApp:
         budget_usd=options.budget_usd,
         budget_tokens=options.budget_tokens,
         prompt_caching=options.prompt_caching,
+        batch_timing=options.batch_timing,
         profile=GPT4O_MINI if options.profile is None else options.profile,
     )
 
@@ -130,6 +132,7 @@ class FakeGPT4oMini(Scripting):
         budget_usd: Decimal | float | str | None = None,
         budget_tokens: int | None = None,
         prompt_caching: bool = True,
+        batch_timing: BatchTimingMode | Mapping[str, float] | None = None,
         profile: ModelProfile | None = None,
         cassette: str | os.PathLike[str] | None = None,
         record_mode: RecordMode = "none",

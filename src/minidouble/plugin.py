@@ -355,7 +355,7 @@ class _UsageStats:
     """Per test: [requests, billed prompt tokens, completion tokens, replayed, recorded,
     cached prompt tokens, nanodollars over the GPT-4o mini price of those tokens] (the last
     for tokens priced apart: batch lines at half price, fine-tuned models; integers, for
-    xdist's channel).
+    xdist's channel)."""
 
     def __init__(self) -> None:
         self.per_test: dict[str, list[int]] = {}
@@ -366,7 +366,9 @@ class _UsageStats:
         usage = fake.usage()
         counts = [usage.requests, usage.prompt_tokens, usage.completion_tokens]
         prices = GPT4O_MINI.prices
-        at_list_price = prices.cost(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+        at_list_price = prices.cost(
+            usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens
+        )
         apart = round((usage.cost() - at_list_price) * 1_000_000_000)
         row = [*counts, usage.replayed, usage.recorded, usage.cached_tokens, apart]
         self.merge({nodeid: row})

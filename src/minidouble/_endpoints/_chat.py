@@ -45,7 +45,10 @@ class ChatCompletions:
         spent = prompt_tokens + completion_limit(body, prompt_tokens, profile)
         headers = service.headers(exchange, spent_tokens=spent)
         tier = served_tier(body)
-        completion_id, created = new_completion_id(), int(time.time())
+        completion_id = new_completion_id()
+        created = int(time.time()) if exchange.created is None else exchange.created
+        # A fine-tuned model answers under its own id.
+        answering = profile.for_model(body.get("model"))
         cached = service.cached_tokens(body, prompt_tokens)
         # The log keeps the served bytes as the completion (for a stream, those of the
         # equivalent chat.completion): it reads them only if someone asks.
@@ -54,7 +57,7 @@ class ChatCompletions:
             completion_id=completion_id,
             created=created,
             prompt_tokens=prompt_tokens,
-            profile=profile,
+            profile=answering,
             flavor=exchange.flavor,
             service_tier=tier,
             cached_tokens=cached,
@@ -68,7 +71,7 @@ class ChatCompletions:
                     prompt_tokens=prompt_tokens,
                     include_usage=include_usage,
                     obfuscate=service.obfuscate(exchange, body),
-                    profile=profile,
+                    profile=answering,
                     flavor=exchange.flavor,
                     service_tier=tier,
                     completion_id=completion_id,

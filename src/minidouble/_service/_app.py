@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
+from minidouble._endpoints._batch._store import BatchTimingOption, timing_from
 from minidouble._endpoints._protocol import Answer, Exchange, ModelEndpoint, PlainEndpoint
 from minidouble._engine._replies import Intent, Reply
 from minidouble._http import HttpRequest, HttpResponse
@@ -95,12 +96,17 @@ class Scripts:
         tool_calls: Sequence[Mapping[str, Any]] | None = None,
         json: Any = _UNSET,
         refusal: str | None = None,
+        custom_id: str | None = None,
     ) -> None:
-        """Queue the next completion: text, tool calls, a structured output or a refusal."""
+        """Queue the next completion: text, tool calls, a structured output or a refusal;
+        ``custom_id=`` aims it at the batch line with that id instead of the queue."""
         has_json = json is not _UNSET
         scripted = make_reply(text, tool_calls, json if has_json else None, has_json, refusal)
         with self._app.state.lock:
-            self._session.replies.append(scripted)
+            if custom_id is not None:
+                self._session.aimed_replies[custom_id] = scripted
+            else:
+                self._session.replies.append(scripted)
 
     def fail(
         self,
@@ -109,13 +115,23 @@ class Scripts:
         times: int | None = 1,
         probability: float | None = None,
         seed: int = 0,
+        custom_id: str | None = None,
         **details: Any,
     ) -> None:
         """Make the next ``times`` requests of this session fail (see ``GPT4oMiniApp.fail``)."""
         check_fail_arguments(status, times, probability, details)
+        if custom_id is not None and (isinstance(status, str) or probability is not None):
+            raise TypeError(
+                f"minidouble: fail(custom_id={custom_id!r}) aims one HTTP failure at one batch "
+                f"line, got status={status!r}, probability={probability!r}. A batch line can "
+                "only fail with an HTTP status (e.g. fail(500, custom_id=...)); transport "
+                "faults and probabilities apply to direct requests."
+            )
         failure = ScriptedFailure(status, times, dict(details))
         with self._app.state.lock:
-            if probability is None:
+            if custom_id is not None:
+                self._session.aimed_failures[custom_id] = failure
+            elif probability is None:
                 self._session.failures.append(failure)
             else:
                 failure.probability = float(probability)
@@ -130,15 +146,22 @@ class Scripts:
             # A standing failure no request ever reached tested nothing; one that was
             # reached and happened not to fire is the luck of its draw.
             idle = [f.describe() for f in session.standing if f.seen == 0]
+            aimed = [
+                *(f"{f.describe()} for custom_id={c!r}" for c, f in session.aimed_failures.items()),
+                *(f"{r.describe()} for custom_id={c!r}" for c, r in session.aimed_replies.items()),
+            ]
             return (
                 [f.describe() for f in session.failures]
                 + idle
                 + [r.describe() for r in session.replies]
+                + aimed
             )
 
     def usage(self) -> Usage:
+        """The log's requests and tokens, plus what was billed apart from it (batch lines,
+        fine-tuned prices)."""
         with self._app.state.lock:
-            return usage_of(list(self._session.requests))
+            return usage_of(list(self._session.requests)) + self._session.apart
 
     def resilience(self) -> ResilienceReport:
         with self._app.state.lock:
@@ -168,6 +191,9 @@ class GPT4oMiniApp:
       :meth:`budget_overruns`.
     * ``prompt_caching``: report ``cached_tokens`` as the real API's automatic prompt cache
       does (default True), on the fake's clock; False always reports 0.
+    * ``batch_timing``: how long batches take on the fake's clock: ``"fast"`` (the default on
+      the wall clock), ``"realistic"`` (the default on an injected clock) or a dict of phase
+      seconds (docs/batch.md).
     """
 
     def __init__(
@@ -184,6 +210,7 @@ class GPT4oMiniApp:
         budget_usd: float | str | Decimal | None = None,
         budget_tokens: int | None = None,
         prompt_caching: bool = True,
+        batch_timing: BatchTimingOption | None = None,
         profile: ModelProfile = GPT4O_MINI,
     ) -> None:
         if api_key is not None and (not isinstance(api_key, str) or not api_key):
@@ -196,6 +223,10 @@ class GPT4oMiniApp:
         self.stream_obfuscation = stream_obfuscation
         self._profile = profile
         self.clock = clock if isinstance(clock, Clock) else Clock(now=clock or time.monotonic)
+        # A test's own clock moves only when the test moves it: batches then take their
+        # realistic time by default (docs/batch.md).
+        self.manual_clock = clock is not None
+        self.batch_timing = timing_from(batch_timing, manual_clock=self.manual_clock)
         # Scripts, the log and stored objects: one state, per session, cleared by reset().
         self.state = State()
         self._default = Scripts(self, self.state.default)
@@ -243,9 +274,13 @@ class GPT4oMiniApp:
         tool_calls: Sequence[Mapping[str, Any]] | None = None,
         json: Any = _UNSET,
         refusal: str | None = None,
+        custom_id: str | None = None,
     ) -> None:
-        """Queue the next completion: text, tool calls, a structured output or a refusal."""
-        self._default.reply(text, tool_calls=tool_calls, json=json, refusal=refusal)
+        """Queue the next completion: text, tool calls, a structured output or a refusal
+        (``custom_id=``: for the batch line with that id)."""
+        self._default.reply(
+            text, tool_calls=tool_calls, json=json, refusal=refusal, custom_id=custom_id
+        )
 
     def fail(
         self,
@@ -254,6 +289,7 @@ class GPT4oMiniApp:
         times: int | None = 1,
         probability: float | None = None,
         seed: int = 0,
+        custom_id: str | None = None,
         **details: Any,
     ) -> None:
         """Make the next ``times`` completion requests fail as the real service fails.
@@ -269,8 +305,12 @@ class GPT4oMiniApp:
         With ``probability=p`` the failure stands instead of queueing: every request fails
         with chance ``p``, drawn from a generator seeded with ``seed`` (the same run fails the
         same requests), at most ``times`` times (``times=None``: without end).
+
+        ``custom_id=`` aims an HTTP status at the batch line with that id instead.
         """
-        self._default.fail(status, times=times, probability=probability, seed=seed, **details)
+        self._default.fail(
+            status, times=times, probability=probability, seed=seed, custom_id=custom_id, **details
+        )
 
     def unused_scripts(self) -> list[str]:
         """Queued replies and failures no request consumed, described as they were scripted."""
@@ -319,10 +359,15 @@ class GPT4oMiniApp:
 
     def scripted_intent(self, exchange: Exchange, body: Mapping[str, Any]) -> Intent | None:
         session = self.state.session(exchange.session)
-        if not session.replies:
+        aimed = exchange.custom_id is not None and session.aimed_replies
+        if not session.replies and not aimed:
             return None
         with self.state.lock:
-            scripted = session.replies.popleft() if session.replies else None
+            scripted = None
+            if aimed:
+                scripted = session.aimed_replies.pop(str(exchange.custom_id), None)
+            if scripted is None and session.replies:
+                scripted = session.replies.popleft()
         if scripted is None:
             return None
         exchange.scripted = scripted.describe()
@@ -363,6 +408,9 @@ class GPT4oMiniApp:
     def store(self, kind: str) -> Store:
         return self.state.store(kind)
 
+    def estimate_tokens(self, body: Any) -> int:
+        return estimate_tokens(body, self._profile)
+
     # -----------------------------------------------------------------------------------------
     # The pipeline
 
@@ -389,7 +437,9 @@ class GPT4oMiniApp:
             return self._finish(exchange, session, Answer(self._refusal(exchange, error)))
         exchange.route = routed
         exchange.flavor = routed.flavor
-        if routed.flavor.azure and routed.deployment is None:
+        endpoint = routed.endpoint
+        handle = getattr(endpoint, "handle", None)
+        if routed.flavor.azure and routed.deployment is None and handle is None:
             # The body's "model" names the deployment; a body that does not parse is refused
             # by the JSON layer below, after auth.
             try:
@@ -402,14 +452,12 @@ class GPT4oMiniApp:
             refused = self._authenticate(request, exchange.flavor)
             deployments = self.azure_deployments
             flavor = exchange.flavor
-            if refused is None and flavor.azure and deployments is not None:
+            if refused is None and flavor.azure and deployments is not None and handle is None:
                 refused = (
                     None if flavor.deployment in deployments else azure_error("DeploymentNotFound")
                 )
             if refused is not None:
                 return self._finish(exchange, session, Answer(self._refusal(exchange, refused)))
-        endpoint = routed.endpoint
-        handle = getattr(endpoint, "handle", None)
         if handle is not None:
             if self.cassette is not None:
                 return self._from_cassette(exchange, session, None)
@@ -454,44 +502,122 @@ class GPT4oMiniApp:
         endpoint: Literal["chat", "responses"],
         body: Mapping[str, Any],
         *,
-        price_factor: float = 1.0,
+        price_factor: Decimal = Decimal(1),
         session: str | None = None,
         azure_deployment: str | None = None,
+        custom_id: str | None = None,
+        created: int | None = None,
     ) -> tuple[int, Any]:
         """One Chat Completions or Responses body through the core, without HTTP.
 
-        For the Batch API: the same steps as an HTTP request after auth (scripted failures
-        and the limiter, validation and counting, the engine with scripted replies, the
-        log), billed at ``price_factor`` of list price. Returns the status and the parsed
-        response body, or the error body; a transport fault (timeout, reset...) that has no
-        body becomes the 500 the real batch line records.
+        For the Batch API: validation with the real errors, exact counting, the engine with
+        the session's scripted replies (one aimed at ``custom_id`` first) and failures (an
+        HTTP status; a transport fault waits for a direct request), the prompt cache, and
+        the bill at ``price_factor`` of the model's price. Not rate limited (batches have
+        their own queue), not logged as a request, and a Responses answer is not stored.
+        Returns the status and the response object, or the error body.
         """
         from minidouble._endpoints._chat import CHAT
         from minidouble._endpoints._responses._handler import RESPONSES
 
         chosen: ModelEndpoint = CHAT if endpoint == "chat" else RESPONSES
         path = "/v1/chat/completions" if endpoint == "chat" else "/v1/responses"
-        flavor = Flavor() if azure_deployment is None else Flavor(True, azure_deployment)
-        request = HttpRequest("POST", "https://api.openai.com" + path, {}, _dumps(body))
+        if azure_deployment is not None:
+            path = "/openai/v1" + path[3:]
+        request = HttpRequest("POST", "https://api.openai.com" + path, {}, b"")
         exchange = Exchange(
             request, new_request_id(), time.perf_counter(), self.clock.now(), session
         )
-        exchange.flavor = flavor
+        exchange.flavor = Flavor() if azure_deployment is None else Flavor(True, azure_deployment)
+        exchange.body, exchange.batch_line, exchange.custom_id = body, True, custom_id
+        exchange.created = created
         state_session = self.state.session(session)
+        failure = self._line_failure(state_session, custom_id)
+        if failure is not None and not isinstance(failure.status, str):
+            fault = scripted_fault(
+                failure.status,
+                request_id=exchange.request_id,
+                profile=self.profile,
+                limits=(self.limiter.requests_per_minute, self.limiter.tokens_per_minute),
+                **failure.details,
+            )
+            error_body = fault.error.body if fault.error is not None else _SERVER_ERROR
+            return fault.status, error_body
         try:
-            response = self._model_request(chosen, exchange, state_session)
-        except (TimeoutError, ConnectionError) as fault:
-            error = scripted_fault(500, request_id=exchange.request_id, profile=self.profile)
-            assert error.error is not None, fault
-            return 500, error.error.body
-        if price_factor != 1:
+            prompt_tokens = chosen.validate(self, exchange, body)
+        except OpenAIError as error:
+            return error.status, error.body
+        assert prompt_tokens is not None  # only a replay leaves a request uncounted
+        exchange.prompt_tokens = prompt_tokens
+        try:
+            answer = chosen.respond(self, exchange, dict(body), prompt_tokens)
+        except ScriptError as mistake:
             with self.state.lock:
-                for record in reversed(state_session.requests):
-                    if record.response is response:
-                        record.price_factor = price_factor
-                        break
-        raw = response.body if response.stream is None else b"".join(response.stream)
-        return response.status, _json_or_none(raw)
+                state_session.script_errors.append(mistake)
+            refused = _script_error_response(mistake, exchange.request_id)
+            return refused.status, _json_or_none(refused.body)
+        completion = answer.completion
+        document = _json_or_none(completion) if isinstance(completion, bytes) else completion
+        status = answer.response.status
+        if status == 200 and isinstance(document, Mapping):
+            completion_tokens = answer.completion_tokens
+            if completion_tokens is None:
+                completion_tokens = _billed_completion_tokens(document)
+            self._bill_apart(
+                state_session,
+                body.get("model"),
+                prompt_tokens,
+                completion_tokens,
+                answer.cached_tokens or 0,
+                price_factor,
+                logged=False,
+            )
+        return status, dict(document) if isinstance(document, Mapping) else document
+
+    def _line_failure(self, session: Session, custom_id: str | None) -> ScriptedFailure | None:
+        """The HTTP failure a batch line meets: one aimed at its custom_id, else the
+        session's next queued or standing one. A fault that needs a connection or a stream
+        cannot happen to a line: it is put back for the next direct request."""
+        if custom_id is not None and session.aimed_failures:
+            with self.state.lock:
+                aimed = session.aimed_failures.pop(custom_id, None)
+            if aimed is not None:
+                return aimed
+        failure = self._scripted_failure(session)
+        if failure is not None and isinstance(failure.status, str):
+            self._return_failure(session, failure)
+            return None
+        return failure
+
+    def _bill_apart(
+        self,
+        session: Session,
+        model: object,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cached_tokens: int,
+        price_factor: Decimal,
+        *,
+        logged: bool,
+    ) -> None:
+        """Bill tokens at their own price: a batch line (not in the log, ``logged=False``,
+        at ``price_factor``), or a logged answer of a fine-tuned model."""
+        profile = self._profile
+        prices = profile.prices_for(model if isinstance(model, str) else None)
+        if price_factor != 1:
+            prices = prices.scaled(price_factor)
+        apart = Usage(
+            prompt_tokens=0 if logged else prompt_tokens,
+            completion_tokens=0 if logged else completion_tokens,
+            cached_tokens=0 if logged else cached_tokens,
+            batch_lines=0 if logged else 1,
+            apart_prompt_tokens=prompt_tokens,
+            apart_completion_tokens=completion_tokens,
+            apart_cached_tokens=cached_tokens,
+            apart_cost=prices.cost(prompt_tokens, completion_tokens, cached_tokens),
+        )
+        with self.state.lock:
+            session.apart = session.apart + apart
 
     def _refusal(self, exchange: Exchange, error: OpenAIError) -> HttpResponse:
         """A refusal from in front of the model: OpenAI's gateway sends only a request id,
@@ -584,6 +710,28 @@ class GPT4oMiniApp:
         )
         with self.state.lock:
             session.requests.append(record)
+        body = exchange.body
+        if (
+            response.status == 200
+            and cassette is None
+            and isinstance(body, Mapping)
+            and exchange.prompt_tokens is not None
+            and completion_tokens is not None
+            and self._profile.fine_tuned_pattern is not None
+            and isinstance(body.get("model"), str)
+            and self._profile.is_fine_tuned(body["model"])
+        ):
+            # A fine-tuned model's answer: in the log's totals, at the fine-tuned price.
+            cached = answer.cached_tokens or 0
+            self._bill_apart(
+                session,
+                body["model"],
+                exchange.prompt_tokens,
+                completion_tokens,
+                cached,
+                Decimal(1),
+                logged=True,
+            )
         return record
 
     def _authenticate(self, request: HttpRequest, flavor: Flavor) -> OpenAIError | None:
@@ -784,10 +932,15 @@ def _script_error_response(mistake: ScriptError, request_id: str) -> HttpRespons
     return error_response(error, headers)
 
 
-def _dumps(body: Mapping[str, Any]) -> bytes:
-    import json
-
-    return json.dumps(body).encode()
+# A batch line's 5xx without a JSON body of its own (a 502's HTML page) records this.
+_SERVER_ERROR = {
+    "error": {
+        "message": "The server had an error while processing your request. Sorry about that!",
+        "type": "server_error",
+        "param": None,
+        "code": None,
+    }
+}
 
 
 def _json_or_none(raw: bytes) -> Any:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from minidouble._endpoints._batch import BATCHES, FILES
 from minidouble._endpoints._chat import CHAT
 from minidouble._endpoints._models import MODELS
 from minidouble._endpoints._protocol import Endpoint, Route
@@ -57,6 +58,23 @@ ROUTES: tuple[Rule, ...] = (
     Rule(("POST",), "/openai/v1/chat/completions", CHAT, True),
     Rule(("POST",), "/openai/responses", RESPONSES, True, True),
     Rule(("POST",), "/openai/v1/responses", RESPONSES, True),
+    # The Batch API and its files (docs/batch.md); Azure's dated paths need api-version.
+    *(
+        row
+        for prefix, azure, dated in (
+            ("/v1", False, False),
+            ("/openai", True, True),
+            ("/openai/v1", True, False),
+        )
+        for row in (
+            Rule(("POST", "GET"), f"{prefix}/files", FILES, azure, dated),
+            Rule(("GET", "DELETE"), f"{prefix}/files/{{id}}", FILES, azure, dated),
+            Rule(("GET",), f"{prefix}/files/{{id}}/content", FILES, azure, dated),
+            Rule(("POST", "GET"), f"{prefix}/batches", BATCHES, azure, dated),
+            Rule(("GET",), f"{prefix}/batches/{{id}}", BATCHES, azure, dated),
+            Rule(("POST",), f"{prefix}/batches/{{id}}/cancel", BATCHES, azure, dated),
+        )
+    ),
 )
 
 _COMPILED = [(rule, rule.pattern()) for rule in ROUTES]

@@ -2,9 +2,10 @@
 
 Bodies are drawn by :func:`chat_requests` (so every line is a request the API accepts, and
 the valid files run to ``completed`` with no error file); lines are written by the fake's
-own :func:`~minidouble._batch._store.input_line`, and the expected ``errors.data`` codes are
-the fake's. A file over the line limit, or over the enqueued-token limit, is built from one
-drawn body repeated, so even a 50,001-line file costs a handful of choices.
+own :func:`~minidouble._endpoints._batch._store.input_line`, and the expected
+``errors.data`` codes are the fake's. A file over the line limit, or over the enqueued-token
+limit, is built from one drawn body repeated, so even a 50,001-line file costs a handful of
+choices.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from typing import Literal, get_args
 from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn
 
-from minidouble._batch._store import input_line
-from minidouble._profile import GPT4O_MINI, ModelProfile
-from minidouble._ratelimit import estimate_tokens
+from minidouble._endpoints._batch._store import input_line
+from minidouble._model._profile import GPT4O_MINI, ModelProfile
+from minidouble._service._ratelimit import estimate_tokens
 from minidouble._strategies._common import check_size_bounds, fail, names
 from minidouble._strategies._requests import chat_requests
 

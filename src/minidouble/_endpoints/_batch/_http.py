@@ -1,9 +1,11 @@
-"""The Files and Batches endpoints as functions of a request, the state and a LineRunner.
+"""The Files and Batches endpoints: one plain endpoint per collection, behind the router.
 
-``handle(request, state, run)`` answers every ``/v1/files...`` and ``/v1/batches...`` path
-(and Azure's ``/openai/files...``, ``/openai/batches...`` with ``api-version``, and the
-``/openai/v1/...`` forms without it), or returns None for any other path. Authentication is
-the caller's (the router's) job, as for every endpoint.
+``FILES`` answers ``/v1/files...`` and ``BATCHES`` ``/v1/batches...`` (and Azure's
+``/openai/files...``, ``/openai/batches...`` with ``api-version``, and the ``/openai/v1/...``
+forms without it); the route table (``minidouble._service._routes``) sends them here after
+auth. Their state (:class:`BatchState`) is one object in ``service.store("batches")``, so
+the fake's ``reset()`` forgets every file and batch. Each batch line runs through
+``service.run_body`` (the core without HTTP), billed at the profile's batch price.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from minidouble._batch._errors import batch_not_found, cannot_cancel, wrong_input_purpose
-from minidouble._batch._files import StoredFile, check_upload
-from minidouble._batch._multipart import form_text, parse_form
-from minidouble._batch._store import Batch, BatchState, LineRunner
-from minidouble._errors import (
+from minidouble._endpoints._batch._errors import batch_not_found, cannot_cancel, wrong_input_purpose
+from minidouble._endpoints._batch._files import StoredFile, check_upload
+from minidouble._endpoints._batch._multipart import form_text, parse_form
+from minidouble._endpoints._batch._store import Batch, BatchState, LineRunner
+from minidouble._endpoints._protocol import Answer as EndpointAnswer
+from minidouble._endpoints._protocol import Exchange, Service
+from minidouble._http import HttpRequest
+from minidouble._model._errors import (
     OpenAIError,
     invalid_enum,
     invalid_request,
@@ -26,21 +31,17 @@ from minidouble._errors import (
     out_of_range,
     unknown_parameter,
 )
-from minidouble._faults import azure_error, invalid_url
-from minidouble._http import HttpRequest, HttpResponse
-from minidouble._validate import _check_metadata, parse_json_body
-from minidouble._wire import (
-    OPENAI,
-    Flavor,
+from minidouble._model._gateway import azure_error, invalid_url
+from minidouble._model._validate import _check_metadata, parse_json_body
+from minidouble._wire._writers import (
     api_headers,
     compact,
     error_response,
     json_response,
-    new_request_id,
     pretty,
 )
 
-__all__ = ["handle", "is_batch_path"]
+__all__ = ["BATCHES", "FILES", "BatchApi", "batch_state"]
 
 _PATH = re.compile(
     r"^(/v1|/openai/v1|/openai)/(files|batches)(?:/([^/]+))?(?:/(content|cancel))?/?$"
@@ -53,45 +54,92 @@ _CREATE_KEYS = frozenset(
 _AZURE_MIN_FILE_EXPIRY = 1_209_600
 
 
-def is_batch_path(path: str) -> bool:
-    return _PATH.match(path) is not None
+def batch_state(service: Service) -> BatchState:
+    """The fake's files and batches (made on first use; ``reset()`` drops them)."""
 
-
-def handle(request: HttpRequest, state: BatchState, run: LineRunner) -> HttpResponse | None:
-    match = _PATH.match(request.path)
-    if match is None:
-        return None
-    prefix, collection, item, action = match.groups()
-    azure = prefix.startswith("/openai")
-    flavor = Flavor(azure=True) if azure else OPENAI
-    request_id = new_request_id()
-    started = time.perf_counter()
-    if prefix == "/openai" and "api-version" not in request.query:
-        return error_response(
-            azure_error("404"), _headers(request_id, started, flavor), flavor=flavor
+    def make() -> BatchState:
+        return BatchState(
+            service.profile,
+            clock=service.clock.now,
+            timing=service.batch_timing,
+            azure_deployments=service.azure_deployments,
+            estimate=service.estimate_tokens,
         )
-    route = _ROUTES.get((request.method, collection, item is not None, action))
-    if route is None:
-        refused = azure_error("404") if azure else invalid_url(request.method, request.path)
-        return error_response(refused, [("x-request-id", request_id)], flavor=flavor)
-    try:
-        with state.lock:
-            state.advance(run)
-            status, body, content_type = route(request, state, run, item or "", azure)
-    except OpenAIError as error:
-        return error_response(error, _headers(request_id, started, flavor), flavor=flavor)
-    return json_response(status, body, content_type, _headers(request_id, started, flavor))
+
+    state: BatchState = service.store("batches").setdefault("", make)
+    return state
 
 
-def _headers(request_id: str, started: float, flavor: Flavor) -> list[tuple[str, str]]:
+def line_runner(service: Service) -> LineRunner:
+    """Runs each line through ``service.run_body``, in its batch's session and flavour."""
+    factor = service.profile.batch.price_factor
+
+    def run(batch: Batch, url: str, body: dict[str, Any], custom_id: str) -> tuple[int, Any]:
+        model = body.get("model")
+        deployment = (model if isinstance(model, str) else "") if batch.azure else None
+        return service.run_body(
+            "responses" if url.rstrip("/").endswith("/responses") else "chat",
+            body,
+            price_factor=factor,
+            session=batch.session,
+            azure_deployment=deployment,
+            custom_id=custom_id,
+            created=batch.state.unix(batch.state.running_at),
+        )
+
+    return run
+
+
+class BatchApi:
+    """``/v1/files...`` or ``/v1/batches...``: dispatched by method, item and action."""
+
+    def handle(self, service: Service, exchange: Exchange) -> EndpointAnswer:
+        request = exchange.request
+        match = _PATH.match(request.path)
+        flavor = exchange.flavor
+        if match is None:  # the route table and _PATH disagree: the gateway's 404
+            refused = (
+                azure_error("404") if flavor.azure else invalid_url(request.method, request.path)
+            )
+            return EndpointAnswer(error_response(refused, _headers(exchange), flavor=flavor))
+        _, collection, item, action = match.groups()
+        route = _ROUTES.get((request.method, collection, item is not None, action))
+        if route is None:
+            refused = (
+                azure_error("404") if flavor.azure else invalid_url(request.method, request.path)
+            )
+            return EndpointAnswer(
+                error_response(refused, [("x-request-id", exchange.request_id)], flavor=flavor)
+            )
+        state = batch_state(service)
+        run = line_runner(service)
+        try:
+            with state.lock:
+                state.advance(run)
+                status, body, content_type = route(
+                    request, state, run, item or "", flavor.azure, exchange.session
+                )
+        except OpenAIError as error:
+            return EndpointAnswer(error_response(error, _headers(exchange), flavor=flavor))
+        return EndpointAnswer(json_response(status, body, content_type, _headers(exchange)))
+
+
+FILES = BatchApi()
+BATCHES = FILES  # one object: batches read the files
+
+
+def _headers(exchange: Exchange) -> list[tuple[str, str]]:
     # Files and batches answers carry the service headers but no x-ratelimit-* (reference §1).
-    elapsed = round((time.perf_counter() - started) * 1000)
+    flavor = exchange.flavor
+    elapsed = round((time.perf_counter() - exchange.started) * 1000)
     limits: dict[str, str] | None = None if flavor.azure else {}
-    return api_headers(request_id, processing_ms=elapsed, rate_limits=limits, flavor=flavor)
+    return api_headers(
+        exchange.request_id, processing_ms=elapsed, rate_limits=limits, flavor=flavor
+    )
 
 
 Answer = tuple[int, bytes, str]
-Route = Callable[[HttpRequest, BatchState, LineRunner, str, bool], Answer]
+Route = Callable[[HttpRequest, BatchState, LineRunner, str, bool, str | None], Answer]
 
 
 def _batch_json(document: Any) -> bytes:
@@ -103,7 +151,12 @@ def _batch_json(document: Any) -> bytes:
 
 
 def _upload(
-    request: HttpRequest, state: BatchState, run: LineRunner, _: str, azure: bool
+    request: HttpRequest,
+    state: BatchState,
+    run: LineRunner,
+    _: str,
+    azure: bool,
+    session: str | None,
 ) -> Answer:
     form = parse_form(request.headers.get("content-type"), request.body)
     file_part = form.get("file")
@@ -146,13 +199,23 @@ def _expiry_seconds(text: str, azure: bool, maximum: int) -> int:
 
 
 def _file(
-    request: HttpRequest, state: BatchState, run: LineRunner, file_id: str, _: bool
+    request: HttpRequest,
+    state: BatchState,
+    run: LineRunner,
+    file_id: str,
+    _: bool,
+    session: str | None,
 ) -> Answer:
     return 200, pretty(state.files.get(file_id).document()), _JSON
 
 
 def _content(
-    request: HttpRequest, state: BatchState, run: LineRunner, file_id: str, _: bool
+    request: HttpRequest,
+    state: BatchState,
+    run: LineRunner,
+    file_id: str,
+    _: bool,
+    session: str | None,
 ) -> Answer:
     stored = state.files.get(file_id)
     if isinstance(stored.data, bytearray):
@@ -163,14 +226,24 @@ def _content(
 
 
 def _delete_file(
-    request: HttpRequest, state: BatchState, run: LineRunner, file_id: str, _: bool
+    request: HttpRequest,
+    state: BatchState,
+    run: LineRunner,
+    file_id: str,
+    _: bool,
+    session: str | None,
 ) -> Answer:
     deleted = state.files.delete(file_id)
     return 200, pretty({"id": deleted.id, "object": "file", "deleted": True}), _JSON
 
 
 def _list_files(
-    request: HttpRequest, state: BatchState, run: LineRunner, _: str, azure: bool
+    request: HttpRequest,
+    state: BatchState,
+    run: LineRunner,
+    _: str,
+    azure: bool,
+    session: str | None,
 ) -> Answer:
     query = request.query
     order = query.get("order", "desc")
@@ -188,7 +261,12 @@ def _list_files(
 
 
 def _create(
-    request: HttpRequest, state: BatchState, run: LineRunner, _: str, azure: bool
+    request: HttpRequest,
+    state: BatchState,
+    run: LineRunner,
+    _: str,
+    azure: bool,
+    session: str | None,
 ) -> Answer:
     body = parse_json_body(request.body)
     if not isinstance(body, Mapping):
@@ -232,6 +310,7 @@ def _create(
         completion_window=values["completion_window"],
         metadata=dict(metadata) if metadata is not None else None,
         azure=azure,
+        session=session,
     )
     return 200, _batch_json(batch.document()), _JSON
 
@@ -244,13 +323,23 @@ def _found(state: BatchState, batch_id: str) -> Batch:
 
 
 def _retrieve(
-    request: HttpRequest, state: BatchState, run: LineRunner, batch_id: str, _: bool
+    request: HttpRequest,
+    state: BatchState,
+    run: LineRunner,
+    batch_id: str,
+    _: bool,
+    session: str | None,
 ) -> Answer:
     return 200, _batch_json(_found(state, batch_id).document()), _JSON
 
 
 def _cancel(
-    request: HttpRequest, state: BatchState, run: LineRunner, batch_id: str, _: bool
+    request: HttpRequest,
+    state: BatchState,
+    run: LineRunner,
+    batch_id: str,
+    _: bool,
+    session: str | None,
 ) -> Answer:
     batch = _found(state, batch_id)
     if batch.status in ("validating", "in_progress"):
@@ -262,7 +351,12 @@ def _cancel(
 
 
 def _list_batches(
-    request: HttpRequest, state: BatchState, run: LineRunner, _: str, azure: bool
+    request: HttpRequest,
+    state: BatchState,
+    run: LineRunner,
+    _: str,
+    azure: bool,
+    session: str | None,
 ) -> Answer:
     query = request.query
     limit = _limit(query.get("limit"), default=20, maximum=100)

@@ -12,10 +12,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from minidouble._batch._errors import file_not_found, file_too_large, not_jsonl
-from minidouble._errors import invalid_enum, missing_parameter
-from minidouble._profile import BatchRules
-from minidouble._wire import _base62
+from minidouble._endpoints._batch._errors import file_not_found, file_too_large, not_jsonl
+from minidouble._engine._ids import _base62
+from minidouble._model._errors import invalid_enum, missing_parameter
+from minidouble._model._profile import BatchRules
 
 __all__ = ["FileStore", "StoredFile", "check_upload"]
 

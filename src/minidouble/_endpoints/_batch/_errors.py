@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from minidouble._errors import OpenAIError, invalid_request
+from minidouble._model._errors import OpenAIError, invalid_request
 
 __all__ = [
     "BATCH_CANCELLED",

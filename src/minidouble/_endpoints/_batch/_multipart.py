@@ -1,6 +1,6 @@
 """A strict, total ``multipart/form-data`` reader for ``POST /v1/files``.
 
-Total: every input ends in parsed parts or an :class:`~minidouble._errors.OpenAIError` (the
+Total: every input ends in parsed parts or an :class:`~minidouble._model._errors.OpenAIError` (the
 400 the API answers), never another exception. The file part's bytes are kept as sent.
 """
 
@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from minidouble._batch._errors import malformed_upload
+from minidouble._endpoints._batch._errors import malformed_upload
 
 __all__ = ["Part", "form_text", "parse_form"]
 

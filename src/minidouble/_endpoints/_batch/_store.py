@@ -22,15 +22,22 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from decimal import Decimal
 from typing import Any, Literal, Protocol
 
-from minidouble._batch import _errors as be
-from minidouble._batch._files import FileStore, StoredFile
-from minidouble._profile import ModelProfile
-from minidouble._ratelimit import estimate_tokens
+from minidouble._endpoints._batch import _errors as be
+from minidouble._endpoints._batch._files import FileStore, StoredFile
+from minidouble._model._profile import ModelProfile
 
-__all__ = ["Batch", "BatchState", "BatchTiming", "LineRunner", "input_line", "timing_from"]
+__all__ = [
+    "Batch",
+    "BatchState",
+    "BatchTiming",
+    "BatchTimingOption",
+    "LineRunner",
+    "TIMING_MODES",
+    "input_line",
+    "timing_from",
+]
 
 Clock = Callable[[], float]
 
@@ -38,15 +45,16 @@ Clock = Callable[[], float]
 class LineRunner(Protocol):
     """Runs one batch line's body through the fake's core, as a direct request would run.
 
-    ``url`` is the line's ``url`` (``/v1/chat/completions`` or ``/v1/responses``), ``body``
-    its parsed request body, ``custom_id`` its id (for scripts aimed at one line). Returns
+    ``batch`` is the line's batch (its session, its flavour, ``state.running_at``), ``url``
+    the line's ``url`` (``/v1/chat/completions`` or ``/v1/responses``), ``body`` its parsed
+    request body, ``custom_id`` its id (for scripts aimed at one line). Returns
     the HTTP status and the JSON body a direct request would have received: the completion
     or response object (with ``usage``) on 200, the ``{"error": {...}}`` document otherwise.
     Nothing is logged or rate limited: batch lines do not use the synchronous limits.
     """
 
     def __call__(
-        self, url: str, body: dict[str, Any], custom_id: str
+        self, batch: Batch, url: str, body: dict[str, Any], custom_id: str
     ) -> tuple[int, dict[str, Any]]: ...
 
 
@@ -67,7 +75,10 @@ FAST = BatchTiming(validating=0.05, startup=0.1, per_line=0.0, finalizing=0.05, 
 REALISTIC = BatchTiming(
     validating=1.0, startup=30.0, per_line=0.02, finalizing=1.0, cancelling=605.0
 )
+TIMING_MODES = ("fast", "realistic")
 _PHASES = ("validating", "startup", "per_line", "finalizing", "cancelling")
+# What the ``batch_timing`` option takes (docs/batch.md).
+BatchTimingOption = Literal["fast", "realistic"] | Mapping[str, float]
 
 
 def timing_from(option: object, *, manual_clock: bool) -> BatchTiming:
@@ -129,8 +140,11 @@ class Batch:
         metadata: dict[str, Any] | None,
         created: float,
         azure: bool,
+        session: str | None,
     ) -> None:
         self.state = state
+        # The session that created it: its lines use that session's scripts and bill to it.
+        self.session = session
         self.id = batch_id
         self.endpoint = endpoint
         self.input_file_id = input_file.id
@@ -157,7 +171,6 @@ class Batch:
         self.error_file_id: str | None = None
         self.total = self.completed = self.failed = 0
         self.input_tokens = self.output_tokens = self.cached_tokens = 0
-        self.cost = Decimal(0)
         self.enqueued = 0
         self._ending: Literal["completed", "expired", "cancelled"] = "completed"
         # The bytes, not a copy (the file may be deleted meanwhile); uploads are bytes.
@@ -373,7 +386,7 @@ class Batch:
                             line=number,
                         )
                     )
-            tokens += estimate_tokens(body, self.state.profile)
+            tokens += self.state.estimate(body)
         seen.clear()
         if count == 0:
             errors = [be.line_error("empty_file", be.EMPTY_FILE)]
@@ -418,7 +431,7 @@ class Batch:
         custom_id = line["custom_id"]
         self.state.running_at = at
         try:
-            status, body = run(line["url"], line["body"], custom_id)
+            status, body = run(self, line["url"], line["body"], custom_id)
         except Exception as exc:  # the fake's own bug: a 500 line, kept for the test to see
             self.state.crashes.append(exc)
             status, body = 500, _SERVER_ERROR
@@ -455,10 +468,6 @@ class Batch:
         self.input_tokens += prompt
         self.output_tokens += completion
         self.cached_tokens += cached
-        profile = self.state.profile
-        model = body.get("model")
-        prices = profile.prices_for(model if isinstance(model, str) else None)
-        self.cost += prices.scaled(profile.batch.price_factor).cost(prompt, completion, cached)
 
     def _emit(self, error: bool, record: dict[str, Any]) -> None:
         # ", " and ": " separators on one line, as the real files are written.
@@ -541,14 +550,19 @@ class BatchState:
         profile: ModelProfile,
         *,
         clock: Clock | None = None,
-        timing: object = None,
+        timing: BatchTiming | None = None,
         seed: int = 0,
         azure_deployments: frozenset[str] | None = None,
+        estimate: Callable[[Any], int] | None = None,
     ) -> None:
         self.profile = profile
         self.clock: Clock = time.monotonic if clock is None else clock
-        self.timing = timing_from(timing, manual_clock=clock is not None)
+        self.timing = (
+            timing_from(None, manual_clock=clock is not None) if timing is None else timing
+        )
         self.seed = seed
+        # What the rate limiter would charge for a body: the enqueued-token measure.
+        self.estimate: Callable[[Any], int] = estimate or (lambda body: 0)
         self.azure_deployments = azure_deployments
         self.files = FileStore()
         self.batches: dict[str, Batch] = {}
@@ -605,6 +619,7 @@ class BatchState:
         completion_window: str,
         metadata: dict[str, Any] | None,
         azure: bool,
+        session: str | None = None,
     ) -> Batch:
         now = self.clock()
         unix = self.unix(now)
@@ -618,6 +633,7 @@ class BatchState:
             metadata=metadata,
             created=now,
             azure=azure,
+            session=session,
         )
         self.batches[batch_id] = batch
         return batch
@@ -630,19 +646,6 @@ class BatchState:
             created_at=self.unix(at),
             expires_after=self.profile.batch.file_expiry_seconds,
             azure=batch.azure,
-        )
-
-    def cost(self) -> Decimal:
-        """Dollars billed for every batch line so far (at the batch price)."""
-        return sum((b.cost for b in self.batches.values()), Decimal(0))
-
-    def lines_billed(self) -> tuple[int, int, int]:
-        """(requests, input tokens, output tokens) of the successful batch lines so far."""
-        batches = list(self.batches.values())
-        return (
-            sum(b.completed for b in batches),
-            sum(b.input_tokens for b in batches),
-            sum(b.output_tokens for b in batches),
         )
 
 
