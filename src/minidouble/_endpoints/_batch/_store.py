@@ -29,12 +29,12 @@ from minidouble._endpoints._batch._files import FileStore, StoredFile
 from minidouble._model._profile import ModelProfile
 
 __all__ = [
+    "TIMING_MODES",
     "Batch",
     "BatchState",
     "BatchTiming",
     "BatchTimingOption",
     "LineRunner",
-    "TIMING_MODES",
     "input_line",
     "timing_from",
 ]
