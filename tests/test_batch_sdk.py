@@ -646,3 +646,17 @@ def test_any_request_gets_an_answer_never_an_exception(
     if response.status != 200:
         error = json.loads(response.body)["error"]
         assert error["type"] == "invalid_request_error" and error["message"]
+
+
+def test_batch_calls_run_off_the_loopback_servers_event_loop() -> None:
+    # A Files or Batches call runs the lines that are due, which for a large batch takes
+    # long: the loopback server answers those calls in a thread, other requests inline.
+    from minidouble._http import HttpRequest
+
+    fake = FakeGPT4oMini()
+    base = "https://api.openai.com"
+    for path in ("/v1/batches", "/v1/batches/batch_x", "/v1/files", "/v1/files/f/content"):
+        assert fake.blocks(HttpRequest("GET", base + path, {}, b"")), path
+    assert fake.blocks(HttpRequest("POST", base + "/openai/v1/batches", {}, b""))
+    assert not fake.blocks(HttpRequest("POST", base + "/v1/chat/completions", {}, b""))
+    assert not fake.blocks(HttpRequest("GET", base + "/v1/models", {}, b""))

@@ -133,7 +133,7 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"minidouble: a fake GPT-4o mini is serving at {base_url}")
     print(_SERVE_EXAMPLE.format(base_url=base_url), flush=True)
     try:
-        serve_forever(handle, listener, blocking=lambda: fake.blocking)
+        serve_forever(handle, listener, blocking=fake.blocks)
     finally:
         listener.close()
     return _serve_stopped(fake)

@@ -260,6 +260,12 @@ class FakeGPT4oMini(Scripting):
         (loopback-only routes, such as a control API, answer nothing else)."""
         return self.app.handle(request, loopback=loopback)
 
+    def blocks(self, request: HttpRequest) -> bool:
+        """Whether answering ``request`` may wait or run long (the loopback server then
+        answers it in a thread): always with a cassette that forwards or simulated latency,
+        and for routes that do long work (a Batch API call runs the lines that are due)."""
+        return self.blocking or self.app.blocks(request)
+
     def _handle_loopback(self, request: HttpRequest) -> HttpResponse:
         return self.app.handle(request, loopback=True)
 
@@ -343,7 +349,7 @@ class FakeGPT4oMini(Scripting):
         The server runs until the handle is closed (``with fake.serve() as server:``).
         It shares this fake's script and request log with in-process interception.
         """
-        server = LoopbackServer(self._handle_loopback, host=host, port=port, blocking=self.blocking)
+        server = LoopbackServer(self._handle_loopback, host=host, port=port, blocking=self.blocks)
         return FakeServer(self, server, owns_server=True)
 
     def __repr__(self) -> str:

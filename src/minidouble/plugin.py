@@ -251,8 +251,8 @@ class _Switchboard:
             return HttpResponse(503, [("content-type", "application/json")], message)
         return fake.handle(request)
 
-    def blocking(self) -> bool:
-        return self.fake is not None and self.fake.blocking
+    def blocking(self, request: Any) -> bool:
+        return self.fake is not None and self.fake.blocks(request)
 
 
 @pytest.fixture(scope="session")

@@ -57,6 +57,9 @@ class Route:
     params: Mapping[str, str] = field(default_factory=dict)
     # Whether the request must carry an accepted key (the control API does not).
     auth: bool = True
+    # Whether answering may run long (a Batch API call runs the lines that are due): the
+    # loopback server then answers it in a thread, off its event loop.
+    blocking: bool = False
 
 
 @dataclass(eq=False)

@@ -417,6 +417,11 @@ class GPT4oMiniApp:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return self.handle(request)
 
+    def blocks(self, request: HttpRequest) -> bool:
+        """Whether ``request``'s route may run long (``Rule.blocking``: the Batch API)."""
+        routed = route(request, loopback=True)
+        return not isinstance(routed, tuple) and routed.blocking
+
     def handle(self, request: HttpRequest, *, loopback: bool = False) -> HttpResponse:
         """Answer ``request``; ``loopback`` is True when it came through the loopback server
         (the only way to reach loopback-only routes such as a control API)."""

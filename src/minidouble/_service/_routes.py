@@ -40,6 +40,8 @@ class Rule:
     auth: bool = True
     # Reachable only through the loopback server, never by in-process interception.
     loopback_only: bool = False
+    # May run long: the loopback server answers it in a thread (see Route.blocking).
+    blocking: bool = False
 
     def pattern(self) -> re.Pattern[str]:
         regex = re.sub(r"\\\{(\w+)\\\.\\\.\\\.\\\}", r"(?P<\1>.*)", re.escape(self.path))
@@ -67,12 +69,14 @@ ROUTES: tuple[Rule, ...] = (
             ("/openai/v1", True, False),
         )
         for row in (
-            Rule(("POST", "GET"), f"{prefix}/files", FILES, azure, dated),
-            Rule(("GET", "DELETE"), f"{prefix}/files/{{id}}", FILES, azure, dated),
-            Rule(("GET",), f"{prefix}/files/{{id}}/content", FILES, azure, dated),
-            Rule(("POST", "GET"), f"{prefix}/batches", BATCHES, azure, dated),
-            Rule(("GET",), f"{prefix}/batches/{{id}}", BATCHES, azure, dated),
-            Rule(("POST",), f"{prefix}/batches/{{id}}/cancel", BATCHES, azure, dated),
+            Rule(("POST", "GET"), f"{prefix}/files", FILES, azure, dated, blocking=True),
+            Rule(("GET", "DELETE"), f"{prefix}/files/{{id}}", FILES, azure, dated, blocking=True),
+            Rule(("GET",), f"{prefix}/files/{{id}}/content", FILES, azure, dated, blocking=True),
+            Rule(("POST", "GET"), f"{prefix}/batches", BATCHES, azure, dated, blocking=True),
+            Rule(("GET",), f"{prefix}/batches/{{id}}", BATCHES, azure, dated, blocking=True),
+            Rule(
+                ("POST",), f"{prefix}/batches/{{id}}/cancel", BATCHES, azure, dated, blocking=True
+            ),
         )
     ),
 )
@@ -97,7 +101,7 @@ def route(request: HttpRequest, *, loopback: bool = False) -> Route | tuple[Open
             flavor = AZURE if deployment is None else Flavor(azure=True, deployment=deployment)
         else:
             flavor = OPENAI
-        return Route(rule.endpoint, flavor, deployment, params, rule.auth)
+        return Route(rule.endpoint, flavor, deployment, params, rule.auth, rule.blocking)
     if path.startswith("/openai/"):  # every Azure path, and only those
         return azure_error("404"), AZURE
     return invalid_url(request.method, path), OPENAI
