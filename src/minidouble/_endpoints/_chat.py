@@ -21,6 +21,7 @@ from minidouble._model._validate import check_request
 from minidouble._wire._writers import (
     EVENT_STREAM,
     JSON,
+    completion_body,
     completion_bytes,
     json_response,
     new_completion_id,
@@ -50,6 +51,20 @@ class ChatCompletions:
         # A fine-tuned model answers under its own id.
         answering = profile.for_model(body.get("model"))
         cached = service.cached_tokens(body, prompt_tokens)
+        if exchange.batch_line:
+            # A batch line's answer is written into the output file as a document: no
+            # headers, no stream, no bytes to parse back.
+            document = completion_body(
+                reply,
+                completion_id=completion_id,
+                created=created,
+                prompt_tokens=prompt_tokens,
+                profile=answering,
+                flavor=exchange.flavor,
+                service_tier=tier,
+                cached_tokens=cached,
+            )
+            return Answer(HttpResponse(200), document, reply.completion_tokens, cached)
         # The log keeps the served bytes as the completion (for a stream, those of the
         # equivalent chat.completion): it reads them only if someone asks.
         raw = completion_bytes(

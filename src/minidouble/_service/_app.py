@@ -26,9 +26,9 @@ from minidouble._endpoints._protocol import Answer, Exchange, ModelEndpoint, Pla
 from minidouble._engine._replies import Intent, Reply
 from minidouble._http import HttpRequest, HttpResponse
 from minidouble._model._errors import OpenAIError
-from minidouble._model._profile import GPT4O_MINI, ModelProfile
+from minidouble._model._profile import GPT4O_MINI, ModelProfile, Prices
 from minidouble._model._validate import parse_json_body
-from minidouble._service._budget import Budget, Usage, usage_of
+from minidouble._service._budget import Budget, Usage, billed_apart, usage_of
 from minidouble._service._caching import PromptCache, chat_sequence
 from minidouble._service._clock import Clock
 from minidouble._service._faults import (
@@ -161,7 +161,8 @@ class Scripts:
         """The log's requests and tokens, plus what was billed apart from it (batch lines,
         fine-tuned prices)."""
         with self._app.state.lock:
-            return usage_of(list(self._session.requests)) + self._session.apart
+            apart = billed_apart(self._session.apart)
+            return usage_of(list(self._session.requests)) + apart
 
     def resilience(self) -> ResilienceReport:
         with self._app.state.lock:
@@ -227,6 +228,8 @@ class GPT4oMiniApp:
         # realistic time by default (docs/batch.md).
         self.manual_clock = clock is not None
         self.batch_timing = timing_from(batch_timing, manual_clock=self.manual_clock)
+        # The prices tokens billed apart are charged at, by (model, price factor).
+        self._prices_apart: dict[tuple[str | None, Decimal], Prices] = {}
         # Scripts, the log and stored objects: one state, per session, cleared by reset().
         self.state = State()
         self._default = Scripts(self, self.state.default)
@@ -346,7 +349,10 @@ class GPT4oMiniApp:
 
         Behind it, the ``x-ratelimit-*`` values are the limiter's buckets, which were charged
         the request's estimate when it was admitted (the exact count no longer matters).
+        A batch line has no HTTP answer, so no headers.
         """
+        if exchange.batch_line:
+            return []
         limits = None
         if not rate_limited:
             limits = {}
@@ -607,22 +613,22 @@ class GPT4oMiniApp:
     ) -> None:
         """Bill tokens at their own price: a batch line (not in the log, ``logged=False``,
         at ``price_factor``), or a logged answer of a fine-tuned model."""
-        profile = self._profile
-        prices = profile.prices_for(model if isinstance(model, str) else None)
-        if price_factor != 1:
-            prices = prices.scaled(price_factor)
-        apart = Usage(
-            prompt_tokens=0 if logged else prompt_tokens,
-            completion_tokens=0 if logged else completion_tokens,
-            cached_tokens=0 if logged else cached_tokens,
-            batch_lines=0 if logged else 1,
-            apart_prompt_tokens=prompt_tokens,
-            apart_completion_tokens=completion_tokens,
-            apart_cached_tokens=cached_tokens,
-            apart_cost=prices.cost(prompt_tokens, completion_tokens, cached_tokens),
-        )
+        key = (model if isinstance(model, str) else None, price_factor)
+        prices = self._prices_apart.get(key)
+        if prices is None:
+            prices = self._profile.prices_for(key[0])
+            if price_factor != 1:
+                prices = prices.scaled(price_factor)
+            if len(self._prices_apart) < 256:
+                self._prices_apart[key] = prices
         with self.state.lock:
-            session.apart = session.apart + apart
+            counts = session.apart.get((prices, logged))
+            if counts is None:
+                counts = session.apart[(prices, logged)] = [0, 0, 0, 0]
+            counts[0] += prompt_tokens
+            counts[1] += completion_tokens
+            counts[2] += cached_tokens
+            counts[3] += 0 if logged else 1
 
     def _refusal(self, exchange: Exchange, error: OpenAIError) -> HttpResponse:
         """A refusal from in front of the model: OpenAI's gateway sends only a request id,

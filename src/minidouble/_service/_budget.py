@@ -7,15 +7,20 @@ costs its prompt and completion tokens when the model answered it; requests the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from minidouble._model._profile import GPT4O_MINI, ModelProfile
+from minidouble._model._profile import GPT4O_MINI, ModelProfile, Prices
 from minidouble._service._script import RecordedRequest
 
-__all__ = ["Budget", "Usage", "usage_of"]
+__all__ = ["ApartLedger", "Budget", "Usage", "billed_apart", "usage_of"]
+
+# Tokens billed at their own price: (prices, logged) -> [prompt, completion, cached, lines].
+# ``logged``: the tokens are already among the request log's (a fine-tuned answer), so only
+# their price differs; otherwise they are batch lines, outside the log.
+ApartLedger = dict[tuple[Prices, bool], list[int]]
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,23 @@ class Usage:
             f"{self.completion_tokens:,} completion = {self.total_tokens:,} tokens, "
             f"${self.cost(profile):.6f}"
         )
+
+
+def billed_apart(ledger: Mapping[tuple[Prices, bool], list[int]]) -> Usage:
+    """The :class:`Usage` of a session's apart ledger (priced here, once, not per line)."""
+    usage = Usage()
+    for (prices, logged), (prompt, completion, cached, lines) in ledger.items():
+        usage += Usage(
+            prompt_tokens=0 if logged else prompt,
+            completion_tokens=0 if logged else completion,
+            cached_tokens=0 if logged else cached,
+            batch_lines=lines,
+            apart_prompt_tokens=prompt,
+            apart_completion_tokens=completion,
+            apart_cached_tokens=cached,
+            apart_cost=prices.cost(prompt, completion, cached),
+        )
+    return usage
 
 
 def usage_of(requests: Iterable[RecordedRequest]) -> Usage:

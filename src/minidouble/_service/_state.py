@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from minidouble._service._budget import Usage
+from minidouble._service._budget import ApartLedger
 from minidouble._service._script import (
     RecordedRequest,
     ScriptedFailure,
@@ -46,8 +46,9 @@ class Session:
     aimed_replies: dict[str, ScriptedReply] = field(default_factory=dict)
     aimed_failures: dict[str, ScriptedFailure] = field(default_factory=dict)
     # What is billed outside the request log: batch lines (not requests of their own) and
-    # the fine-tuned price of logged answers (docs/batch.md).
-    apart: Usage = field(default_factory=Usage)
+    # the fine-tuned price of logged answers (docs/batch.md), as token counts per price
+    # (see budget.ApartLedger), priced only when usage is asked for.
+    apart: ApartLedger = field(default_factory=dict)
 
     def clear(self) -> None:
         # Cleared in place: callers holding ``fake.requests`` see the reset.
@@ -58,7 +59,7 @@ class Session:
         self.script_errors.clear()
         self.aimed_replies.clear()
         self.aimed_failures.clear()
-        self.apart = Usage()
+        self.apart = {}
 
 
 class Store:
