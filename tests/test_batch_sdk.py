@@ -660,3 +660,36 @@ def test_batch_calls_run_off_the_loopback_servers_event_loop() -> None:
     assert fake.blocks(HttpRequest("POST", base + "/openai/v1/batches", {}, b""))
     assert not fake.blocks(HttpRequest("POST", base + "/v1/chat/completions", {}, b""))
     assert not fake.blocks(HttpRequest("GET", base + "/v1/models", {}, b""))
+
+
+def test_lines_use_and_bill_the_session_that_created_the_batch() -> None:
+    # Parallel workers on one server each script their own lines and pay for them.
+    with FakeGPT4oMini() as fake, fake.serve() as server:
+        worker = openai.OpenAI(
+            api_key="sk-test",
+            base_url=server.base_url,
+            default_headers={"X-Minidouble-Session": "worker-1"},
+        )
+        fake.app.scripts("worker-1").reply("Worker 1's answer.", custom_id="a")
+        fake.reply("The default session's reply.")  # not for worker 1's lines
+        batch = wait(worker, start(worker, jsonl([chat_line("a")])))
+        [line] = read_lines(worker, batch.output_file_id)
+        content = line["response"]["body"]["choices"][0]["message"]["content"]
+        assert content == "Worker 1's answer."
+        assert fake.app.scripts("worker-1").usage().batch_lines == 1
+        assert fake.usage().batch_lines == 0
+        assert fake.unused_scripts() == ['reply("The default session\'s reply.")']
+        fake.reset()
+
+
+def test_reset_forgets_files_batches_and_aimed_scripts() -> None:
+    with FakeGPT4oMini(allow_unused=True) as fake:
+        client = openai.OpenAI(api_key="sk-test", max_retries=0)
+        batch = wait(client, start(client, jsonl([chat_line("a")])))
+        fake.reply("for a later line", custom_id="b")
+        assert fake.usage().batch_lines == 1 and fake.unused_scripts()
+        fake.reset()
+        assert fake.unused_scripts() == [] and fake.usage().batch_lines == 0
+        with pytest.raises(openai.NotFoundError):
+            client.batches.retrieve(batch.id)
+        assert client.files.list().data == []
