@@ -11,6 +11,7 @@ import openai
 import pytest
 
 from minidouble import FakeGPT4oMini
+from minidouble._model._profile import GPT4O_MINI
 
 KEY = "sk-proj-recording-key-that-must-not-leak-0123456789"
 LINES = [
@@ -45,7 +46,10 @@ def pipeline(client: openai.OpenAI) -> dict[str, Any]:
         line["custom_id"]: line["response"]["body"]["choices"][0]["message"]["content"]
         for line in map(json.loads, output.splitlines())
     }
-    return {"status": batch.status, "polls": polls, "answers": answers, "output": output}
+    assert batch.usage is not None
+    tokens = (batch.usage.input_tokens, batch.usage.output_tokens)
+    return {"status": batch.status, "polls": polls, "answers": answers, "output": output,
+            "tokens": tokens}  # fmt: skip
 
 
 def test_a_recorded_batch_session_replays_offline(
@@ -69,5 +73,12 @@ def test_a_recorded_batch_session_replays_offline(
         replayed = pipeline(openai.OpenAI())
     assert replayed == recorded
     assert {r.cassette for r in fake.requests} == {"replayed"}
-    # Polling a batch is not a model request: its usage is not billed once per poll.
-    assert fake.usage().prompt_tokens == 0
+    # The batch is billed once (not per poll) at the batch price, as when it was recorded.
+    prompt, completion = recorded["tokens"]
+    for usage in (rec.usage(), fake.usage()):
+        assert (usage.batch_lines, usage.prompt_tokens, usage.completion_tokens) == (
+            5,
+            prompt,
+            completion,
+        )
+        assert usage.cost() == GPT4O_MINI.prices.cost(prompt, completion) / 2

@@ -600,6 +600,42 @@ class GPT4oMiniApp:
             return None
         return failure
 
+    def _bill_recorded_batches(self, session: Session, response: HttpResponse) -> None:
+        """Bill a batch a cassette shows finished, once: its lines ran upstream when it was
+        recorded, and its ``usage`` is what they cost, at the batch price (docs/batch.md)."""
+        if response.status != 200 or response.stream is not None:
+            return
+        document = _json_or_none(response.body)
+        if not isinstance(document, Mapping):
+            return
+        listed = document.get("data") if document.get("object") == "list" else [document]
+        billed = self.store("cassette-batches")
+        for batch in listed if isinstance(listed, list) else ():
+            usage = batch.get("usage") if isinstance(batch, Mapping) else None
+            if (
+                not isinstance(usage, Mapping)
+                or batch.get("object") != "batch"
+                or batch.get("status") not in ("completed", "expired", "cancelled")
+                or not isinstance(batch.get("id"), str)
+                or billed.get(batch["id"]) is not None
+            ):
+                continue
+            billed.put(batch["id"], True)
+            details = usage.get("input_tokens_details")
+            cached = details.get("cached_tokens", 0) if isinstance(details, Mapping) else 0
+            counts = batch.get("request_counts")
+            lines = counts.get("completed", 0) if isinstance(counts, Mapping) else 0
+            self._bill_apart(
+                session,
+                batch.get("model"),
+                int(usage.get("input_tokens", 0) or 0),
+                int(usage.get("output_tokens", 0) or 0),
+                int(cached or 0),
+                self._profile.batch.price_factor,
+                logged=False,
+                lines=int(lines or 0),
+            )
+
     def _bill_apart(
         self,
         session: Session,
@@ -610,6 +646,7 @@ class GPT4oMiniApp:
         price_factor: Decimal,
         *,
         logged: bool,
+        lines: int = 1,
     ) -> None:
         """Bill tokens at their own price: a batch line (not in the log, ``logged=False``,
         at ``price_factor``), or a logged answer of a fine-tuned model."""
@@ -628,7 +665,7 @@ class GPT4oMiniApp:
             counts[0] += prompt_tokens
             counts[1] += completion_tokens
             counts[2] += cached_tokens
-            counts[3] += 0 if logged else 1
+            counts[3] += 0 if logged else lines
 
     def _refusal(self, exchange: Exchange, error: OpenAIError) -> HttpResponse:
         """A refusal from in front of the model: OpenAI's gateway sends only a request id,
@@ -645,7 +682,10 @@ class GPT4oMiniApp:
         assert self.cassette is not None
 
         def log(response: HttpResponse, how: Answered) -> RecordedRequest:
-            return self._log(exchange, session, Answer(response), cassette=how)
+            record = self._log(exchange, session, Answer(response), cassette=how)
+            if how != "missed" and "/batches" in exchange.request.path:
+                self._bill_recorded_batches(session, response)
+            return record
 
         return self.cassette.answer(
             exchange.request,
