@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -162,24 +163,33 @@ def test_loading_a_cassette_leaves_the_garbage_collector_alone(
 def test_run_body_answers_one_batch_line_through_the_core_without_http() -> None:
     app = GPT4oMiniApp()
     app.reply("Scripted for the batch.")
-    status, body = app.run_body("chat", chat_body(), price_factor=0.5)
+    status, body = app.run_body("chat", chat_body(), price_factor=Decimal("0.5"))
     assert status == 200 and body["choices"][0]["message"]["content"] == "Scripted for the batch."
     full = GPT4oMiniApp()
     full.reply("Scripted for the batch.")
     full.run_body("chat", chat_body())
     assert app.usage().total_tokens == full.usage().total_tokens
     assert app.usage().cost() * 2 == full.usage().cost()
+    assert app.usage().batch_lines == 1 and app.usage().requests == 0
     status, body = app.run_body("responses", {"model": "gpt-4o-mini", "input": "Hi"})
     assert status == 200 and body["object"] == "response"
+    assert app.store("responses").get(body["id"]) is None  # a batch line's answer is not kept
     status, body = app.run_body("chat", {"model": "gpt-4o-mini"})
     assert status == 400 and body["error"]["param"] == "messages"
     app.fail(500)
     status, body = app.run_body("chat", chat_body())
     assert status == 500 and "error" in body
+    # A transport fault needs a connection: it waits for the next direct request.
     app.fail("timeout")
     status, body = app.run_body("chat", chat_body())
-    assert status == 500 and "error" in body
-    assert [r.status for r in app.requests] == [200, 200, 400, 500, 0]
+    assert status == 200 and app.unused_scripts() == ["fail(status='timeout', times=1)"]
+    # Aimed at one line: that line, whatever the queue holds.
+    app.reply("queued")
+    app.reply("aimed", custom_id="line-2")
+    status, body = app.run_body("chat", chat_body(), custom_id="line-2")
+    assert body["choices"][0]["message"]["content"] == "aimed"
+    # Lines are not requests: not logged, not rate limited.
+    assert app.requests == []
 
 
 def test_a_loopback_only_route_answers_only_through_the_loopback_server() -> None:

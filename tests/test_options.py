@@ -660,12 +660,14 @@ def test_the_literal_types_match_what_the_handler_knows() -> None:
     from typing import get_args
 
     from minidouble._cassettes import RECORD_MODES
+    from minidouble._endpoints._batch._store import TIMING_MODES
     from minidouble._scripting import FilterCategory, FilterSeverity
     from minidouble._service._faults import AZURE_FILTER_CATEGORIES, AZURE_SEVERITIES
     from minidouble._service._latency import LATENCY_MODES
 
     assert get_args(_options.LatencyMode) == LATENCY_MODES
     assert get_args(_options.RecordMode) == RECORD_MODES
+    assert get_args(_options.BatchTimingMode) == TIMING_MODES
     assert get_args(FilterCategory) == AZURE_FILTER_CATEGORIES
     assert get_args(FilterSeverity) == AZURE_SEVERITIES[1:]  # "safe" never triggers a filter
 
@@ -679,11 +681,19 @@ def test_fail_overloads_take_exactly_what_the_run_time_check_accepts() -> None:
 
     shared = {"self", "status", "times", "probability", "seed"}
     accepted: dict[str, set[str]] = {}
+    aimed: set[str] = set()
     for overload in typing.get_overloads(Scripting.fail):  # type: ignore[attr-defined]
         parameters = inspect.signature(overload).parameters
         details = set(parameters) - shared
+        if "custom_id" in parameters:
+            # Aimed at one batch line: an HTTP status, its error body's fields only (a line
+            # has no headers to retry after).
+            aimed = details
+            continue
         kinds = re.findall(r"'([a-z_]+)'|\"([a-z_]+)\"", str(parameters["status"].annotation))
         for kind in [a or b for a, b in kinds] or ["http"]:
             accepted[kind] = details
     expected = {kind: set(details) for kind, details in TRANSPORT_FAULTS.items()}
     assert accepted == {"http": set(_HTTP_DETAILS), **expected}
+    assert aimed == {"custom_id", "message", "type", "code", "param"}
+    assert aimed - {"custom_id"} <= set(_HTTP_DETAILS)

@@ -267,3 +267,31 @@ def test_xdist_workers_report_to_one_summary(suite: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         ["4 request(s) in 4 test(s): 36 prompt + *", "*test_many[[]0]: 1 request(s), 9 prompt*"]
     )
+
+
+def test_the_summary_bills_batch_lines_at_the_batch_price(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        """
+        import json, time
+
+        def test_batch(gpt4o_mini, openai_client):
+            gpt4o_mini.reply("fixed")
+            line = {"custom_id": "a", "method": "POST", "url": "/v1/chat/completions",
+                    "body": {"model": "gpt-4o-mini",
+                             "messages": [{"role": "user", "content": "Hello!"}]}}
+            data = (json.dumps(line) + "\\n").encode()
+            file_id = openai_client.files.create(file=("in.jsonl", data), purpose="batch").id
+            batch = openai_client.batches.create(input_file_id=file_id,
+                endpoint="/v1/chat/completions", completion_window="24h")
+            while batch.status != "completed":
+                time.sleep(0.02)
+                batch = openai_client.batches.retrieve(batch.id)
+            assert (batch.usage.input_tokens, batch.usage.output_tokens) == (9, 1)
+        """
+    )
+    result = suite.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    # 9 + 1 tokens at $0.075 / $0.30 per 1M is $0.000000975 (the sync price: $0.000001950)
+    result.stdout.fnmatch_lines(
+        ["*9 prompt + 1 completion tokens = $0.000001 at GPT-4o mini prices (batch lines*"]
+    )

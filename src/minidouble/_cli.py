@@ -145,7 +145,7 @@ def _serve(args: argparse.Namespace) -> int:
     print(_SERVE_EXAMPLE.format(base_url=base_url), flush=True)
     _log_requests(own["log_level"])
     try:
-        serve_forever(handle, listener, blocking=lambda: fake.blocking)
+        serve_forever(handle, listener, blocking=fake.blocks)
     finally:
         listener.close()
     return _serve_stopped(fake)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from decimal import Decimal
 from types import TracebackType
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, ParamSpec
 from minidouble._http import HttpRequest, HttpResponse
 from minidouble._options import (
     SPECS,
+    BatchTimingMode,
     CassetteTiming,
     LatencyMode,
     Options,
@@ -73,6 +74,7 @@ def _build_app(options: Options) -> GPT4oMiniApp:
         budget_usd=options.budget_usd,
         budget_tokens=options.budget_tokens,
         prompt_caching=options.prompt_caching,
+        batch_timing=options.batch_timing,
         profile=GPT4O_MINI if options.profile is None else options.profile,
     )
 
@@ -130,6 +132,7 @@ class FakeGPT4oMini(Scripting):
         budget_usd: Decimal | float | str | None = None,
         budget_tokens: int | None = None,
         prompt_caching: bool = True,
+        batch_timing: BatchTimingMode | Mapping[str, float] | None = None,
         profile: ModelProfile | None = None,
         cassette: str | os.PathLike[str] | None = None,
         record_mode: RecordMode = "none",
@@ -263,6 +266,12 @@ class FakeGPT4oMini(Scripting):
         (loopback-only routes, such as a control API, answer nothing else)."""
         return self.app.handle(request, loopback=loopback)
 
+    def blocks(self, request: HttpRequest) -> bool:
+        """Whether answering ``request`` may wait or run long (the loopback server then
+        answers it in a thread): always with a cassette that forwards or simulated latency,
+        and for routes that do long work (a Batch API call runs the lines that are due)."""
+        return self.blocking or self.app.blocks(request)
+
     def _handle_loopback(self, request: HttpRequest) -> HttpResponse:
         return self.app.handle(request, loopback=True)
 
@@ -346,7 +355,7 @@ class FakeGPT4oMini(Scripting):
         The server runs until the handle is closed (``with fake.serve() as server:``).
         It shares this fake's script and request log with in-process interception.
         """
-        server = LoopbackServer(self._handle_loopback, host=host, port=port, blocking=self.blocking)
+        server = LoopbackServer(self._handle_loopback, host=host, port=port, blocking=self.blocks)
         return FakeServer(self, server, owns_server=True)
 
     def __repr__(self) -> str:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SERVE_ONLY",
+    "BatchTimingMode",
     "CassetteTiming",
     "LatencyMode",
     "OptionError",
@@ -47,6 +48,7 @@ LatencyMode = Literal["instant", "realistic"]
 RecordMode = Literal["none", "once", "new_episodes", "all"]
 CassetteTiming = Literal["off", "recorded"]
 LogLevel = Literal["debug", "info", "warning", "error"]
+BatchTimingMode = Literal["fast", "realistic"]
 # Where an option is exposed besides the constructor: "marker" (@pytest.mark.gpt4o_mini and
 # minidouble.mark), "ini" ([tool.minidouble] in pyproject.toml), "pytest" (--minidouble-*),
 # "serve" (minidouble serve --kebab-case).
@@ -201,6 +203,34 @@ def _profile(value: Any) -> ModelProfile:
     return value
 
 
+def _batch_timing(value: Any) -> BatchTimingMode | Mapping[str, float]:
+    # The schedule's rules live with the batches (imported only when the option is given).
+    from minidouble._endpoints._batch._store import timing_from
+
+    if not isinstance(value, (str, Mapping)):
+        raise _Invalid
+    try:
+        timing_from(value, manual_clock=False)
+    except ValueError:
+        raise _Invalid from None
+    return value if isinstance(value, str) else dict(value)  # type: ignore[return-value]
+
+
+def _parse_batch_timing(text: str) -> BatchTimingMode | Mapping[str, float]:
+    # "fast", "realistic", or phase seconds: "per_line=3600,validating=1".
+    text = text.strip()
+    if "=" not in text:
+        return _batch_timing(text)
+    phases: dict[str, float] = {}
+    for part in text.split(","):
+        name, _, seconds = part.partition("=")
+        try:
+            phases[name.strip()] = float(seconds)
+        except ValueError:
+            raise _Invalid from None
+    return _batch_timing(phases)
+
+
 def _no_string(text: str) -> Any:
     raise _Invalid  # a Python object (a clock, a profile): no command line can spell it
 
@@ -228,6 +258,12 @@ _POINTERS = _Kind(
 _PATH = _Kind("a file path such as 'cassettes/chat.json'", _path, _text)
 _CLOCK = _Kind("a callable returning seconds, such as time.monotonic", _callable, _no_string)
 _PROFILE = _Kind("a minidouble.ModelProfile", _profile, _no_string)
+_BATCH_TIMING = _Kind(
+    "'fast', 'realistic', or seconds per phase (validating, startup, per_line, finalizing, "
+    "cancelling) such as {'per_line': 3600} (on a command line: per_line=3600)",
+    _batch_timing,
+    _parse_batch_timing,
+)
 
 
 # --- the definition ----------------------------------------------------------------------
@@ -346,7 +382,8 @@ class Options:
         default=None,
         metadata=_spec(
             _CLOCK,
-            "the rate limiter's time source in seconds, for deterministic tests",
+            "the time source in seconds of the rate limiter, the prompt cache and batches, "
+            "for deterministic tests",
             "`time.monotonic`",
             where=_PYTHON,
         ),
@@ -400,6 +437,17 @@ class Options:
             "report cached_tokens as the real API's automatic prompt cache does (prompts of "
             "1,024+ tokens sharing a prefix with a recent request), billed at the cached price",
             "`True`",
+        ),
+    )
+    batch_timing: BatchTimingMode | Mapping[str, float] | None = field(
+        default=None,
+        metadata=_spec(
+            _BATCH_TIMING,
+            "how long Batch API jobs take on the fake's clock: 'fast' (well under a second), "
+            "'realistic' (about a minute, 605 s to cancel) or seconds per phase",
+            '`"fast"` (`"realistic"` with a `clock`)',
+            metavar="TIMING",
+            example="realistic",
         ),
     )
     profile: ModelProfile | None = field(
@@ -722,6 +770,7 @@ def mark(
     budget_usd: Decimal | float | str | None = None,
     budget_tokens: int | None = None,
     prompt_caching: bool | None = None,
+    batch_timing: BatchTimingMode | Mapping[str, float] | None = None,
     profile: ModelProfile | None = None,
     cassette: str | os.PathLike[str] | bool | None = None,
     record_mode: RecordMode | None = None,

@@ -41,13 +41,13 @@ class Scripting:
         raise NotImplementedError
 
     @overload
-    def reply(self, text: str) -> None: ...
+    def reply(self, text: str, *, custom_id: str | None = None) -> None: ...
     @overload
-    def reply(self, *, tool_calls: Sequence[ToolCall]) -> None: ...
+    def reply(self, *, tool_calls: Sequence[ToolCall], custom_id: str | None = None) -> None: ...
     @overload
-    def reply(self, *, json: Any) -> None: ...
+    def reply(self, *, json: Any, custom_id: str | None = None) -> None: ...
     @overload
-    def reply(self, *, refusal: str) -> None: ...
+    def reply(self, *, refusal: str, custom_id: str | None = None) -> None: ...
 
     def reply(
         self,
@@ -56,18 +56,23 @@ class Scripting:
         tool_calls: Sequence[ToolCall] | None = None,
         json: Any = _UNSET,
         refusal: str | None = None,
+        custom_id: str | None = None,
     ) -> None:
         """Queue the next completion: exactly one of ``text``, ``tool_calls=``, ``json=``
         (a structured output, checked against the request's schema) or ``refusal=``.
 
         Replies are answered first in, first out; each is checked against the request it
         answers (a tool that was not offered, JSON that breaks the schema: a 400 naming the
-        fix, and a failed test).
+        fix, and a failed test). ``custom_id="..."`` aims it at the batch line with that id
+        instead (``docs/batch.md``).
         """
+        scripted = self._scripted()
         if json is _UNSET:
-            self._scripted().reply(text, tool_calls=tool_calls, refusal=refusal)
+            scripted.reply(text, tool_calls=tool_calls, refusal=refusal, custom_id=custom_id)
         else:
-            self._scripted().reply(text, tool_calls=tool_calls, json=json, refusal=refusal)
+            scripted.reply(
+                text, tool_calls=tool_calls, json=json, refusal=refusal, custom_id=custom_id
+            )
 
     # One overload per kind of failure, each with the details that kind takes; all share
     # times, probability and seed.
@@ -85,6 +90,17 @@ class Scripting:
         param: str | None = None,
         retry_after: float | None = None,
         headers: Mapping[str, str] | None = None,
+    ) -> None: ...
+    @overload
+    def fail(
+        self,
+        status: int = 429,
+        *,
+        custom_id: str,
+        message: str | None = None,
+        type: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
     ) -> None: ...
     @overload
     def fail(
@@ -158,6 +174,7 @@ class Scripting:
         after_chunks: int | None = None,
         category: FilterCategory | None = None,
         severity: FilterSeverity | None = None,
+        custom_id: str | None = None,
     ) -> None:
         """Make the next ``times`` requests fail as the real service fails.
 
@@ -174,6 +191,9 @@ class Scripting:
         With ``probability=p`` the failure stands instead of queueing: every request fails
         with chance ``p``, drawn from a generator seeded with ``seed``, at most ``times``
         times (``times=None``: without end).
+
+        ``custom_id="..."`` aims an HTTP status at the batch line with that id instead
+        (``docs/batch.md``): a batch line fails only with a status.
         """
         given = {
             "message": message,
@@ -188,4 +208,11 @@ class Scripting:
             "severity": severity,
         }
         details = {name: value for name, value in given.items() if value is not None}
-        self._scripted().fail(status, times=times, probability=probability, seed=seed, **details)
+        self._scripted().fail(
+            status,
+            times=times,
+            probability=probability,
+            seed=seed,
+            custom_id=custom_id,
+            **details,
+        )

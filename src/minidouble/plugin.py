@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -254,8 +255,8 @@ class _Switchboard:
             return HttpResponse(503, [("content-type", "application/json")], message)
         return fake.handle(request, loopback=True)
 
-    def blocking(self) -> bool:
-        return self.fake is not None and self.fake.blocking
+    def blocking(self, request: Any) -> bool:
+        return self.fake is not None and self.fake.blocks(request)
 
 
 @pytest.fixture(scope="session")
@@ -356,19 +357,29 @@ class _CassetteLedgerOnDemand:
 
 class _UsageStats:
     """Per test: [requests, billed prompt tokens, completion tokens, replayed, recorded,
-    cached prompt tokens]."""
+    cached prompt tokens, nanodollars over the GPT-4o mini price of those tokens] (the last
+    for tokens priced apart: batch lines at half price, fine-tuned models; integers, for
+    xdist's channel)."""
 
     def __init__(self) -> None:
         self.per_test: dict[str, list[int]] = {}
 
     def add(self, nodeid: str, fake: FakeGPT4oMini) -> None:
+        from minidouble._model._profile import GPT4O_MINI
+
         usage = fake.usage()
         counts = [usage.requests, usage.prompt_tokens, usage.completion_tokens]
-        self.merge({nodeid: [*counts, usage.replayed, usage.recorded, usage.cached_tokens]})
+        prices = GPT4O_MINI.prices
+        at_list_price = prices.cost(
+            usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens
+        )
+        apart = round((usage.cost() - at_list_price) * 1_000_000_000)
+        row = [*counts, usage.replayed, usage.recorded, usage.cached_tokens, apart]
+        self.merge({nodeid: row})
 
     def merge(self, per_test: dict[str, list[int]]) -> None:
         for nodeid, counts in per_test.items():
-            totals = self.per_test.setdefault(nodeid, [0] * 6)
+            totals = self.per_test.setdefault(nodeid, [0] * 7)
             for index, count in enumerate(counts):
                 totals[index] += int(count)
 
@@ -376,6 +387,10 @@ class _UsageStats:
 def _cached(cached: int) -> str:
     """What the summary says about prompt tokens billed at the cached price, if any."""
     return f" ({cached:,} cached)" if cached else ""
+
+
+def _dollars(nanodollars: int) -> Decimal:
+    return Decimal(nanodollars) / 1_000_000_000
 
 
 def _by_cassette(replayed: int, recorded: int) -> str:
@@ -463,23 +478,24 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
     prices = GPT4O_MINI.prices
     rows = sorted(stats.per_test.items())
-    requests, prompt, completion, replayed, recorded, cached = (
-        sum(counts[i] for _, counts in rows) for i in range(6)
+    requests, prompt, completion, replayed, recorded, cached, apart = (
+        sum(counts[i] for _, counts in rows) for i in range(7)
     )
     write = terminalreporter.write_line
     terminalreporter.write_sep("-", "minidouble: fake GPT-4o mini usage")
     write(
         f"{requests:,} request(s){_by_cassette(replayed, recorded)} in {len(rows):,} test(s): "
         f"{prompt:,} prompt{_cached(cached)} + {completion:,} completion tokens = "
-        f"${prices.cost(prompt, completion, cached):.6f} at GPT-4o mini prices"
+        f"${prices.cost(prompt, completion, cached) + _dollars(apart):.6f} at GPT-4o mini prices"
+        + (" (batch lines and fine-tuned models at their own)" if apart else "")
     )
     if replayed:
         # A replay is free now; its tokens are those billed when it was recorded.
         write("(replaying costs nothing: replayed requests count what they cost when recorded)")
     if config.get_verbosity() > 0:
         for nodeid, (test_requests, test_prompt, test_completion, *rest) in rows:
-            test_replayed, test_recorded, test_cached = rest
-            cost = prices.cost(test_prompt, test_completion, test_cached)
+            test_replayed, test_recorded, test_cached, test_apart = rest
+            cost = prices.cost(test_prompt, test_completion, test_cached) + _dollars(test_apart)
             write(
                 f"  {nodeid}: {test_requests:,} request(s)"
                 f"{_by_cassette(test_replayed, test_recorded)}, {test_prompt:,} prompt"

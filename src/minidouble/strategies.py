@@ -16,6 +16,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "Install the extra: pip install 'minidouble[hypothesis]'"
     ) from exc
 
+from minidouble._strategies._batch import BATCH_MISTAKES, BatchFile, batch_files
 from minidouble._strategies._compile import from_tool_schema
 from minidouble._strategies._completions import (
     CompletionStream,
@@ -30,11 +31,14 @@ from minidouble._strategies._schemas import tool_schemas, tools
 from minidouble._strategies._tool_calls import tool_calls
 
 __all__ = [
+    "BATCH_MISTAKES",
     "INVALID_KINDS",
     "LIMITS",
+    "BatchFile",
     "CompletionStream",
     "InvalidRequest",
     "NearLimitRequest",
+    "batch_files",
     "chat_completion_chunks",
     "chat_completions",
     "chat_requests",

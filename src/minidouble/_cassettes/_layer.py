@@ -138,6 +138,10 @@ def _bill(record: RecordedRequest, stored_response: Mapping[str, Any]) -> None:
     """
     if stored_response["status"] >= 400:
         return
+    if not record.path.endswith(("/chat/completions", "/responses")):
+        # Only the model's answers are billed: a batch object's usage totals its lines (and
+        # is polled many times), a file holds no usage.
+        return
     record.completion = recorded_answer(stored_response)
     reported = recorded_prompt_tokens(stored_response)
     if reported is not None:

@@ -131,14 +131,43 @@ def canonical_text(value: Any, ignores: Sequence[IgnoreRule] = ()) -> str:
 
 
 def canonical_body(raw: bytes, ignores: Sequence[IgnoreRule] = ()) -> str:
-    """The text two bodies are compared by; non-JSON bodies compare by their exact bytes."""
+    """The text two bodies are compared by; a multipart form (a file upload) by its fields,
+    whatever boundary the client drew; other non-JSON bodies by their exact bytes."""
     if not raw:
         return ""
     try:
         value = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError):
-        return "bytes:" + hashlib.sha256(raw).hexdigest()
+        form = _canonical_form(raw)
+        return "bytes:" + hashlib.sha256(raw).hexdigest() if form is None else form
     return canonical_text(value, ignores)
+
+
+def _canonical_form(raw: bytes) -> str | None:
+    """A ``multipart/form-data`` body as its fields (name, file name, content digest).
+
+    The boundary is random per upload, so the same file sent twice differs in its bytes; the
+    body's first line names the boundary, so no Content-Type header is needed here.
+    """
+    if not raw.startswith(b"--"):
+        return None
+    end = raw.find(b"\r\n")
+    boundary = raw[2:end] if end > 2 else b""
+    if not boundary or len(boundary) > 200:
+        return None
+    from minidouble._endpoints._batch._multipart import parse_form
+    from minidouble._model._errors import OpenAIError
+
+    content_type = "multipart/form-data; boundary=" + boundary.decode("latin-1")
+    try:
+        parts = parse_form(content_type, raw)
+    except OpenAIError:
+        return None
+    fields = {
+        name: {"filename": part.filename, "sha256": hashlib.sha256(part.data).hexdigest()}
+        for name, part in parts.items()
+    }
+    return "multipart:" + _dumps(fields)
 
 
 # Almost every request of a cassette has the same target, and parsing a URL is dear.

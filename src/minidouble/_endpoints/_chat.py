@@ -21,6 +21,7 @@ from minidouble._model._validate import check_request
 from minidouble._wire._writers import (
     EVENT_STREAM,
     JSON,
+    completion_body,
     completion_bytes,
     json_response,
     new_completion_id,
@@ -45,8 +46,25 @@ class ChatCompletions:
         spent = prompt_tokens + completion_limit(body, prompt_tokens, profile)
         headers = service.headers(exchange, spent_tokens=spent)
         tier = served_tier(body)
-        completion_id, created = new_completion_id(), int(time.time())
+        completion_id = new_completion_id()
+        created = int(time.time()) if exchange.created is None else exchange.created
+        # A fine-tuned model answers under its own id.
+        answering = profile.for_model(body.get("model"))
         cached = service.cached_tokens(body, prompt_tokens)
+        if exchange.batch_line:
+            # A batch line's answer is written into the output file as a document: no
+            # headers, no stream, no bytes to parse back.
+            document = completion_body(
+                reply,
+                completion_id=completion_id,
+                created=created,
+                prompt_tokens=prompt_tokens,
+                profile=answering,
+                flavor=exchange.flavor,
+                service_tier=tier,
+                cached_tokens=cached,
+            )
+            return Answer(HttpResponse(200), document, reply.completion_tokens, cached)
         # The log keeps the served bytes as the completion (for a stream, those of the
         # equivalent chat.completion): it reads them only if someone asks.
         raw = completion_bytes(
@@ -54,7 +72,7 @@ class ChatCompletions:
             completion_id=completion_id,
             created=created,
             prompt_tokens=prompt_tokens,
-            profile=profile,
+            profile=answering,
             flavor=exchange.flavor,
             service_tier=tier,
             cached_tokens=cached,
@@ -68,7 +86,7 @@ class ChatCompletions:
                     prompt_tokens=prompt_tokens,
                     include_usage=include_usage,
                     obfuscate=service.obfuscate(exchange, body),
-                    profile=profile,
+                    profile=answering,
                     flavor=exchange.flavor,
                     service_tier=tier,
                     completion_id=completion_id,

@@ -7,8 +7,8 @@ against :class:`Service`, and never imports another endpoint or the service's mo
 
 * A :class:`ModelEndpoint` (chat completions, responses) is a request the model answers:
   ``validate`` returns the prompt tokens (or raises ``OpenAIError``), ``respond`` answers.
-* A :class:`PlainEndpoint` (models, stored responses; later files, batches, the control
-  API) answers after auth from the service's state, without faults, limiter or engine.
+* A :class:`PlainEndpoint` (models, stored responses, files and batches; later the
+  control API) answers after auth from the service's state, without faults, limiter or engine.
 
 Adding an endpoint is a module implementing one of these and a line in the route table
 (``minidouble._service._routes``).
@@ -16,14 +16,19 @@ Adding an endpoint is a module implementing one of these and a line in the route
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from minidouble._engine._replies import Intent, Reply
 from minidouble._http import HttpRequest, HttpResponse
 from minidouble._model._profile import ModelProfile
 from minidouble._wire._writers import OPENAI, Flavor
+
+if TYPE_CHECKING:
+    from minidouble._endpoints._batch._store import BatchTiming
+    from minidouble._service._clock import Clock
 
 __all__ = [
     "Answer",
@@ -55,6 +60,9 @@ class Route:
     # The service's own control API (``/_minidouble/...``): answered before any cassette,
     # guarded only by a configured key, and never logged as traffic.
     control: bool = False
+    # Whether answering may run long (a Batch API call runs the lines that are due): the
+    # loopback server then answers it in a thread, off its event loop.
+    blocking: bool = False
 
 
 @dataclass(eq=False)
@@ -86,6 +94,13 @@ class Exchange:
     # The pipeline's own: a drawn fault that breaks the answer rather than replacing it.
     shaping: Any = None
     filtered: bool = False
+    # A Batch API line run by ``Service.run_body``: no HTTP, no limiter, no log, nothing
+    # stored; ``custom_id`` aims scripts written with ``custom_id=`` at it.
+    batch_line: bool = False
+    custom_id: str | None = None
+    # The answer's ``created`` (Unix seconds) when the service sets it (a batch line: the
+    # batch's clock); None: now.
+    created: int | None = None
 
 
 @dataclass
@@ -101,11 +116,14 @@ class Answer:
 
 
 class Store(Protocol):
-    """Objects kept by id (stored Responses; later files, batches)."""
+    """Objects kept by id (stored Responses; the Batch API's files and batches)."""
 
     def get(self, key: str) -> Any: ...
     def put(self, key: str, value: Any) -> None: ...
     def delete(self, key: str) -> bool: ...
+    def setdefault(self, key: str, make: Callable[[], Any]) -> Any:
+        """The object kept under ``key``, made (once, under the store's lock) if absent."""
+        ...
 
 
 class Service(Protocol):
@@ -157,12 +175,41 @@ class Service(Protocol):
         endpoint: Literal["chat", "responses"],
         body: Mapping[str, Any],
         *,
-        price_factor: float = 1.0,
+        price_factor: Decimal = Decimal(1),
         session: str | None = None,
         azure_deployment: str | None = None,
+        custom_id: str | None = None,
+        created: int | None = None,
     ) -> tuple[int, Any]:
         """One chat or responses body through the core without HTTP (a batch line):
-        (status, response body or error body), billed at ``price_factor``."""
+        (status, response body or error body). Validated, counted, answered by the engine
+        with the session's scripts (those aimed at ``custom_id`` first), prompt-cached and
+        billed at ``price_factor`` of the model's price; not rate limited, not logged, not
+        stored. ``created``: the answer's Unix time (the batch's clock), default now."""
+        ...
+
+    @property
+    def clock(self) -> Clock:
+        """The fake's one clock (batches live on it)."""
+        ...
+
+    @property
+    def batch_timing(self) -> BatchTiming:
+        """How long a batch's phases take (the ``batch_timing`` option)."""
+        ...
+
+    @property
+    def manual_clock(self) -> bool:
+        """Whether a test injected the clock (it moves only when the test moves it)."""
+        ...
+
+    @property
+    def azure_deployments(self) -> frozenset[str] | None:
+        """The fake Azure resource's deployment names (None: every name exists)."""
+        ...
+
+    def estimate_tokens(self, body: Any) -> int:
+        """What the rate limiter would charge for ``body`` (batches' enqueued tokens)."""
         ...
 
 

@@ -7,13 +7,16 @@ changing it is a one-line edit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Literal
 
 __all__ = [
     "GPT4O_MINI",
+    "BatchRules",
     "ImageRules",
     "ImageSize",
     "Latency",
@@ -58,6 +61,14 @@ class Prices:
             + completion_tokens * self.output_per_million
         )
         return total / Decimal(1_000_000)
+
+    def scaled(self, factor: Decimal) -> Prices:
+        """These prices times ``factor`` (the Batch API bills half)."""
+        return Prices(
+            self.input_per_million * factor,
+            self.cached_input_per_million * factor,
+            self.output_per_million * factor,
+        )
 
 
 @dataclass(frozen=True)
@@ -241,6 +252,46 @@ class PromptCaching:
     idle_seconds: float = 300.0
     max_age_seconds: float = 3600.0
     extended_seconds: float = 86_400.0
+
+
+@dataclass(frozen=True)
+class BatchRules:
+    """The Batch API and the Files it reads (reference: batch-files-caching §2-§7, §9).
+
+    ``enqueued_tokens``: the input tokens the account may have in batches not yet finished
+    (usage tier 1, the tier of :class:`RateLimits`); tiers 2-5 allow 20M, 40M, 1B and 15B.
+    """
+
+    max_file_bytes: int = 209_715_200
+    max_lines: int = 50_000
+    azure_max_lines: int = 100_000
+    enqueued_tokens: int = 2_000_000
+    # Azure Global Batch's default quota for gpt-4o-mini (enterprise 15B, credit card 50M).
+    azure_enqueued_tokens: int = 1_000_000_000
+    completion_windows: tuple[str, ...] = ("24h",)
+    window_seconds: int = 86_400
+    # A cancelled batch turns "cancelled" this long after the call (605 s and 606 s recorded).
+    cancel_seconds: int = 605
+    # Files uploaded for a batch, and a batch's output files, expire after 30 days.
+    file_expiry_seconds: int = 2_592_000
+    endpoints: tuple[str, ...] = (
+        "/v1/responses",
+        "/v1/chat/completions",
+        "/v1/embeddings",
+        "/v1/completions",
+    )
+    # The endpoints whose lines the fake can answer (GPT-4o mini does not embed or complete).
+    served_endpoints: tuple[str, ...] = ("/v1/chat/completions", "/v1/responses")
+    upload_purposes: tuple[str, ...] = (
+        "assistants",
+        "batch",
+        "fine-tune",
+        "vision",
+        "user_data",
+        "evals",
+    )
+    # Every line is billed at this share of the synchronous price (cached input included).
+    price_factor: Decimal = Decimal("0.5")
 
 
 @dataclass(frozen=True)
@@ -440,9 +491,56 @@ class ModelProfile:
     latency: Latency = field(default_factory=Latency)
     reply_costs: ReplyCosts = field(default_factory=ReplyCosts)
     responses: ResponsesRules = field(default_factory=ResponsesRules)
+    batch: BatchRules = field(default_factory=BatchRules)
+    # Fine-tuned models of the snapshot (``ft:<snapshot>:<org>:<suffix>:<id>[:ckpt-step-N]``,
+    # reference batch-files-caching §9.1): same limits, their own prices; None: none exist.
+    fine_tuned_pattern: str | None = None
+    fine_tuned_prices: Prices | None = None
 
     def accepts_model(self, model: str) -> bool:
-        return model in self.accepted_model_ids
+        return model in self.accepted_model_ids or self.is_fine_tuned(model)
+
+    def is_fine_tuned(self, model: str) -> bool:
+        """Whether ``model`` is a well-formed fine-tuned id of this snapshot."""
+        pattern = self.fine_tuned_pattern
+        return (
+            pattern is not None
+            and model.startswith("ft:")
+            and _compiled(pattern).fullmatch(model) is not None
+        )
+
+    def prices_for(self, model: str | None) -> Prices:
+        """The synchronous prices of ``model`` (a fine-tuned id has its own)."""
+        if model is not None and self.fine_tuned_prices is not None and self.is_fine_tuned(model):
+            return self.fine_tuned_prices
+        return self.prices
+
+    def for_model(self, model: object) -> ModelProfile:
+        """This profile as it answers ``model``: a fine-tuned id echoes itself in replies."""
+        if type(model) is not str or not model.startswith("ft:") or not self.is_fine_tuned(model):
+            return self
+        return _fine_tuned_profile(self, model)
+
+
+@lru_cache(maxsize=64)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+# Profiles hold dicts, so they cannot key an lru_cache: the base's identity does (the entry
+# keeps the base alive, so the identity is never reused while the entry exists).
+_FINE_TUNED: dict[tuple[int, str], tuple[ModelProfile, ModelProfile]] = {}
+
+
+def _fine_tuned_profile(base: ModelProfile, model: str) -> ModelProfile:
+    key = (id(base), model)
+    held = _FINE_TUNED.get(key)
+    if held is None:
+        if len(_FINE_TUNED) >= 256:
+            _FINE_TUNED.clear()
+        derived = replace(base, response_model=model, prices=base.prices_for(model))
+        held = _FINE_TUNED[key] = (base, derived)
+    return held[1]
 
 
 GPT4O_MINI = ModelProfile(
@@ -527,5 +625,16 @@ GPT4O_MINI = ModelProfile(
     listed_models=(
         ("gpt-4o-mini", 1721172741, "system"),
         ("gpt-4o-mini-2024-07-18", 1721172717, "system"),
+    ),
+    # The org part is the org's slug ("personal" for personal accounts); the suffix may be
+    # empty (``ft:gpt-4o-mini-2024-07-18:personal::9z5uyT9b``).
+    fine_tuned_pattern=(
+        r"ft:gpt-4o-mini-2024-07-18:[a-z0-9._-]*:[A-Za-z0-9._-]{0,64}:[A-Za-z0-9]{8}"
+        r"(:ckpt-step-[0-9]+)?"
+    ),
+    fine_tuned_prices=Prices(
+        input_per_million=Decimal("0.30"),
+        cached_input_per_million=Decimal("0.15"),
+        output_per_million=Decimal("1.20"),
     ),
 )

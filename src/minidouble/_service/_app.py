@@ -22,13 +22,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
+from minidouble._endpoints._batch._store import BatchTimingOption, timing_from
 from minidouble._endpoints._protocol import Answer, Exchange, ModelEndpoint, PlainEndpoint
 from minidouble._engine._replies import Intent, Reply
 from minidouble._http import HttpRequest, HttpResponse
 from minidouble._model._errors import OpenAIError
-from minidouble._model._profile import GPT4O_MINI, ModelProfile
+from minidouble._model._profile import GPT4O_MINI, ModelProfile, Prices
 from minidouble._model._validate import parse_json_body
-from minidouble._service._budget import Budget, Usage, usage_of
+from minidouble._service._budget import Budget, Usage, billed_apart, usage_of
 from minidouble._service._caching import PromptCache, chat_sequence
 from minidouble._service._clock import Clock
 from minidouble._service._faults import (
@@ -49,6 +50,7 @@ from minidouble._service._fixtures import Fixture, Fixtures
 from minidouble._service._latency import LatencyModel
 from minidouble._service._ratelimit import RateLimiter, Rejection, estimate_tokens
 from minidouble._service._resilience import ResilienceReport
+from minidouble._service._routes import blocking as routes_blocking
 from minidouble._service._routes import route
 from minidouble._service._script import (
     RecordedRequest,
@@ -100,12 +102,17 @@ class Scripts:
         tool_calls: Sequence[Mapping[str, Any]] | None = None,
         json: Any = _UNSET,
         refusal: str | None = None,
+        custom_id: str | None = None,
     ) -> None:
-        """Queue the next completion: text, tool calls, a structured output or a refusal."""
+        """Queue the next completion: text, tool calls, a structured output or a refusal;
+        ``custom_id=`` aims it at the batch line with that id instead of the queue."""
         has_json = json is not _UNSET
         scripted = make_reply(text, tool_calls, json if has_json else None, has_json, refusal)
         with self._app.state.lock:
-            self._session.replies.append(scripted)
+            if custom_id is not None:
+                self._session.aimed_replies[custom_id] = scripted
+            else:
+                self._session.replies.append(scripted)
 
     def fail(
         self,
@@ -114,13 +121,23 @@ class Scripts:
         times: int | None = 1,
         probability: float | None = None,
         seed: int = 0,
+        custom_id: str | None = None,
         **details: Any,
     ) -> None:
         """Make the next ``times`` requests of this session fail (see ``GPT4oMiniApp.fail``)."""
         check_fail_arguments(status, times, probability, details)
+        if custom_id is not None and (isinstance(status, str) or probability is not None):
+            raise TypeError(
+                f"minidouble: fail(custom_id={custom_id!r}) aims one HTTP failure at one batch "
+                f"line, got status={status!r}, probability={probability!r}. A batch line can "
+                "only fail with an HTTP status (e.g. fail(500, custom_id=...)); transport "
+                "faults and probabilities apply to direct requests."
+            )
         failure = ScriptedFailure(status, times, dict(details))
         with self._app.state.lock:
-            if probability is None:
+            if custom_id is not None:
+                self._session.aimed_failures[custom_id] = failure
+            elif probability is None:
                 self._session.failures.append(failure)
             else:
                 failure.probability = float(probability)
@@ -135,15 +152,23 @@ class Scripts:
             # A standing failure no request ever reached tested nothing; one that was
             # reached and happened not to fire is the luck of its draw.
             idle = [f.describe() for f in session.standing if f.seen == 0]
+            aimed = [
+                *(f"{f.describe()} for custom_id={c!r}" for c, f in session.aimed_failures.items()),
+                *(f"{r.describe()} for custom_id={c!r}" for c, r in session.aimed_replies.items()),
+            ]
             return (
                 [f.describe() for f in session.failures]
                 + idle
                 + [r.describe() for r in session.replies]
+                + aimed
             )
 
     def usage(self) -> Usage:
+        """The log's requests and tokens, plus what was billed apart from it (batch lines,
+        fine-tuned prices)."""
         with self._app.state.lock:
-            return usage_of(list(self._session.requests), self._app.profile)
+            apart = billed_apart(self._session.apart)
+            return usage_of(list(self._session.requests)) + apart
 
     def resilience(self) -> ResilienceReport:
         with self._app.state.lock:
@@ -173,6 +198,9 @@ class GPT4oMiniApp:
       :meth:`budget_overruns`.
     * ``prompt_caching``: report ``cached_tokens`` as the real API's automatic prompt cache
       does (default True), on the fake's clock; False always reports 0.
+    * ``batch_timing``: how long batches take on the fake's clock: ``"fast"`` (the default on
+      the wall clock), ``"realistic"`` (the default on an injected clock) or a dict of phase
+      seconds (docs/batch.md).
     """
 
     def __init__(
@@ -189,6 +217,7 @@ class GPT4oMiniApp:
         budget_usd: float | str | Decimal | None = None,
         budget_tokens: int | None = None,
         prompt_caching: bool = True,
+        batch_timing: BatchTimingOption | None = None,
         profile: ModelProfile = GPT4O_MINI,
     ) -> None:
         if api_key is not None and (not isinstance(api_key, str) or not api_key):
@@ -201,6 +230,12 @@ class GPT4oMiniApp:
         self.stream_obfuscation = stream_obfuscation
         self._profile = profile
         self.clock = clock if isinstance(clock, Clock) else Clock(now=clock or time.monotonic)
+        # A test's own clock moves only when the test moves it: batches then take their
+        # realistic time by default (docs/batch.md).
+        self.manual_clock = clock is not None
+        self.batch_timing = timing_from(batch_timing, manual_clock=self.manual_clock)
+        # The prices tokens billed apart are charged at, by (model, price factor).
+        self._prices_apart: dict[tuple[str | None, Decimal], Prices] = {}
         # Scripts, the log and stored objects: one state, per session, cleared by reset().
         self.state = State()
         self._default = Scripts(self, self.state.default)
@@ -251,9 +286,13 @@ class GPT4oMiniApp:
         tool_calls: Sequence[Mapping[str, Any]] | None = None,
         json: Any = _UNSET,
         refusal: str | None = None,
+        custom_id: str | None = None,
     ) -> None:
-        """Queue the next completion: text, tool calls, a structured output or a refusal."""
-        self._default.reply(text, tool_calls=tool_calls, json=json, refusal=refusal)
+        """Queue the next completion: text, tool calls, a structured output or a refusal
+        (``custom_id=``: for the batch line with that id)."""
+        self._default.reply(
+            text, tool_calls=tool_calls, json=json, refusal=refusal, custom_id=custom_id
+        )
 
     def fail(
         self,
@@ -262,6 +301,7 @@ class GPT4oMiniApp:
         times: int | None = 1,
         probability: float | None = None,
         seed: int = 0,
+        custom_id: str | None = None,
         **details: Any,
     ) -> None:
         """Make the next ``times`` completion requests fail as the real service fails.
@@ -277,8 +317,12 @@ class GPT4oMiniApp:
         With ``probability=p`` the failure stands instead of queueing: every request fails
         with chance ``p``, drawn from a generator seeded with ``seed`` (the same run fails the
         same requests), at most ``times`` times (``times=None``: without end).
+
+        ``custom_id=`` aims an HTTP status at the batch line with that id instead.
         """
-        self._default.fail(status, times=times, probability=probability, seed=seed, **details)
+        self._default.fail(
+            status, times=times, probability=probability, seed=seed, custom_id=custom_id, **details
+        )
 
     def unused_scripts(self) -> list[str]:
         """Queued replies and failures no request consumed, described as they were scripted."""
@@ -314,7 +358,10 @@ class GPT4oMiniApp:
 
         Behind it, the ``x-ratelimit-*`` values are the limiter's buckets, which were charged
         the request's estimate when it was admitted (the exact count no longer matters).
+        A batch line has no HTTP answer, so no headers.
         """
+        if exchange.batch_line:
+            return []
         limits = None
         if not rate_limited:
             limits = {}
@@ -327,10 +374,14 @@ class GPT4oMiniApp:
 
     def scripted_intent(self, exchange: Exchange, body: Mapping[str, Any]) -> Intent | None:
         session = self.state.session(exchange.session)
+        aimed = exchange.custom_id is not None and session.aimed_replies
         scripted = None
-        if session.replies:
+        if session.replies or aimed:
             with self.state.lock:
-                scripted = session.replies.popleft() if session.replies else None
+                if aimed:
+                    scripted = session.aimed_replies.pop(str(exchange.custom_id), None)
+                if scripted is None and session.replies:
+                    scripted = session.replies.popleft()
         if scripted is None:
             fixture: Fixture | None = exchange.fixture
             if fixture is None or fixture.reply is None:
@@ -375,11 +426,18 @@ class GPT4oMiniApp:
     def store(self, kind: str) -> Store:
         return self.state.store(kind)
 
+    def estimate_tokens(self, body: Any) -> int:
+        return estimate_tokens(body, self._profile)
+
     # -----------------------------------------------------------------------------------------
     # The pipeline
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return self.handle(request)
+
+    def blocks(self, request: HttpRequest) -> bool:
+        """Whether ``request``'s route may run long (``Rule.blocking``: the Batch API)."""
+        return routes_blocking(request.method, request.path)
 
     def handle(self, request: HttpRequest, *, loopback: bool = False) -> HttpResponse:
         """Answer ``request``; ``loopback`` is True when it came through the loopback server
@@ -409,7 +467,9 @@ class GPT4oMiniApp:
                 return self._refusal(exchange, refused)
             control: PlainEndpoint = routed.endpoint  # type: ignore[assignment]
             return control.handle(self, exchange).response
-        if routed.flavor.azure and routed.deployment is None:
+        endpoint = routed.endpoint
+        handle = getattr(endpoint, "handle", None)
+        if routed.flavor.azure and routed.deployment is None and handle is None:
             # The body's "model" names the deployment; a body that does not parse is refused
             # by the JSON layer below, after auth.
             try:
@@ -422,14 +482,12 @@ class GPT4oMiniApp:
             refused = self._authenticate(request, exchange.flavor)
             deployments = self.azure_deployments
             flavor = exchange.flavor
-            if refused is None and flavor.azure and deployments is not None:
+            if refused is None and flavor.azure and deployments is not None and handle is None:
                 refused = (
                     None if flavor.deployment in deployments else azure_error("DeploymentNotFound")
                 )
             if refused is not None:
                 return self._finish(exchange, session, Answer(self._refusal(exchange, refused)))
-        endpoint = routed.endpoint
-        handle = getattr(endpoint, "handle", None)
         if handle is not None:
             if self.cassette is not None:
                 return self._from_cassette(exchange, session, None)
@@ -480,44 +538,159 @@ class GPT4oMiniApp:
         endpoint: Literal["chat", "responses"],
         body: Mapping[str, Any],
         *,
-        price_factor: float = 1.0,
+        price_factor: Decimal = Decimal(1),
         session: str | None = None,
         azure_deployment: str | None = None,
+        custom_id: str | None = None,
+        created: int | None = None,
     ) -> tuple[int, Any]:
         """One Chat Completions or Responses body through the core, without HTTP.
 
-        For the Batch API: the same steps as an HTTP request after auth (scripted failures
-        and the limiter, validation and counting, the engine with scripted replies, the
-        log), billed at ``price_factor`` of list price. Returns the status and the parsed
-        response body, or the error body; a transport fault (timeout, reset...) that has no
-        body becomes the 500 the real batch line records.
+        For the Batch API: validation with the real errors, exact counting, the engine with
+        the session's scripted replies (one aimed at ``custom_id`` first) and failures (an
+        HTTP status; a transport fault waits for a direct request), the prompt cache, and
+        the bill at ``price_factor`` of the model's price. Not rate limited (batches have
+        their own queue), not logged as a request, and a Responses answer is not stored.
+        Returns the status and the response object, or the error body.
         """
         from minidouble._endpoints._chat import CHAT
         from minidouble._endpoints._responses._handler import RESPONSES
 
         chosen: ModelEndpoint = CHAT if endpoint == "chat" else RESPONSES
         path = "/v1/chat/completions" if endpoint == "chat" else "/v1/responses"
-        flavor = Flavor() if azure_deployment is None else Flavor(True, azure_deployment)
-        request = HttpRequest("POST", "https://api.openai.com" + path, {}, _dumps(body))
+        if azure_deployment is not None:
+            path = "/openai/v1" + path[3:]
+        request = HttpRequest("POST", "https://api.openai.com" + path, {}, b"")
         exchange = Exchange(
             request, new_request_id(), time.perf_counter(), self.clock.now(), session
         )
-        exchange.flavor = flavor
+        exchange.flavor = Flavor() if azure_deployment is None else Flavor(True, azure_deployment)
+        exchange.body, exchange.batch_line, exchange.custom_id = body, True, custom_id
+        exchange.created = created
         state_session = self.state.session(session)
+        failure = self._line_failure(state_session, custom_id)
+        if failure is not None and not isinstance(failure.status, str):
+            fault = scripted_fault(
+                failure.status,
+                request_id=exchange.request_id,
+                profile=self.profile,
+                limits=(self.limiter.requests_per_minute, self.limiter.tokens_per_minute),
+                **failure.details,
+            )
+            error_body = fault.error.body if fault.error is not None else _SERVER_ERROR
+            return fault.status, error_body
         try:
-            response = self._model_request(chosen, exchange, state_session)
-        except (TimeoutError, ConnectionError) as fault:
-            error = scripted_fault(500, request_id=exchange.request_id, profile=self.profile)
-            assert error.error is not None, fault
-            return 500, error.error.body
-        if price_factor != 1:
+            prompt_tokens = chosen.validate(self, exchange, body)
+        except OpenAIError as error:
+            return error.status, error.body
+        assert prompt_tokens is not None  # only a replay leaves a request uncounted
+        exchange.prompt_tokens = prompt_tokens
+        try:
+            answer = chosen.respond(self, exchange, dict(body), prompt_tokens)
+        except ScriptError as mistake:
             with self.state.lock:
-                for record in reversed(state_session.requests):
-                    if record.response is response:
-                        record.price_factor = price_factor
-                        break
-        raw = response.body if response.stream is None else b"".join(response.stream)
-        return response.status, _json_or_none(raw)
+                state_session.script_errors.append(mistake)
+            refused = _script_error_response(mistake, exchange.request_id)
+            return refused.status, _json_or_none(refused.body)
+        completion = answer.completion
+        document = _json_or_none(completion) if isinstance(completion, bytes) else completion
+        status = answer.response.status
+        if status == 200 and isinstance(document, Mapping):
+            completion_tokens = answer.completion_tokens
+            if completion_tokens is None:
+                completion_tokens = _billed_completion_tokens(document)
+            self._bill_apart(
+                state_session,
+                body.get("model"),
+                prompt_tokens,
+                completion_tokens,
+                answer.cached_tokens or 0,
+                price_factor,
+                logged=False,
+            )
+        return status, dict(document) if isinstance(document, Mapping) else document
+
+    def _line_failure(self, session: Session, custom_id: str | None) -> ScriptedFailure | None:
+        """The HTTP failure a batch line meets: one aimed at its custom_id, else the
+        session's next queued or standing one. A fault that needs a connection or a stream
+        cannot happen to a line: it is put back for the next direct request."""
+        if custom_id is not None and session.aimed_failures:
+            with self.state.lock:
+                aimed = session.aimed_failures.pop(custom_id, None)
+            if aimed is not None:
+                return aimed
+        failure = self._scripted_failure(session)
+        if failure is not None and isinstance(failure.status, str):
+            self._return_failure(session, failure)
+            return None
+        return failure
+
+    def _bill_recorded_batches(self, session: Session, response: HttpResponse) -> None:
+        """Bill a batch a cassette shows finished, once: its lines ran upstream when it was
+        recorded, and its ``usage`` is what they cost, at the batch price (docs/batch.md)."""
+        if response.status != 200 or response.stream is not None:
+            return
+        document = _json_or_none(response.body)
+        if not isinstance(document, Mapping):
+            return
+        listed = document.get("data") if document.get("object") == "list" else [document]
+        billed = self.store("cassette-batches")
+        for batch in listed if isinstance(listed, list) else ():
+            usage = batch.get("usage") if isinstance(batch, Mapping) else None
+            if (
+                not isinstance(usage, Mapping)
+                or batch.get("object") != "batch"
+                or batch.get("status") not in ("completed", "expired", "cancelled")
+                or not isinstance(batch.get("id"), str)
+                or billed.get(batch["id"]) is not None
+            ):
+                continue
+            billed.put(batch["id"], True)
+            details = usage.get("input_tokens_details")
+            cached = details.get("cached_tokens", 0) if isinstance(details, Mapping) else 0
+            counts = batch.get("request_counts")
+            lines = counts.get("completed", 0) if isinstance(counts, Mapping) else 0
+            self._bill_apart(
+                session,
+                batch.get("model"),
+                int(usage.get("input_tokens", 0) or 0),
+                int(usage.get("output_tokens", 0) or 0),
+                int(cached or 0),
+                self._profile.batch.price_factor,
+                logged=False,
+                lines=int(lines or 0),
+            )
+
+    def _bill_apart(
+        self,
+        session: Session,
+        model: object,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cached_tokens: int,
+        price_factor: Decimal,
+        *,
+        logged: bool,
+        lines: int = 1,
+    ) -> None:
+        """Bill tokens at their own price: a batch line (not in the log, ``logged=False``,
+        at ``price_factor``), or a logged answer of a fine-tuned model."""
+        key = (model if isinstance(model, str) else None, price_factor)
+        prices = self._prices_apart.get(key)
+        if prices is None:
+            prices = self._profile.prices_for(key[0])
+            if price_factor != 1:
+                prices = prices.scaled(price_factor)
+            if len(self._prices_apart) < 256:
+                self._prices_apart[key] = prices
+        with self.state.lock:
+            counts = session.apart.get((prices, logged))
+            if counts is None:
+                counts = session.apart[(prices, logged)] = [0, 0, 0, 0]
+            counts[0] += prompt_tokens
+            counts[1] += completion_tokens
+            counts[2] += cached_tokens
+            counts[3] += 0 if logged else lines
 
     def _refusal(self, exchange: Exchange, error: OpenAIError) -> HttpResponse:
         """A refusal from in front of the model: OpenAI's gateway sends only a request id,
@@ -534,7 +707,10 @@ class GPT4oMiniApp:
         assert self.cassette is not None
 
         def log(response: HttpResponse, how: Answered) -> RecordedRequest:
-            return self._log(exchange, session, Answer(response), cassette=how)
+            record = self._log(exchange, session, Answer(response), cassette=how)
+            if how != "missed" and "/batches" in exchange.request.path:
+                self._bill_recorded_batches(session, response)
+            return record
 
         return self.cassette.answer(
             exchange.request,
@@ -612,6 +788,28 @@ class GPT4oMiniApp:
             session.requests.append(record)
         if _traffic.isEnabledFor(logging.INFO):
             _log_request(exchange, record)
+        body = exchange.body
+        if (
+            response.status == 200
+            and cassette is None
+            and isinstance(body, Mapping)
+            and exchange.prompt_tokens is not None
+            and completion_tokens is not None
+            and self._profile.fine_tuned_pattern is not None
+            and isinstance(body.get("model"), str)
+            and self._profile.is_fine_tuned(body["model"])
+        ):
+            # A fine-tuned model's answer: in the log's totals, at the fine-tuned price.
+            cached = answer.cached_tokens or 0
+            self._bill_apart(
+                session,
+                body["model"],
+                exchange.prompt_tokens,
+                completion_tokens,
+                cached,
+                Decimal(1),
+                logged=True,
+            )
         return record
 
     def _authenticate(self, request: HttpRequest, flavor: Flavor) -> OpenAIError | None:
@@ -817,10 +1015,15 @@ def _script_error_response(mistake: ScriptError, request_id: str) -> HttpRespons
     return error_response(error, headers)
 
 
-def _dumps(body: Mapping[str, Any]) -> bytes:
-    import json
-
-    return json.dumps(body).encode()
+# A batch line's 5xx without a JSON body of its own (a 502's HTML page) records this.
+_SERVER_ERROR = {
+    "error": {
+        "message": "The server had an error while processing your request. Sorry about that!",
+        "type": "server_error",
+        "param": None,
+        "code": None,
+    }
+}
 
 
 def _json_or_none(raw: bytes) -> Any:

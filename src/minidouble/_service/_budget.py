@@ -7,15 +7,20 @@ costs its prompt and completion tokens when the model answered it; requests the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from minidouble._model._profile import GPT4O_MINI, ModelProfile
+from minidouble._model._profile import GPT4O_MINI, ModelProfile, Prices
 from minidouble._service._script import RecordedRequest
 
-__all__ = ["Budget", "Usage", "usage_of"]
+__all__ = ["ApartLedger", "Budget", "Usage", "billed_apart", "usage_of"]
+
+# Tokens billed at their own price: (prices, logged) -> [prompt, completion, cached, lines].
+# ``logged``: the tokens are already among the request log's (a fine-tuned answer), so only
+# their price differs; otherwise they are batch lines, outside the log.
+ApartLedger = dict[tuple[Prices, bool], list[int]]
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,11 @@ class Usage:
 
     ``replayed`` and ``recorded`` count the requests a cassette answered (docs/cassettes.md):
     they are among ``requests`` and bill the usage the upstream reported when recorded.
+    Some tokens have their own price: batch lines (docs/batch.md; among the tokens but not
+    the requests, ``batch_lines`` counts the successful ones) and answers of fine-tuned
+    models. Those tokens (``apart_prompt_tokens``, ``apart_completion_tokens`` and of the
+    prompt ``apart_cached_tokens``, among the totals) cost ``apart_cost`` instead of the
+    profile's price.
     """
 
     requests: int = 0
@@ -33,19 +43,25 @@ class Usage:
     recorded: int = 0
     # Of the prompt tokens, those the prompt cache served (billed at the cached price).
     cached_tokens: int = 0
-    # Dollars not billed because requests ran at a price factor below 1 (the Batch API's
-    # half price): token totals stay true, only the cost drops.
-    discount: Decimal = Decimal(0)
+    batch_lines: int = 0
+    apart_prompt_tokens: int = 0
+    apart_completion_tokens: int = 0
+    apart_cached_tokens: int = 0
+    apart_cost: Decimal = Decimal(0)
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
     def cost(self, profile: ModelProfile = GPT4O_MINI) -> Decimal:
-        """Dollars at the profile's prices, cached prompt tokens at the cached price, less
-        what requests run at a reduced price factor did not cost."""
-        full = profile.prices.cost(self.prompt_tokens, self.completion_tokens, self.cached_tokens)
-        return full - self.discount
+        """Dollars at the profile's prices, cached prompt tokens at the cached price, and
+        tokens priced apart at their own."""
+        direct = profile.prices.cost(
+            self.prompt_tokens - self.apart_prompt_tokens,
+            self.completion_tokens - self.apart_completion_tokens,
+            self.cached_tokens - self.apart_cached_tokens,
+        )
+        return direct + self.apart_cost
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -55,45 +71,53 @@ class Usage:
             self.replayed + other.replayed,
             self.recorded + other.recorded,
             self.cached_tokens + other.cached_tokens,
-            self.discount + other.discount,
+            self.batch_lines + other.batch_lines,
+            self.apart_prompt_tokens + other.apart_prompt_tokens,
+            self.apart_completion_tokens + other.apart_completion_tokens,
+            self.apart_cached_tokens + other.apart_cached_tokens,
+            self.apart_cost + other.apart_cost,
         )
 
     def describe(self, profile: ModelProfile = GPT4O_MINI) -> str:
+        batch = f" and {self.batch_lines:,} batch line(s)" if self.batch_lines else ""
         cached = f" ({self.cached_tokens:,} cached)" if self.cached_tokens else ""
         return (
-            f"{self.requests:,} request(s), {self.prompt_tokens:,} prompt{cached} + "
+            f"{self.requests:,} request(s){batch}, {self.prompt_tokens:,} prompt{cached} + "
             f"{self.completion_tokens:,} completion = {self.total_tokens:,} tokens, "
             f"${self.cost(profile):.6f}"
         )
 
 
-def usage_of(requests: Iterable[RecordedRequest], profile: ModelProfile) -> Usage:
-    prices = profile.prices
+def billed_apart(ledger: Mapping[tuple[Prices, bool], list[int]]) -> Usage:
+    """The :class:`Usage` of a session's apart ledger (priced here, once, not per line)."""
+    usage = Usage()
+    for (prices, logged), (prompt, completion, cached, lines) in ledger.items():
+        usage += Usage(
+            prompt_tokens=0 if logged else prompt,
+            completion_tokens=0 if logged else completion,
+            cached_tokens=0 if logged else cached,
+            batch_lines=lines,
+            apart_prompt_tokens=prompt,
+            apart_completion_tokens=completion,
+            apart_cached_tokens=cached,
+            apart_cost=prices.cost(prompt, completion, cached),
+        )
+    return usage
+
+
+def usage_of(requests: Iterable[RecordedRequest]) -> Usage:
     total = prompt = completion = cached = 0
-    discount = Decimal(0)
     by_cassette = {"replayed": 0, "recorded": 0}
     for recorded in requests:
         total += 1
         if recorded.cassette in by_cassette:
             by_cassette[recorded.cassette] += 1
         if recorded.status == 200 and recorded.answered:
-            prompt_tokens = recorded.prompt_tokens or 0
-            completion_tokens = recorded.completion_tokens or 0
-            cached_tokens = recorded.cached_tokens
-            prompt += prompt_tokens
-            completion += completion_tokens
-            cached += cached_tokens
-            if recorded.price_factor != 1:
-                full = prices.cost(prompt_tokens, completion_tokens, cached_tokens)
-                discount += full * (1 - Decimal(str(recorded.price_factor)))
+            prompt += recorded.prompt_tokens or 0
+            completion += recorded.completion_tokens or 0
+            cached += recorded.cached_tokens
     return Usage(
-        total,
-        prompt,
-        completion,
-        by_cassette["replayed"],
-        by_cassette["recorded"],
-        cached,
-        discount,
+        total, prompt, completion, by_cassette["replayed"], by_cassette["recorded"], cached
     )
 
 

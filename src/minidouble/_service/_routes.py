@@ -7,10 +7,12 @@ parameters) or the error the real gateway answers for a path it does not serve.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from minidouble._endpoints._batch import BATCHES, FILES
 from minidouble._endpoints._chat import CHAT
 from minidouble._endpoints._models import MODELS
 from minidouble._endpoints._protocol import Endpoint, Route
@@ -21,7 +23,7 @@ from minidouble._model._gateway import azure_error, invalid_url
 from minidouble._service._control import CONTROL, CONTROL_METHODS
 from minidouble._wire._writers import OPENAI, Flavor
 
-__all__ = ["ROUTES", "Rule", "route"]
+__all__ = ["ROUTES", "Rule", "blocking", "route"]
 
 AZURE = Flavor(azure=True)
 
@@ -41,6 +43,8 @@ class Rule:
     # Reachable only through the loopback server, never by in-process interception.
     loopback_only: bool = False
     control: bool = False
+    # May run long: the loopback server answers it in a thread (see Route.blocking).
+    blocking: bool = False
 
     def pattern(self) -> re.Pattern[str]:
         regex = re.sub(r"\\\{(\w+)\\\.\\\.\\\.\\\}", r"(?P<\1>.*)", re.escape(self.path))
@@ -68,9 +72,41 @@ ROUTES: tuple[Rule, ...] = (
         loopback_only=True,
         control=True,
     ),
+    # The Batch API and its files (docs/batch.md); Azure's dated paths need api-version.
+    *(
+        row
+        for prefix, azure, dated in (
+            ("/v1", False, False),
+            ("/openai", True, True),
+            ("/openai/v1", True, False),
+        )
+        for row in (
+            Rule(("POST", "GET"), f"{prefix}/files", FILES, azure, dated, blocking=True),
+            Rule(("GET", "DELETE"), f"{prefix}/files/{{id}}", FILES, azure, dated, blocking=True),
+            Rule(("GET",), f"{prefix}/files/{{id}}/content", FILES, azure, dated, blocking=True),
+            Rule(("POST", "GET"), f"{prefix}/batches", BATCHES, azure, dated, blocking=True),
+            Rule(("GET",), f"{prefix}/batches/{{id}}", BATCHES, azure, dated, blocking=True),
+            Rule(
+                ("POST",), f"{prefix}/batches/{{id}}/cancel", BATCHES, azure, dated, blocking=True
+            ),
+        )
+    ),
 )
 
 _COMPILED = [(rule, rule.pattern()) for rule in ROUTES]
+
+
+@functools.lru_cache(maxsize=1024)
+def blocking(method: str, path: str) -> bool:
+    """Whether the route of ``method path`` may run long (``Rule.blocking``).
+
+    Asked by the loopback server for every request before answering it, so remembered per
+    path: the chat path is looked up once, not routed twice per request.
+    """
+    for rule, pattern in _COMPILED:
+        if method in rule.methods and pattern.match(path):
+            return rule.blocking
+    return False
 
 
 def route(request: HttpRequest, *, loopback: bool = False) -> Route | tuple[OpenAIError, Flavor]:
@@ -90,7 +126,9 @@ def route(request: HttpRequest, *, loopback: bool = False) -> Route | tuple[Open
             flavor = AZURE if deployment is None else Flavor(azure=True, deployment=deployment)
         else:
             flavor = OPENAI
-        return Route(rule.endpoint, flavor, deployment, params, rule.auth, rule.control)
+        return Route(
+            rule.endpoint, flavor, deployment, params, rule.auth, rule.control, rule.blocking
+        )
     if path.startswith("/openai/"):  # every Azure path, and only those
         return azure_error("404"), AZURE
     return invalid_url(request.method, path), OPENAI

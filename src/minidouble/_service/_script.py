@@ -372,8 +372,6 @@ class RecordedRequest:
     # How a cassette answered instead of the fake (docs/cassettes.md): "replayed" from the
     # file, "recorded" from the upstream, "missed" (no recording matched: an error).
     cassette: Literal["replayed", "recorded", "missed"] | None = None
-    # The fraction of list price it is billed at (a Batch API request: 0.5).
-    price_factor: float = 1.0
     # The completion tokens billed, noted when the fake answered, so usage totals (budgets,
     # the end-of-run summary) need not parse the logged completion.
     _completion_tokens: int | None = field(default=None, repr=False, compare=False)

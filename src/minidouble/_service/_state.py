@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from minidouble._service._budget import ApartLedger
 from minidouble._service._script import (
     RecordedRequest,
     ScriptedFailure,
@@ -41,6 +42,13 @@ class Session:
     # Scripted replies that did not fit the request they answered: the plugin fails the
     # test with these even if the code under test swallowed the HTTP error.
     script_errors: list[ScriptError] = field(default_factory=list)
+    # Scripts a test aimed at one batch line (``reply(..., custom_id=...)``), by custom_id.
+    aimed_replies: dict[str, ScriptedReply] = field(default_factory=dict)
+    aimed_failures: dict[str, ScriptedFailure] = field(default_factory=dict)
+    # What is billed outside the request log: batch lines (not requests of their own) and
+    # the fine-tuned price of logged answers (docs/batch.md), as token counts per price
+    # (see budget.ApartLedger), priced only when usage is asked for.
+    apart: ApartLedger = field(default_factory=dict)
 
     def clear(self) -> None:
         # Cleared in place: callers holding ``fake.requests`` see the reset.
@@ -49,6 +57,9 @@ class Session:
         self.standing.clear()
         self.requests.clear()
         self.script_errors.clear()
+        self.aimed_replies.clear()
+        self.aimed_failures.clear()
+        self.apart = {}
 
 
 class Store:
@@ -69,6 +80,13 @@ class Store:
     def delete(self, key: str) -> bool:
         with self._lock:
             return self._items.pop(key, None) is not None
+
+    def setdefault(self, key: str, make: Callable[[], Any]) -> Any:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                item = self._items[key] = make()
+            return item
 
     def values(self) -> list[Any]:
         with self._lock:

@@ -85,22 +85,23 @@ class _Clock:
 class Http1Service:
     """What every connection of one server shares: the handler, its mode and the clock.
 
-    ``blocking`` may be a callable, asked per request, for a server whose handler changes
-    (the plugin's session-wide server serves each test's fake in turn). A handler that may
-    wait (a cassette forwarding upstream, simulated latency) is blocking and runs in a
-    thread so the server keeps serving meanwhile.
+    ``blocking`` may be a callable, asked per request with the request, for a server whose
+    handler changes (the plugin's session-wide server serves each test's fake in turn) or
+    whose requests differ (a Batch API call may run a large batch's lines). A handler that
+    may wait or run long (a cassette forwarding upstream, simulated latency, batches) is
+    blocking for that request, which then runs in a thread so the server keeps serving.
     """
 
     def __init__(
         self,
         handler: Handler,
         *,
-        blocking: bool | Callable[[], bool] = False,
+        blocking: bool | Callable[[HttpRequest], bool] = False,
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
         self.handler = handler
-        self.is_blocking: Callable[[], bool] = (
-            blocking if callable(blocking) else (lambda: blocking)
+        self.is_blocking: Callable[[HttpRequest], bool] = (
+            blocking if callable(blocking) else (lambda request: blocking)
         )
         self.on_error = on_error
         self.clock = _Clock()
@@ -325,7 +326,7 @@ class _Connection(asyncio.Protocol):
             if http_request is None:
                 self._bad_request()
                 return
-            if service.is_blocking():
+            if service.is_blocking(http_request):
                 self._start(self._answer_later(request, http_request, blocking=True))
                 return
             try:

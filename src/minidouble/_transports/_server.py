@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable
 from types import TracebackType
 
-from minidouble._http import Handler
+from minidouble._http import Handler, HttpRequest
 from minidouble._transports._http1 import Http1Service
 
 __all__ = ["LoopbackServer", "bind_socket", "format_base_url", "serve_forever"]
@@ -63,7 +63,10 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 def serve_forever(
-    handler: Handler, listener: socket.socket, *, blocking: bool | Callable[[], bool] = False
+    handler: Handler,
+    listener: socket.socket,
+    *,
+    blocking: bool | Callable[[HttpRequest], bool] = False,
 ) -> None:
     """Serve on ``listener`` in this thread until Ctrl-C or SIGTERM, then close cleanly.
 
@@ -106,7 +109,7 @@ class LoopbackServer:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        blocking: bool | Callable[[], bool] = False,
+        blocking: bool | Callable[[HttpRequest], bool] = False,
     ) -> None:
         self.errors: list[BaseException] = []
         self._socket = bind_socket(host, port)

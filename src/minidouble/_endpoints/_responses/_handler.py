@@ -88,8 +88,9 @@ class Responses:
             intent = default_intent(chat, rng)
         choice = render(intent, chat, prompt_tokens=input_tokens, rng=rng, profile=profile)
         output_tokens = count_output_tokens(choice, chat, profile=profile)
-        created_at = int(time.time())
+        created_at = int(time.time()) if exchange.created is None else exchange.created
         cached = service.cached_tokens(body, input_tokens, chat_body=chat)
+        answering = profile.for_model(body.get("model"))  # a fine-tuned model echoes its id
         ids = ResponseIds.new(created_at)
         response_id = ids.make("resp")
         output = output_items(choice, ids)
@@ -104,9 +105,10 @@ class Responses:
             status=status,
             completed_at=None if status == "incomplete" else created_at,
             azure=azure,
-            profile=profile,
+            profile=answering,
         )
-        if body.get("store") is not False:
+        # A batch line's response is not kept: only the output file holds it.
+        if body.get("store") is not False and not exchange.batch_line:
             service.store(STORE).put(response_id, StoredResponse((*conversation, *output), final))
         headers = service.headers(exchange, spent_tokens=input_tokens + output_tokens)
         if body.get("stream") is True:
@@ -119,7 +121,7 @@ class Responses:
                 status="in_progress",
                 completed_at=None,
                 azure=azure,
-                profile=profile,
+                profile=answering,
             )
             obfuscate = service.obfuscate(exchange, body)
             events = list(stream_events(snapshot, final, choice, obfuscate=obfuscate))
