@@ -7,13 +7,12 @@ unchanged). File objects are built field for field in the order the API sends th
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 from minidouble._endpoints._batch._errors import file_not_found, file_too_large, not_jsonl
-from minidouble._engine._ids import _base62
+from minidouble._engine._ids import _base62, random_hex
 from minidouble._model._errors import invalid_enum, missing_parameter
 from minidouble._model._profile import BatchRules
 
@@ -59,7 +58,7 @@ class StoredFile:
 
 
 def new_file_id(azure: bool) -> str:
-    return "file-" + (os.urandom(16).hex() if azure else _base62(22))
+    return "file-" + (random_hex(16) if azure else _base62(22))
 
 
 def check_upload(

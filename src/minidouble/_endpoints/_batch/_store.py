@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import threading
 import time
@@ -26,6 +25,7 @@ from typing import Any, Literal, Protocol
 
 from minidouble._endpoints._batch import _errors as be
 from minidouble._endpoints._batch._files import FileStore, StoredFile
+from minidouble._engine._ids import random_hex
 from minidouble._model._profile import ModelProfile
 
 __all__ = [
@@ -108,7 +108,7 @@ def timing_from(option: object, *, manual_clock: bool) -> BatchTiming:
 
 def _hex_id(prefix: str, unix: int) -> str:
     # The layout of real ids: 8 hex digits of the time, 4 random, "8190", 16 random.
-    noise = os.urandom(10).hex()
+    noise = random_hex(10)
     return f"{prefix}{unix & 0xFFFFFFFF:08x}{noise[:4]}8190{noise[4:]}"
 
 
@@ -440,7 +440,7 @@ class Batch:
             "custom_id": custom_id,
             "response": {
                 "status_code": status,
-                "request_id": os.urandom(16).hex(),
+                "request_id": random_hex(16),
                 "body": body,
             },
             "error": None,
