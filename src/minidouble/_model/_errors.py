@@ -434,3 +434,15 @@ def invalid_logit_bias_key(key: str, maximum: int | None) -> OpenAIError:
     else:
         text = f"Invalid key in 'logit_bias': {key}. Maximum value is {maximum}."
     return invalid_request(text, param="logit_bias")
+
+
+# What a 5xx without a JSON body of its own (a 502's HTML page, a dropped connection) stands
+# for where a body is needed: a batch line's error record.
+SERVER_ERROR_BODY: dict[str, Any] = {
+    "error": {
+        "message": "The server had an error while processing your request. Sorry about that!",
+        "type": "server_error",
+        "param": None,
+        "code": None,
+    }
+}

@@ -26,7 +26,8 @@ from minidouble._endpoints._batch._store import BatchTimingOption, timing_from
 from minidouble._endpoints._protocol import Answer, Exchange, ModelEndpoint, PlainEndpoint
 from minidouble._engine._replies import Intent, Reply
 from minidouble._http import HttpRequest, HttpResponse
-from minidouble._model._errors import OpenAIError
+from minidouble._model._errors import SERVER_ERROR_BODY, OpenAIError
+from minidouble._model._gateway import azure_error, invalid_api_key, missing_api_key
 from minidouble._model._profile import GPT4O_MINI, ModelProfile, Prices
 from minidouble._model._validate import parse_json_body
 from minidouble._service._budget import Budget, Usage, billed_apart, usage_of
@@ -34,13 +35,10 @@ from minidouble._service._caching import PromptCache, chat_sequence
 from minidouble._service._clock import Clock
 from minidouble._service._faults import (
     SHAPING_FAULTS,
-    azure_error,
     azure_rate_limit,
     check_fail_arguments,
     filter_reply,
     filtered_prompt,
-    invalid_api_key,
-    missing_api_key,
     raise_transport_fault,
     rate_limit_error,
     scripted_fault,
@@ -577,7 +575,7 @@ class GPT4oMiniApp:
                 limits=(self.limiter.requests_per_minute, self.limiter.tokens_per_minute),
                 **failure.details,
             )
-            error_body = fault.error.body if fault.error is not None else _SERVER_ERROR
+            error_body = fault.error.body if fault.error is not None else SERVER_ERROR_BODY
             return fault.status, error_body
         try:
             prompt_tokens = chosen.validate(self, exchange, body)
@@ -1013,17 +1011,6 @@ def _script_error_response(mistake: ScriptError, request_id: str) -> HttpRespons
     )
     headers = [("x-request-id", request_id), ("x-should-retry", "false")]
     return error_response(error, headers)
-
-
-# A batch line's 5xx without a JSON body of its own (a 502's HTML page) records this.
-_SERVER_ERROR = {
-    "error": {
-        "message": "The server had an error while processing your request. Sorry about that!",
-        "type": "server_error",
-        "param": None,
-        "code": None,
-    }
-}
 
 
 def _json_or_none(raw: bytes) -> Any:

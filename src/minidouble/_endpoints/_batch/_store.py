@@ -26,6 +26,7 @@ from typing import Any, Literal, Protocol
 from minidouble._endpoints._batch import _errors as be
 from minidouble._endpoints._batch._files import FileStore, StoredFile
 from minidouble._engine._ids import random_hex
+from minidouble._model._errors import SERVER_ERROR_BODY
 from minidouble._model._profile import ModelProfile
 
 __all__ = [
@@ -116,14 +117,6 @@ _ACTIVE = frozenset({"in_progress", "finalizing", "cancelling"})
 _TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 _WINDOW = 256  # results written in a shuffled order within each run of this many
 _MAX_REPORTED_ERRORS = 1_000
-_SERVER_ERROR = {
-    "error": {
-        "message": "The server had an error while processing your request. Sorry about that!",
-        "type": "server_error",
-        "param": None,
-        "code": None,
-    }
-}
 
 
 class Batch:
@@ -434,7 +427,7 @@ class Batch:
             status, body = run(self, line["url"], line["body"], custom_id)
         except Exception as exc:  # the fake's own bug: a 500 line, kept for the test to see
             self.state.crashes.append(exc)
-            status, body = 500, _SERVER_ERROR
+            status, body = 500, SERVER_ERROR_BODY
         record = {
             "id": _hex_id("batch_req_", self.state.unix(at)),
             "custom_id": custom_id,
