@@ -16,14 +16,7 @@ from typing import Any, NoReturn
 
 from minidouble._http import HttpResponse
 from minidouble._model._errors import OpenAIError, invalid_request
-from minidouble._model._gateway import (
-    azure_error,
-    invalid_api_key,
-    invalid_url,
-    masked_key,
-    missing_api_key,
-    model_not_found,
-)
+from minidouble._model._gateway import invalid_api_key
 from minidouble._model._profile import GPT4O_MINI, ModelProfile
 from minidouble._service._ratelimit import Rejection, go_duration, wait_millis
 from minidouble._wire._writers import azure_filter_results
@@ -31,12 +24,6 @@ from minidouble._wire._writers import azure_filter_results
 __all__ = [
     "FAULT_STATUSES",
     "Fault",
-    "azure_error",
-    "invalid_api_key",
-    "invalid_url",
-    "masked_key",
-    "missing_api_key",
-    "model_not_found",
     "scripted_fault",
 ]
 
