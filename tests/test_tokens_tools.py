@@ -106,7 +106,7 @@ def test_titles_descriptions_and_defaults_become_comments() -> None:
     )
     assert render_schema_type(schema) == (
         '{\n// Args\n// Path\n// Where\npath?: string, // default: "."\n'
-        'unit?: "c" | "f", // default: c\n}'
+        'unit?: "c" | "f", // default: "c"\n}'
     )
 
 
@@ -272,7 +272,7 @@ def test_union_with_a_multi_line_member_is_written_one_member_per_line() -> None
 
 def test_format_is_shown_like_the_bounds() -> None:
     # ogx book_flight (2026-03) and beeai's OpenMeteoTool (2025-12): 8 and 17 tokens short
-    # without it, 1 with it (not yet exact: see docs/token-accounting.md).
+    # without it, exact with it (see the anchors below).
     day = {"type": "string", "format": "date"}
     assert render_schema_type(obj({"day": day}, ["day"])) == '{\nday: string, // format: "date"\n}'
     # Inside a union the member's comment follows it, one member per line.
@@ -280,6 +280,150 @@ def test_format_is_shown_like_the_bounds() -> None:
     assert render_schema_type(obj({"day": nullable}, ["day"])) == (
         '{\nday:\n | string // format: "date"\n | null\n,\n}'
     )
+
+
+def test_a_multi_line_member_breaks_its_parent_over_lines() -> None:
+    child = obj({"a": {"type": "string", "description": "A"}}, ["a"])
+    schema = obj({"child": child, "n": {"type": "integer"}}, ["child", "n"])
+    assert render_schema_type(schema) == "{\nchild: {\n// A\na: string,\n},\nn: number,\n}"
+    # One-line children keep the parent on one line.
+    flat = obj({"child": obj({"a": {"type": "string"}}), "n": {"type": "integer"}})
+    assert render_schema_type(flat) == "{ child?: { a?: string }, n?: number }"
+
+
+def test_recorded_anchor_multi_line_child_and_format() -> None:
+    # ogx book_flight, gpt-4o, 2026-03-18: 84 prompt tokens; one short with the outer object
+    # on one line around its multi-line `flight`, 8 short without the format.
+    flight = {
+        "type": "object",
+        "properties": {
+            "from": {"type": "string"},
+            "to": {"type": "string"},
+            "date": {"type": "string", "format": "date"},
+        },
+    }
+    passenger = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+    }
+    parameters = {
+        "type": "object",
+        "properties": {
+            "flight": {"$ref": "#/$defs/FlightInfo"},
+            "passenger": {"$ref": "#/$defs/Passenger"},
+        },
+        "required": ["flight", "passenger"],
+        "$defs": {"FlightInfo": flight, "Passenger": passenger},
+    }
+    body = chat(
+        {"role": "user", "content": "Book a flight from SFO to JFK for John Doe"},
+        tools=[function("book_flight", parameters, description="Book a flight")],
+    )
+    assert count_prompt_tokens(body) == 84
+
+
+def test_additional_properties_true_is_an_index_signature() -> None:
+    schema = obj({"day": {"type": "string"}}, ["day"], additionalProperties=True)
+    assert render_schema_type(schema) == "{ day: string, [key: string]: any }"
+    # `false`, or a schema for the other values, shows nothing.
+    closed = obj({"day": {"type": "string"}}, ["day"], additionalProperties=False)
+    assert render_schema_type(closed) == "{ day: string }"
+    typed = obj({"day": {"type": "string"}}, ["day"], additionalProperties={"type": "string"})
+    assert render_schema_type(typed) == "{ day: string }"
+    # An object with nothing but the signature is still free-form: no argument at all.
+    block = render_functions([FunctionSpec("f", None, obj({}, additionalProperties=True))], RULES)
+    assert "type f = () => any;" in block
+
+
+def test_recorded_anchor_additional_properties_true() -> None:
+    # openai-dotnet StructuredOutputs(WithSchema,NotStrict), gpt-4o, 2025-09-16: 95 prompt
+    # tokens, 7 short without the index signature; the strict twin (additionalProperties
+    # false) of the same minute counts 88.
+    def body(open_ended: bool) -> dict[str, Any]:
+        parameters = obj(
+            {"the_day_of_the_week": {"type": "string"}},
+            ["the_day_of_the_week"],
+            additionalProperties=open_ended,
+        )
+        description = (
+            "Given a weekday name like Tuesday, gets the favorite color of the user on that day."
+        )
+        tool = function("get_favorite_color_for_day_of_week", parameters, description=description)
+        system = (
+            "Call applicable tools when the user asks a question. Prefer JSON output when possible."
+        )
+        return chat(
+            {"role": "system", "content": system},
+            {"role": "user", "content": "What's my favorite color on Tuesday?"},
+            tools=[tool],
+        )
+
+    assert count_prompt_tokens(body(True)) == 95
+    assert count_prompt_tokens(body(False)) == 88
+
+
+def test_recorded_anchor_enum_default_is_quoted() -> None:
+    # beeai's OpenMeteoTool (openinference, gpt-4o and gpt-4o-mini, 2025-12-18): 252 prompt
+    # tokens on both models, one short with the enum's default written bare (harmony's form).
+    def nullable(description: str, title: str, **member: Any) -> dict[str, Any]:
+        options = [{"type": "string", **member}, {"type": "null"}]
+        return {"anyOf": options, "description": description, "title": title}
+
+    date_note = "date for the weather forecast in the format YYYY-MM-DD (UTC)"
+    meteo = obj(
+        {
+            "location_name": {
+                "description": "The name of the location to retrieve weather information.",
+                "title": "Location Name",
+                "type": "string",
+            },
+            "country": nullable("Country name.", "Country"),
+            "start_date": nullable(f"Start {date_note}", "Start Date", format="date"),
+            "end_date": nullable(f"End {date_note}", "End Date", format="date"),
+            "temperature_unit": {
+                "default": "celsius",
+                "description": "The unit to express temperature",
+                "enum": ["celsius", "fahrenheit"],
+                "title": "Temperature Unit",
+                "type": "string",
+            },
+        },
+        ["location_name", "country", "start_date", "end_date", "temperature_unit"],
+        title="OpenMeteoToolInput",
+        additionalProperties=False,
+    )
+    search = obj(
+        {"query": {"description": "The search query.", "title": "Query", "type": "string"}},
+        ["query"],
+        title="DuckDuckGoSearchToolInput",
+        additionalProperties=False,
+    )
+    tools = [
+        function(
+            "DuckDuckGo",
+            search,
+            strict=True,
+            description="Search for online trends, news, current events, real-time "
+            "information, or research topics.",
+        ),
+        function(
+            "OpenMeteoTool",
+            meteo,
+            strict=True,
+            description="Retrieve current, past, or future weather forecasts for a location.",
+        ),
+    ]
+    question = [{"type": "text", "text": "What's the current weather in Las Vegas?"}]
+    body = chat(
+        {"role": "system", "content": "Answer the user's question using the available tools."},
+        {"role": "user", "content": question},
+        tools=tools,
+        parallel_tool_calls=False,
+    )
+    assert '"celsius" | "fahrenheit", // default: "celsius"' in render_functions(
+        [FunctionSpec("OpenMeteoTool", None, meteo)], RULES
+    )
+    assert count_prompt_tokens(body) == 252
 
 
 def test_recorded_anchor_nullable_array_of_titled_objects() -> None:

@@ -441,11 +441,10 @@ def _trailing_comment(schema: Mapping[str, Any]) -> str:
     )
     if "default" not in schema:
         return comment
-    default = schema["default"]
-    enum = schema.get("enum")
-    if isinstance(default, str) and isinstance(enum, list) and enum:
-        return f"{comment} // default: {default}"
-    return f"{comment} // default: {_json_literal(default)}"
+    # Always as JSON, an enum's string default too (quoted): harmony writes that one bare,
+    # but beeai's OpenMeteoTool (2025-12, gpt-4o and gpt-4o-mini: 2 of 2 items with a string
+    # default beside an `enum`) is one token short written bare.
+    return f"{comment} // default: {_json_literal(schema['default'])}"
 
 
 def _json_literal(value: Any) -> str:
@@ -512,11 +511,18 @@ def _render_object(schema: Mapping[str, Any], scope: _Scope) -> str:
             continue
         line = f"{key}{optional}: {_render(undescribed, scope.deeper())}"
         rendered.append((comments, line, default))
+    if schema.get("additionalProperties") is True:
+        # Other keys are allowed: an index signature after the named properties, as
+        # TypeScript writes it (openai-dotnet's non-strict tool, 2025-09: 2 of 2 items
+        # with `additionalProperties: true` beside properties, 7 tokens short without it).
+        rendered.append(([], "[key: string]: any", ""))
     # An object's own title and description head its body: the top-level parameters and
     # $ref targets show them (5 recorded Mirascope/pydantic tools need the description).
     heading = "".join(_comment_lines(schema))
-    if not any_comment and not heading:
-        # Without comments the object is written on one line, like a TypeScript literal.
+    if not any_comment and not heading and not any("\n" in line for _, line, _ in rendered):
+        # Without comments the object is written on one line, like a TypeScript literal; a
+        # multi-line member (an object with comments) breaks its parent over lines too, as
+        # harmony always does (ogx's book_flight, 2026-03: one token short on one line).
         return "{ " + ", ".join(line for _, line, _ in rendered) + " }"
     body = heading + "".join(
         "".join(comments) + f"{line},{default}\n" for comments, line, default in rendered
