@@ -64,7 +64,6 @@ REQUIRED_SHARE = 0.995
 # Where the target is not reached yet, the share reached is guarded (raise, never lower).
 # The misses are listed in docs/token-accounting.md ("What is still missed").
 REACHED_SHARE = {
-    ("real_gpt4o.jsonl", "gpt-4o"): 0.994,
     ("real_more_2026-12.jsonl", "gpt-4o-mini"): 0.939,
 }
 
@@ -149,8 +148,8 @@ def _required_order(schema: Any) -> Any:
     if isinstance(properties, dict) and isinstance(required, list):
         names = list(properties)
         wanted = [name for name in required if name in properties]
-        if names == sorted(names) and wanted != [n for n in names if n in wanted]:
-            order = wanted + [name for name in names if name not in wanted]
+        order = wanted + [name for name in names if name not in wanted]
+        if names == sorted(names) and order != names:
             result["properties"] = {name: properties[name] for name in order}
     return result
 
@@ -179,10 +178,17 @@ def response_identity(item: Mapping[str, Any]) -> str:
     says so; ``recorded`` is then the date of the commit that changed the file) leaves the
     response itself as its identity: the same usage and the same message under several bodies
     is one response in a cassette edited after recording (ogx renamed its project and its
-    tool in recorded requests, keeping each recorded response).
+    tool in recorded requests, keeping each recorded response). A response that calls tools is
+    identified by its call ids, which the API draws at random for each response: where the
+    edit renamed the tool in the recorded response too, the ids still show it is the same one.
     """
     if item.get("recorded_from"):
-        return json.dumps(item.get("response_message"), sort_keys=True)
+        message = item.get("response_message")
+        calls = message.get("tool_calls") if isinstance(message, Mapping) else None
+        ids = [call.get("id") for call in calls or [] if isinstance(call, Mapping)]
+        if ids and all(isinstance(call_id, str) and call_id for call_id in ids):
+            return json.dumps(ids)
+        return json.dumps(message, sort_keys=True)
     return str(item["recorded"])
 
 
@@ -267,7 +273,7 @@ def test_chat_items_match(
     exact = sum(o.exact for o in found)
     floor = REACHED_SHARE.get((name, model), REQUIRED_SHARE)
     assert reached >= floor, f"{name} / {model}: {exact}/{len(found)} exact"
-    if floor < REQUIRED_SHARE:
+    if reached < REQUIRED_SHARE:
         pytest.xfail(f"issue 15 target 99.5% not reached: {exact}/{len(found)} ({reached:.1%})")
 
 
@@ -299,3 +305,16 @@ def test_a_normalised_recording_is_identified_by_its_response() -> None:
     assert response_identity({**base, "recorded_from": normalised}) == response_identity(
         {**edited, "recorded_from": normalised}
     )
+
+
+def test_a_normalised_tool_call_response_is_identified_by_its_call_ids() -> None:
+    # ogx renamed a tool in a recorded request and in its recorded response alike: the call
+    # ids, drawn by the API for each response, still say it is the same response.
+    def item(name: str, call_id: str) -> dict[str, Any]:
+        call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": "{}"}}
+        message = {"role": "assistant", "content": None, "tool_calls": [call]}
+        return {"recorded_from": "commit date", "recorded": "x", "response_message": message}
+
+    original, renamed = item("knowledge_search", "call_1"), item("file_search", "call_1")
+    assert response_identity(original) == response_identity(renamed)
+    assert response_identity(original) != response_identity(item("knowledge_search", "call_2"))
