@@ -116,7 +116,7 @@ class PromptCache:
         rules = self.rules
         if not self.enabled or prompt_tokens < rules.minimum_tokens:
             return 0
-        hashes = self._block_hashes(sequence(), rules.uncached_tail)
+        hashes = self._block_hashes(sequence())
         first = rules.minimum_tokens // rules.step - 1  # the first block a hit can end on
         now = self._clock()
         with self._lock:
@@ -147,9 +147,9 @@ class PromptCache:
         with self._lock:
             self._blocks.clear()
 
-    def _block_hashes(self, sequence: array[int], uncached_tail: int) -> list[int]:
+    def _block_hashes(self, sequence: array[int]) -> list[int]:
         step = self.rules.step
-        data = sequence[: max(len(sequence) - uncached_tail, 0)].tobytes()
+        data = sequence[: max(len(sequence) - self.rules.uncached_tail, 0)].tobytes()
         width = sequence.itemsize * step
         hashes = []
         chained = 0
