@@ -72,6 +72,27 @@ def test_a_conversation_reuses_its_earlier_turns() -> None:
     assert cached == 128 * (tokens // 128)
 
 
+def test_the_reply_priming_that_ends_a_prompt_is_not_cached_with_it() -> None:
+    # A prompt whose last 128-token block is completed only by the reply's priming: the
+    # follow-up shares the whole prompt but reuses one block less (docs/caching.md).
+    question = next(
+        question
+        for question in (f"Why? {'x ' * n}" for n in range(128))
+        if count_prompt_tokens(_body(question)) % 128 < 3
+    )
+    cache = PromptCache(ManualClock())
+    first = _body(question)
+    tokens, _ = _serve(cache, first)
+    follow_up = dict(first)
+    follow_up["messages"] = [
+        *first["messages"],
+        {"role": "assistant", "content": "Because rule 7 says so."},
+        {"role": "user", "content": "And rule 8?"},
+    ]
+    assert _serve(cache, follow_up)[1] == 128 * (tokens // 128) - 128
+    assert _serve(cache, first)[1] == 128 * (tokens // 128) - 128
+
+
 def test_a_short_prompt_is_never_cached_and_costs_no_sequence() -> None:
     cache = PromptCache(ManualClock())
     body = _body("hi", system="Be brief.")

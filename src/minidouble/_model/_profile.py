@@ -241,14 +241,19 @@ class PromptCaching:
 
     A prompt of ``minimum_tokens`` or more is cached in blocks: a later prompt that starts
     with the same tokens reports the shared part as ``cached_tokens``, ``minimum_tokens``
-    plus whole ``step`` blocks, never the whole prompt. A cached prefix lives
-    ``idle_seconds`` after its last use (the guide's "5 to 10 minutes of inactivity", taken
-    at the low end), and never more than ``max_age_seconds`` after it was written;
+    plus whole ``step`` blocks, never the whole prompt (its last ``uncached_tail`` tokens, the
+    reply's priming, are never cached). A cached prefix lives ``idle_seconds`` after its last
+    use (the guide's "5 to 10 minutes of inactivity", taken at the low end), and never more
+    than ``max_age_seconds`` after it was written;
     ``prompt_cache_retention: "24h"`` keeps it ``extended_seconds`` after its last use.
     """
 
     minimum_tokens: int = 1024
     step: int = 128
+    # The reply's priming (the last 3 tokens of every prompt) is not part of the cached
+    # prefix: the 3 recorded follow-ups of a prompt whose priming completed a block reused
+    # one block less, and none disagrees (docs/caching.md). 0 would cache it with the prompt.
+    uncached_tail: int = 3
     idle_seconds: float = 300.0
     max_age_seconds: float = 3600.0
     extended_seconds: float = 86_400.0

@@ -3,14 +3,16 @@
 The service caches every prompt of 1,024 tokens or more, in blocks: a later prompt that
 starts with the same tokens (tools, format, then the messages in order) reuses the blocks it
 shares, and ``usage`` says so in ``cached_tokens``: 1,024 plus whole 128-token steps, never
-the whole prompt (``docs/caching.md`` has the rules and the recordings behind them).
+the whole prompt: the reply's priming that ends every prompt is not cached
+(``docs/caching.md`` has the rules and the recordings behind them).
 
 :class:`PromptCache` is one fake's cache. It never looks at a prompt below the minimum, so a
 short request costs one comparison. A long one is turned into its token sequence (texts of
 the turns in the order the model reads them, with marks where turns start and end), hashed
 block by block with each hash chaining the one before, so that one hash stands for the whole
 prefix up to its block. A lookup walks the new prompt's block hashes while they are stored
-and still alive; then the prompt's own blocks are stored, or refreshed, at the clock's time.
+and still alive; then the prompt's own whole blocks before its priming are stored, or
+refreshed, at the clock's time.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ def prompt_sequence(prompt: Prompt, rules: TokenRules) -> array[int]:
         sequence.append(_MESSAGE)
         sequence.extend(_tokens(turn.text))
         sequence.append(_END)
-    # The reply's priming: the next request's copy of this reply starts the same way.
+    # The reply's priming: in the sequence so that positions are the prompt's, but not cached
+    # (PromptCaching.uncached_tail).
     sequence.append(_START)
     sequence.extend(_tokens("assistant"))
     sequence.append(_MESSAGE)
@@ -146,7 +149,7 @@ class PromptCache:
 
     def _block_hashes(self, sequence: array[int]) -> list[int]:
         step = self.rules.step
-        data = sequence.tobytes()
+        data = sequence[: max(len(sequence) - self.rules.uncached_tail, 0)].tobytes()
         width = sequence.itemsize * step
         hashes = []
         chained = 0
