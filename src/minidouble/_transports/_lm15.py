@@ -1,0 +1,219 @@
+"""lm15 clients (DSPy's default engine since 3.4, vendored as ``dspy._vendor.lm15``),
+intercepted at the transport.
+
+lm15 speaks HTTP/1.1 over its own sockets, below no library minidouble patches elsewhere.
+Every provider sends through its transport's ``stream(request)``: ``StdlibTransport``
+(sync), ``StdlibAsyncTransport`` and ``FetchTransport`` (async; the latter is Pyodide's).
+Their ``stream`` for an OpenAI or Azure host is answered by the handler; every other host,
+and every transport a caller brings of their own, goes out as before. lm15's own
+``testing.FakeTransport`` is a per-client double the caller must inject; DSPy builds its
+transports itself, so the class is the one place every request passes.
+
+The request is what lm15's transport would write: its own request writer serializes the head
+(``Host``, ``User-Agent``, ``Content-Length``...; a header it refuses is refused here too),
+and the bytes are read as the other in-memory connections read theirs. The answer is lm15's
+own response type, one chunk per event, so ``iter_lines`` / ``aiter_lines`` and its SSE
+parser read a stream as they read the real API's. A fault raises what lm15's transport
+raises for the real thing: a timeout its ``ReadTimeout``, a reset its ``ReadError``, a cut
+stream its ``ProtocolError``; DSPy's engine maps those as it maps an outage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from http import HTTPStatus
+from types import ModuleType
+from typing import Any
+
+from minidouble._http import Handler, HttpRequest, HttpResponse
+from minidouble._transports import is_openai_host
+from minidouble._transports._common import FaultTypes, HandlerStream, translated_faults
+from minidouble._transports._exchange import Exchange
+
+__all__ = ["intercept_lm15"]
+
+# The transport classes whose ``stream`` every lm15 provider calls, sync and async.
+_SYNC = ("StdlibTransport",)
+_ASYNC = ("StdlibAsyncTransport", "FetchTransport")
+
+
+class _Lm15:
+    """What the interception needs of one copy of lm15 (DSPy's, or a standalone one)."""
+
+    def __init__(self, transports: ModuleType, http11: ModuleType, url: ModuleType) -> None:
+        self.transports = transports
+        self.build_head = http11.build_request_head
+        self.parse_url = url.parse_url
+        # Before the head arrives, as lm15 reports a read that fails there; mid-body, a
+        # connection closed mid-chunk is its ProtocolError.
+        self.head_faults = FaultTypes(
+            timeout=transports.ReadTimeout, disconnect=transports.ReadError
+        )
+        self.body_faults = FaultTypes(
+            timeout=transports.ReadTimeout, disconnect=transports.ProtocolError
+        )
+
+
+def _request(lm15: _Lm15, transport: Any, request: Any) -> HttpRequest | None:
+    """The request as lm15 would write it, if it is bound for OpenAI; else ``None``."""
+    parsed = lm15.parse_url(request.url)
+    if not is_openai_host(parsed.host):
+        return None
+    if getattr(transport, "_closed", False):
+        raise lm15.transports.TransportError("transport is closed")
+    body = request.body or b""
+    # As lm15's writer decides: a body-less GET/HEAD/DELETE has no Content-Length.
+    has_body = request.method.upper() not in ("GET", "HEAD", "DELETE") or bool(body)
+    head = lm15.build_head(
+        method=request.method,
+        target=parsed.target,
+        host=parsed.host,
+        port=parsed.port,
+        is_tls=parsed.is_tls,
+        headers=request.headers,
+        body_length=len(body) if has_body else None,
+        user_agent=getattr(transport, "_user_agent", "lm15/stdlib"),
+    )
+    exchange = Exchange(parsed.scheme, parsed.host, parsed.port)
+    answer = exchange.feed(head + body if has_body else head)
+    assert answer is not None  # the head and its Content-Length body are one whole request
+    return answer
+
+
+def _answer(lm15: _Lm15, handler: Handler, request: HttpRequest) -> HttpResponse:
+    with translated_faults(lm15.head_faults):
+        return handler(request)
+
+
+def _headers(response: HttpResponse) -> list[tuple[str, str]]:
+    """The headers lm15 would read off the wire (framing as the in-memory connections write
+    it: a stream chunked, a body with its length)."""
+    headers = [
+        (name, value)
+        for name, value in response.headers
+        if name.lower() not in ("transfer-encoding", "connection", "keep-alive")
+        and not (response.stream is not None and name.lower() == "content-length")
+    ]
+    if response.stream is not None:
+        headers.append(("transfer-encoding", "chunked"))
+    elif response.header("content-length") is None:
+        headers.append(("content-length", str(len(response.body))))
+    return headers
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+SyncStream = Callable[[Any, Any], Any]
+
+
+def _sync_stream(lm15: _Lm15, handler: Handler, original: SyncStream) -> SyncStream:
+    def stream(transport: Any, request: Any) -> Any:
+        http_request = _request(lm15, transport, request)
+        if http_request is None:
+            return original(transport, request)
+        response = _answer(lm15, handler, http_request)
+        stream = response.stream
+        body = HandlerStream(() if stream is None else stream, lm15.body_faults)
+        chunks = iter([response.body]) if stream is None else iter(body)
+
+        def release(body_consumed: bool) -> None:
+            body.close()  # a cassette finishes its recording when its stream closes
+
+        return lm15.transports.TransportResponse(
+            status=response.status,
+            reason=_reason(response.status),
+            headers=_headers(response),
+            http_version="HTTP/1.1",
+            chunks=chunks,
+            release=release,
+        )
+
+    return stream
+
+
+class _AsyncStream:
+    """What lm15's async ``stream`` returns: awaited, or entered as a context manager."""
+
+    def __init__(self, open_: Callable[[], Any]) -> None:
+        self._open = open_
+        self._response: Any = None
+
+    def __await__(self) -> Any:
+        return self._open().__await__()
+
+    async def __aenter__(self) -> Any:
+        self._response = await self._open()
+        return self._response
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._response is not None:
+            await self._response.aclose()
+
+
+async def _async_answer(lm15: _Lm15, handler: Handler, request: HttpRequest) -> Any:
+    response = _answer(lm15, handler, request)
+    stream = response.stream
+    body = HandlerStream(() if stream is None else stream, lm15.body_faults)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        if stream is None:
+            yield response.body
+            return
+        async for chunk in body:
+            yield chunk
+
+    async def release(body_consumed: bool) -> None:
+        await body.aclose()
+
+    return lm15.transports.AsyncTransportResponse(
+        status=response.status,
+        reason=_reason(response.status),
+        headers=_headers(response),
+        http_version="HTTP/1.1",
+        chunks=chunks(),
+        release=release,
+    )
+
+
+def _async_stream(lm15: _Lm15, handler: Handler, original: SyncStream) -> SyncStream:
+    def stream(transport: Any, request: Any) -> Any:
+        http_request = _request(lm15, transport, request)
+        if http_request is None:
+            return original(transport, request)
+        return _AsyncStream(lambda: _async_answer(lm15, handler, http_request))
+
+    return stream
+
+
+@contextmanager
+def intercept_lm15(handler: Handler, package: str) -> Iterator[None]:
+    """Answer OpenAI-bound requests of the lm15 transports in ``package`` (imported already:
+    ``dspy._vendor.lm15.transports`` for DSPy's copy)."""
+    import importlib
+
+    transports = importlib.import_module(package)
+    lm15 = _Lm15(
+        transports,
+        importlib.import_module(f"{package}._http11"),
+        importlib.import_module(f"{package}._url"),
+    )
+    originals: dict[tuple[Any, str], Any] = {}
+    for name in (*_SYNC, *_ASYNC):
+        cls = getattr(transports, name, None)
+        if cls is not None:
+            # What the class itself holds (a patch made before, say), not an inherited one.
+            originals[cls, name] = cls.__dict__["stream"]
+    try:
+        for (cls, name), original in originals.items():
+            wrap = _sync_stream if name in _SYNC else _async_stream
+            cls.stream = wrap(lm15, handler, original)
+        yield
+    finally:
+        for (cls, _), original in originals.items():
+            cls.stream = original
