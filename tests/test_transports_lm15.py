@@ -125,15 +125,20 @@ def test_azure_hosts_are_answered_with_their_path() -> None:
 def test_faults_are_lm15s_own_transport_errors() -> None:
     with FakeGPT4oMini() as fake, lm15.StdlibTransport() as transport:
         fake.fail("timeout")
-        with pytest.raises(lm15.ReadTimeout):
-            transport.stream(post(CHAT_URL, HI))
+        # lm15's own wording, naming the request's own read timeout.
+        with pytest.raises(lm15.ReadTimeout, match="waiting for headers: no bytes for 7s; this"):
+            transport.stream(
+                lm15.TransportRequest(
+                    "POST", CHAT_URL, HEADERS, json.dumps(HI).encode(), read_timeout=7
+                )
+            )
         fake.fail("connection_reset")
-        with pytest.raises(lm15.ReadError):
+        with pytest.raises(lm15.ReadError, match=r"read failed: .*reset"):
             transport.stream(post(CHAT_URL, HI))
         fake.fail("stream_cut", after_chunks=2)
         with (
             transport.stream(post(CHAT_URL, {**HI, "stream": True})) as response,
-            pytest.raises(lm15.ProtocolError),
+            pytest.raises(lm15.ProtocolError, match="connection closed mid-chunk"),
         ):
             list(response.iter_lines())
     assert [r.fault for r in fake.requests] == ["timeout", "connection_reset", "stream_cut"]
@@ -152,7 +157,7 @@ def test_async_faults_are_lm15s_own_transport_errors() -> None:
         with pytest.raises(lm15.ReadTimeout):
             asyncio.run(ask(False))
         fake.fail("stream_cut", after_chunks=2)
-        with pytest.raises(lm15.ProtocolError):
+        with pytest.raises(lm15.ProtocolError, match="connection closed mid-chunk"):
             asyncio.run(ask(True))
     assert [r.fault for r in fake.requests] == ["timeout", "stream_cut"]
 
@@ -330,6 +335,17 @@ def test_dspy_scripted_failure_is_retried_by_dspy() -> None:
         fake.reply("after the outage")
         assert lm("Say hi") == ["after the outage"]
     assert [r.status for r in fake.requests] == [503, 200]
+
+
+def test_dspy_faults_are_dspys_transport_errors(lm: Any) -> None:
+    with FakeGPT4oMini() as fake:
+        fake.fail("timeout")
+        with pytest.raises(dspy.utils.exceptions.LMTransportError, match="read timed out"):
+            lm("Say hi")
+        fake.fail("connection_reset")
+        with pytest.raises(dspy.utils.exceptions.LMTransportError, match="read failed"):
+            asyncio.run(lm.acall("Say hi"))
+    assert [r.fault for r in fake.requests] == ["timeout", "connection_reset"]
 
 
 def test_dspy_azure_on_the_default_engine(monkeypatch: pytest.MonkeyPatch) -> None:

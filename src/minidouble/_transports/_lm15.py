@@ -20,7 +20,8 @@ stream its ``ProtocolError``; DSPy's engine maps those as it maps an outage.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+import importlib
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from http import HTTPStatus
 from types import ModuleType
@@ -28,7 +29,6 @@ from typing import Any
 
 from minidouble._http import Handler, HttpRequest, HttpResponse
 from minidouble._transports import is_openai_host
-from minidouble._transports._common import FaultTypes, HandlerStream, translated_faults
 from minidouble._transports._exchange import Exchange
 
 __all__ = ["intercept_lm15"]
@@ -41,18 +41,50 @@ _ASYNC = ("StdlibAsyncTransport", "FetchTransport")
 class _Lm15:
     """What the interception needs of one copy of lm15 (DSPy's, or a standalone one)."""
 
-    def __init__(self, transports: ModuleType, http11: ModuleType, url: ModuleType) -> None:
+    def __init__(self, package: str) -> None:
+        transports = importlib.import_module(package)
         self.transports = transports
-        self.build_head = http11.build_request_head
-        self.parse_url = url.parse_url
-        # Before the head arrives, as lm15 reports a read that fails there; mid-body, a
-        # connection closed mid-chunk is its ProtocolError.
-        self.head_faults = FaultTypes(
-            timeout=transports.ReadTimeout, disconnect=transports.ReadError
-        )
-        self.body_faults = FaultTypes(
-            timeout=transports.ReadTimeout, disconnect=transports.ProtocolError
-        )
+        self.response: Callable[..., Any] = transports.TransportResponse
+        self.async_response: Callable[..., Any] = transports.AsyncTransportResponse
+        self.read_timeout: type[Exception] = transports.ReadTimeout
+        self.read_error: type[Exception] = transports.ReadError
+        self.protocol_error: type[Exception] = transports.ProtocolError
+        self.transport_error: type[Exception] = transports.TransportError
+        # lm15's own request writer, URL parser and timeout wording (private, but vendored:
+        # they change only with the DSPy release that carries them, and the tests pin them).
+        self.build_head: Callable[..., bytes] = _module(package, "_http11").build_request_head
+        self.parse_url: Callable[[str], Any] = _module(package, "_url").parse_url
+        self.timeout_hint: Callable[[float], str] = _module(package, "_limits").read_timeout_hint
+
+
+def _module(package: str, name: str) -> ModuleType:
+    return importlib.import_module(f"{package}.{name}")
+
+
+class _Faults:
+    """The handler's ``TimeoutError``/``ConnectionError`` raised as lm15's transport raises
+    the real thing, with its messages: a timeout or reset before the head, a timeout or a
+    connection closed mid-chunk in the body."""
+
+    def __init__(self, lm15: _Lm15, transport: Any, request: Any) -> None:
+        self._lm15 = lm15
+        # The timeout lm15 would have waited for, as it words it.
+        seconds = request.read_timeout or getattr(transport, "_read_timeout", None)
+        self._hint = lm15.timeout_hint(seconds) if seconds else "no bytes from the server"
+
+    def answer(self, handler: Handler, request: HttpRequest) -> HttpResponse:
+        try:
+            return handler(request)
+        except TimeoutError as exc:
+            message = f"read timed out waiting for headers: {self._hint}"
+            raise self._lm15.read_timeout(message) from exc
+        except ConnectionError as exc:
+            raise self._lm15.read_error(f"read failed: {exc}") from exc
+
+    def body(self, exc: OSError) -> Exception:
+        if isinstance(exc, TimeoutError):
+            return self._lm15.read_timeout(f"read timed out mid-body: {self._hint}")
+        return self._lm15.protocol_error("connection closed mid-chunk")
 
 
 def _request(lm15: _Lm15, transport: Any, request: Any) -> HttpRequest | None:
@@ -61,7 +93,7 @@ def _request(lm15: _Lm15, transport: Any, request: Any) -> HttpRequest | None:
     if not is_openai_host(parsed.host):
         return None
     if getattr(transport, "_closed", False):
-        raise lm15.transports.TransportError("transport is closed")
+        raise lm15.transport_error("transport is closed")
     body = request.body or b""
     # As lm15's writer decides: a body-less GET/HEAD/DELETE has no Content-Length.
     has_body = request.method.upper() not in ("GET", "HEAD", "DELETE") or bool(body)
@@ -81,9 +113,41 @@ def _request(lm15: _Lm15, transport: Any, request: Any) -> HttpRequest | None:
     return answer
 
 
-def _answer(lm15: _Lm15, handler: Handler, request: HttpRequest) -> HttpResponse:
-    with translated_faults(lm15.head_faults):
-        return handler(request)
+def _sync_chunks(stream: Iterable[bytes], faults: _Faults) -> Iterator[bytes]:
+    try:
+        yield from stream
+    except (TimeoutError, ConnectionError) as exc:
+        raise faults.body(exc) from exc
+
+
+async def _async_chunks(
+    stream: Iterable[bytes] | AsyncIterable[bytes], faults: _Faults
+) -> AsyncIterator[bytes]:
+    # A stream that must wait (simulated latency) is awaited, not blocked on.
+    try:
+        if isinstance(stream, AsyncIterable):
+            async for piece in stream:
+                yield piece
+        else:
+            for piece in stream:
+                yield piece
+    except (TimeoutError, ConnectionError) as exc:
+        raise faults.body(exc) from exc
+
+
+def _close(stream: object) -> None:
+    # Closing a generator runs its cleanup (a cassette finishing a recording, say).
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()
+
+
+async def _aclose(stream: object) -> None:
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
+    else:
+        _close(stream)
 
 
 def _headers(response: HttpResponse) -> list[tuple[str, str]]:
@@ -117,20 +181,19 @@ def _sync_stream(lm15: _Lm15, handler: Handler, original: SyncStream) -> SyncStr
         http_request = _request(lm15, transport, request)
         if http_request is None:
             return original(transport, request)
-        response = _answer(lm15, handler, http_request)
-        stream = response.stream
-        body = HandlerStream(() if stream is None else stream, lm15.body_faults)
-        chunks = iter([response.body]) if stream is None else iter(body)
+        faults = _Faults(lm15, transport, request)
+        response = faults.answer(handler, http_request)
+        body = response.stream
 
         def release(body_consumed: bool) -> None:
-            body.close()  # a cassette finishes its recording when its stream closes
+            _close(body)
 
-        return lm15.transports.TransportResponse(
+        return lm15.response(
             status=response.status,
             reason=_reason(response.status),
             headers=_headers(response),
             http_version="HTTP/1.1",
-            chunks=chunks,
+            chunks=iter([response.body]) if body is None else _sync_chunks(body, faults),
             release=release,
         )
 
@@ -156,27 +219,25 @@ class _AsyncStream:
             await self._response.aclose()
 
 
-async def _async_answer(lm15: _Lm15, handler: Handler, request: HttpRequest) -> Any:
-    response = _answer(lm15, handler, request)
-    stream = response.stream
-    body = HandlerStream(() if stream is None else stream, lm15.body_faults)
+async def _async_answer(
+    lm15: _Lm15, handler: Handler, faults: _Faults, request: HttpRequest
+) -> Any:
+    response = faults.answer(handler, request)
+    body = response.stream
 
-    async def chunks() -> AsyncIterator[bytes]:
-        if stream is None:
-            yield response.body
-            return
-        async for chunk in body:
-            yield chunk
+    async def plain() -> AsyncIterator[bytes]:
+        yield response.body
 
     async def release(body_consumed: bool) -> None:
-        await body.aclose()
+        if body is not None:
+            await _aclose(body)
 
-    return lm15.transports.AsyncTransportResponse(
+    return lm15.async_response(
         status=response.status,
         reason=_reason(response.status),
         headers=_headers(response),
         http_version="HTTP/1.1",
-        chunks=chunks(),
+        chunks=plain() if body is None else _async_chunks(body, faults),
         release=release,
     )
 
@@ -186,7 +247,8 @@ def _async_stream(lm15: _Lm15, handler: Handler, original: SyncStream) -> SyncSt
         http_request = _request(lm15, transport, request)
         if http_request is None:
             return original(transport, request)
-        return _AsyncStream(lambda: _async_answer(lm15, handler, http_request))
+        faults = _Faults(lm15, transport, request)
+        return _AsyncStream(lambda: _async_answer(lm15, handler, faults, http_request))
 
     return stream
 
@@ -195,14 +257,8 @@ def _async_stream(lm15: _Lm15, handler: Handler, original: SyncStream) -> SyncSt
 def intercept_lm15(handler: Handler, package: str) -> Iterator[None]:
     """Answer OpenAI-bound requests of the lm15 transports in ``package`` (imported already:
     ``dspy._vendor.lm15.transports`` for DSPy's copy)."""
-    import importlib
-
-    transports = importlib.import_module(package)
-    lm15 = _Lm15(
-        transports,
-        importlib.import_module(f"{package}._http11"),
-        importlib.import_module(f"{package}._url"),
-    )
+    lm15 = _Lm15(package)
+    transports = lm15.transports
     originals: dict[tuple[Any, str], Any] = {}
     for name in (*_SYNC, *_ASYNC):
         cls = getattr(transports, name, None)
