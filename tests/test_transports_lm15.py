@@ -12,12 +12,15 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from minidouble import FakeGPT4oMini, count_prompt_tokens
+from minidouble._http import HttpRequest, HttpResponse
+from minidouble._transports import intercept
 
 # DSPy refreshes its model price list from GitHub on first use unless told to use its own copy.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -96,6 +99,61 @@ def test_async_transport_plain_and_streamed() -> None:
     assert plain["choices"][0]["message"]["content"] == "Plain, async"
     assert streamed_text(sse_payloads(lines)) == "Streamed, async"
     assert [r.status for r in fake.requests] == [200, 200]
+
+
+def _sse_recorder(events: list[str], count: int) -> Any:
+    def answer(request: HttpRequest) -> HttpResponse:
+        def chunks() -> Iterator[bytes]:
+            for index in range(count):
+                events.append(f"made {index}")
+                yield f"data: {index}\n\n".encode()
+            events.append("closed")
+
+        return HttpResponse(200, [("content-type", "text/event-stream")], stream=chunks())
+
+    return answer
+
+
+def test_sync_streams_are_delivered_event_by_event_not_buffered() -> None:
+    events: list[str] = []
+    with (
+        intercept(_sse_recorder(events, 3)),
+        lm15.StdlibTransport() as transport,
+        transport.stream(post(CHAT_URL, HI)) as response,
+    ):
+        for line in response.iter_lines():
+            if line.strip():
+                events.append(f"read {line.decode().strip()}")
+    assert events == [
+        "made 0", "read data: 0", "made 1", "read data: 1", "made 2", "read data: 2", "closed",
+    ]  # fmt: skip
+
+
+class _AwaitedOnly:
+    """A stream that must wait (as simulated latency's): an async reader awaits it."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        raise AssertionError("the async transport blocked its event loop on a sync read")
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for index in range(2):
+            await asyncio.sleep(0)
+            yield f"data: {index}\n\n".encode()
+
+
+def test_async_streams_await_a_stream_that_waits() -> None:
+    def answer(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(200, [("content-type", "text/event-stream")], stream=_AwaitedOnly())
+
+    async def read() -> list[bytes]:
+        async with (
+            lm15.StdlibAsyncTransport() as transport,
+            transport.stream(post(CHAT_URL, HI)) as response,
+        ):
+            return [line async for line in response.aiter_lines() if line.strip()]
+
+    with intercept(answer):
+        assert asyncio.run(read()) == [b"data: 0\n", b"data: 1\n"]
 
 
 def test_api_error_is_the_real_status_and_body() -> None:
