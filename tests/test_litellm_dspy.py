@@ -134,6 +134,7 @@ def test_dspy_on_litellm_sync_and_async() -> None:
 
 def test_dspys_default_engine_is_answered_in_process() -> None:
     dspy = pytest.importorskip("dspy")
+    pytest.importorskip("dspy._vendor.lm15.transports")  # lm15 is the default since DSPy 3.4
     lm = dspy.LM("openai/gpt-4o-mini", api_key=KEY, cache=False, num_retries=0)
     qa = dspy.Predict("question -> answer")
     with FakeGPT4oMini() as fake, dspy.context(lm=lm):
@@ -145,7 +146,7 @@ def test_dspys_default_engine_is_answered_in_process() -> None:
 def test_lm15s_own_sockets_below_its_transport_still_meet_the_guard() -> None:
     # Only the transport's stream is answered; lm15's connection code, reached below it (as a
     # transport of one's own built on it would), is refused instead of reaching the real API.
-    pytest.importorskip("dspy")
+    pytest.importorskip("dspy._vendor.lm15.transports")
     from dspy._vendor.lm15.transports import ConnectError, StdlibTransport, _url
 
     parsed = _url.parse_url("https://api.openai.com/v1/chat/completions")
