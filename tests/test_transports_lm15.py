@@ -21,6 +21,7 @@ import pytest
 from minidouble import FakeGPT4oMini, count_prompt_tokens
 from minidouble._http import HttpRequest, HttpResponse
 from minidouble._transports import intercept
+from minidouble._transports._lm15 import intercept_lm15
 
 # DSPy refreshes its model price list from GitHub on first use unless told to use its own copy.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -260,6 +261,19 @@ def test_every_patch_is_undone_even_when_the_block_raises() -> None:
         assert lm15.StdlibTransport.__dict__["stream"] is not before[lm15.StdlibTransport]
         raise RuntimeError("the test failed")
     assert {cls: cls.__dict__["stream"] for cls in before} == before
+
+
+def test_an_lm15_minidouble_does_not_know_is_left_to_the_guard_with_a_warning() -> None:
+    def unused(request: HttpRequest) -> HttpResponse:
+        raise AssertionError("nothing is answered")
+
+    before = lm15.StdlibTransport.__dict__["stream"]
+    # A package without lm15's request writer: a future DSPy that moved it, say.
+    with (
+        pytest.warns(RuntimeWarning, match="minidouble: json is not the lm15 minidouble knows"),
+        intercept_lm15(unused, "json"),
+    ):
+        assert lm15.StdlibTransport.__dict__["stream"] is before
 
 
 def test_cassettes_record_and_replay_through_lm15(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ stream its ``ProtocolError``; DSPy's engine maps those as it maps an outage.
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from http import HTTPStatus
@@ -257,7 +258,21 @@ def _async_stream(lm15: _Lm15, handler: Handler, original: SyncStream) -> SyncSt
 def intercept_lm15(handler: Handler, package: str) -> Iterator[None]:
     """Answer OpenAI-bound requests of the lm15 transports in ``package`` (imported already:
     ``dspy._vendor.lm15.transports`` for DSPy's copy)."""
-    lm15 = _Lm15(package)
+    try:
+        lm15 = _Lm15(package)
+    except (ImportError, AttributeError) as exc:
+        # This runs inside the user's own `import dspy`: a DSPy whose lm15 differs must not
+        # break that import. Unpatched, its requests still meet the network guard.
+        warnings.warn(
+            f"minidouble: {package} is not the lm15 minidouble knows ({exc}), so its requests "
+            "are not answered in-process and meet the network guard instead. Expected the lm15 "
+            "of DSPy 3.4; use dspy.LM(..., engine='litellm'), or point api_base at "
+            "`fake.serve()`.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        yield
+        return
     transports = lm15.transports
     originals: dict[tuple[Any, str], Any] = {}
     for name in (*_SYNC, *_ASYNC):
