@@ -69,6 +69,20 @@ def test_sync_transport_plain_answer_is_the_handlers() -> None:
     assert logged.headers["content-length"] == str(len(json.dumps(HI)))
 
 
+def test_a_body_less_get_with_a_query_is_read_as_lm15_writes_it() -> None:
+    url = "https://api.openai.com/v1/models/gpt-4o-mini?trace=a%20b"
+    with (
+        FakeGPT4oMini() as fake,
+        lm15.StdlibTransport() as transport,
+        transport.stream(lm15.TransportRequest("GET", url, HEADERS[:1])) as response,
+    ):
+        model = json.loads(response.read())
+    assert response.status == 200 and model["id"] == "gpt-4o-mini"
+    logged = fake.requests[0]
+    assert (logged.method, logged.path) == ("GET", "/v1/models/gpt-4o-mini")
+    assert "content-length" not in logged.headers  # lm15 sends none on a body-less GET
+
+
 def test_sync_transport_streams_line_by_line_and_chunk_by_chunk() -> None:
     with FakeGPT4oMini() as fake, lm15.StdlibTransport() as transport:
         fake.reply("One two three four five")
