@@ -1,9 +1,9 @@
 """LiteLLM and DSPy in-process against FakeGPT4oMini: sync, async (aiohttp) and streaming.
 
 LiteLLM's async path runs on aiohttp; before the aiohttp interception it went past the fake
-to the real network. DSPy's default engine (lm15, since DSPy 3.4) speaks HTTP over its own
-sockets: the network guard refuses it with minidouble's message, and DSPy on its LiteLLM
-engine is answered in-process.
+to the real network. DSPy is answered in-process on both its engines: LiteLLM, and its
+default lm15, which speaks HTTP over its own sockets and is answered at its transports
+(tests/test_transports_lm15.py has the rest).
 """
 
 from __future__ import annotations
@@ -132,10 +132,24 @@ def test_dspy_on_litellm_sync_and_async() -> None:
     assert "Capital of France?" in fake.requests[0].body["messages"][-1]["content"]
 
 
-def test_dspys_own_http_stack_meets_the_guard_not_the_real_api() -> None:
+def test_dspys_default_engine_is_answered_in_process() -> None:
     dspy = pytest.importorskip("dspy")
+    pytest.importorskip("dspy._vendor.lm15.transports")  # lm15 is the default since DSPy 3.4
     lm = dspy.LM("openai/gpt-4o-mini", api_key=KEY, cache=False, num_retries=0)
     qa = dspy.Predict("question -> answer")
-    with FakeGPT4oMini(), dspy.context(lm=lm), pytest.raises(Exception) as raised:
-        qa(question="Capital of France?")
+    with FakeGPT4oMini() as fake, dspy.context(lm=lm):
+        fake.reply(ANSWER.format("Paris"))
+        assert qa(question="Capital of France?").answer == "Paris"
+    assert fake.requests[0].headers["user-agent"] == "lm15/stdlib"  # lm15, not LiteLLM
+
+
+def test_lm15s_own_sockets_below_its_transport_still_meet_the_guard() -> None:
+    # Only the transport's stream is answered; lm15's connection code, reached below it (as a
+    # transport of one's own built on it would), is refused instead of reaching the real API.
+    pytest.importorskip("dspy._vendor.lm15.transports")
+    from dspy._vendor.lm15.transports import ConnectError, StdlibTransport, _url
+
+    parsed = _url.parse_url("https://api.openai.com/v1/chat/completions")
+    with FakeGPT4oMini(), StdlibTransport() as transport, pytest.raises(ConnectError) as raised:
+        transport._open(parsed, proxy=None, origin=parsed.origin(), connect_timeout=5)
     assert "minidouble: refused a connection to api.openai.com" in str(raised.value)

@@ -4,9 +4,10 @@ handler, and the network guard refuses any other way out to OpenAI.
 httpx clients (openai 1.x/2.x, LangChain, LiteLLM...) are intercepted through respx; httpx2
 clients (openai 3.x) through a patch of httpcore2's connection pools, the layer respx patches in
 httpcore; aiohttp (LiteLLM's async path) and urllib3 (requests) at the connection, below their
-own HTTP code. Only OpenAI and Azure OpenAI hosts are routed to the handler; every other request
-goes out untouched. A client library that is not installed is simply not patched, and aiohttp
-and urllib3 are patched at their first import if a fake is active then, never imported by it.
+own HTTP code; lm15 (DSPy's default engine) at its transports' ``stream``. Only OpenAI and
+Azure OpenAI hosts are routed to the handler; every other request goes out untouched. A client
+library that is not installed is simply not patched, and aiohttp, urllib3 and lm15 are patched
+at their first import if a fake is active then, never imported by it.
 """
 
 from __future__ import annotations
@@ -51,6 +52,15 @@ def _urllib3_patch(handler: Handler) -> Callable[[], AbstractContextManager[None
     return patch
 
 
+def _lm15_patch(handler: Handler, package: str) -> Callable[[], AbstractContextManager[None]]:
+    def patch() -> AbstractContextManager[None]:
+        from minidouble._transports._lm15 import intercept_lm15
+
+        return intercept_lm15(handler, package)
+
+    return patch
+
+
 def _responses_patch() -> AbstractContextManager[None]:
     from minidouble._transports._responses import intercept_responses
 
@@ -77,6 +87,11 @@ def intercept(handler: Handler) -> Iterator[None]:
             patches.enter_context(patched_on_import("aiohttp.connector", _aiohttp_patch(handler)))
         if _installed("urllib3"):
             patches.enter_context(patched_on_import("urllib3.connection", _urllib3_patch(handler)))
+        if _installed("dspy"):
+            # DSPy's vendored lm15 (its default engine since 3.4): only its transports
+            # package, so an older DSPy without it is never patched.
+            lm15 = "dspy._vendor.lm15.transports"
+            patches.enter_context(patched_on_import(lm15, _lm15_patch(handler, lm15)))
         if _installed("responses"):
             patches.enter_context(patched_on_import("responses", _responses_patch))
         from minidouble._transports._guard import network_guard

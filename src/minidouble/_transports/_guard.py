@@ -1,10 +1,10 @@
 """The network guard: while a fake is active, nothing else reaches OpenAI.
 
 Interception answers the clients minidouble knows (httpx, httpx2, aiohttp, urllib3 and so
-requests). Anything else (``urllib``/``http.client``, a raw socket, a library on its own HTTP
-stack) would go past the fake to the real API, spend money and pass silently. The guard closes
-that door at the socket module: a name lookup of, or a connection to, api.openai.com or an
-Azure OpenAI host is refused at once with :class:`NetworkGuardError`, a
+requests, DSPy's lm15). Anything else (``urllib``/``http.client``, a raw socket, a library on
+its own HTTP stack) would go past the fake to the real API, spend money and pass silently. The
+guard closes that door at the socket module: a name lookup of, or a connection to,
+api.openai.com or an Azure OpenAI host is refused at once with :class:`NetworkGuardError`, a
 ``ConnectionRefusedError`` (and for a lookup a ``socket.gaierror``) so that libraries handle it
 as the refused connection it is. Every other host is untouched.
 
@@ -39,9 +39,10 @@ class NetworkGuardError(ConnectionRefusedError):
             f"minidouble: refused {how} {host}: a minidouble fake is active, and this "
             "connection would bypass it and reach the real API. Expected OpenAI requests to "
             "go through a client minidouble answers in-process (the openai SDK, httpx, httpx2, "
-            "aiohttp, requests/urllib3). For any other client (urllib, http.client, raw "
-            "sockets, another language), run `minidouble serve` (or `fake.serve()`) and point "
-            "the client's base URL at it, e.g. OPENAI_BASE_URL=http://127.0.0.1:PORT/v1.",
+            "aiohttp, requests/urllib3, DSPy's lm15). For any other client (urllib, "
+            "http.client, raw sockets, another language), run `minidouble serve` (or "
+            "`fake.serve()`) and point the client's base URL at it, e.g. "
+            "OPENAI_BASE_URL=http://127.0.0.1:PORT/v1.",
         )
 
     def __str__(self) -> str:
