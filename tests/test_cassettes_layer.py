@@ -407,7 +407,10 @@ def test_timing_is_recorded_compactly_and_replayed_only_on_request(tmp_path: Pat
         server.server_close()
         thread.join()
     timing = json.loads(path.read_text())["interactions"][0]["timing"]
-    assert timing["ttfb_ms"] >= 50 and all(gap >= 50 for gap in timing["gaps_ms"][:2])
+    # Each event leaves 50 ms after the one before, but on a busy machine the reader may take
+    # one late and the next at once: only the time to the third event is certain (150 ms,
+    # each of its three parts rounded to 10 ms).
+    assert timing["ttfb_ms"] >= 50 and timing["ttfb_ms"] + sum(timing["gaps_ms"][:2]) >= 140
     assert all(value % 10 == 0 for value in [timing["ttfb_ms"], *timing["gaps_ms"]])
 
     instant = CassetteLayer(path)
