@@ -90,7 +90,7 @@ def encode_headers(response: HttpResponse) -> list[tuple[bytes, bytes]]:
     """The response's headers as the client library holds them. A whole body gets its
     ``content-length`` unless it has one, as from any server (the loopback server, respx's
     responses): the httpx2 client then sees the same headers as from ``MockTransport``."""
-    headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers]
+    headers = [(key.encode("latin-1"), value.encode("latin-1")) for key, value in response.headers]
     if response.stream is None and not any(
         len(name) == 14 and name.lower() == b"content-length" for name, _ in headers
     ):
