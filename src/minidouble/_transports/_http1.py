@@ -189,10 +189,14 @@ class Http1Service:
             return
         self.outbox = []
         for transport, data in outbox:
-            if isinstance(data, tuple):
-                transport.writelines(data)
-            else:
-                transport.write(data)
+            # One connection's failure must not keep the others' answers back.
+            try:
+                if isinstance(data, tuple):
+                    transport.writelines(data)
+                else:
+                    transport.write(data)
+            except Exception as exc:
+                _log.error("minidouble: a write to a client failed", exc_info=exc)
 
     def head(
         self, response: HttpResponse, *, method: str, keep_alive: bool
