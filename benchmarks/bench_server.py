@@ -225,18 +225,22 @@ def httpx2_in_process(quick: bool) -> None:
         report("(e) small completion, openai 3.x", "-", "-", "-", "skipped: openai is 2.x")
         return
     repeat, number = (5, 100) if quick else (9, 400)
-    body, headers = _fake_answer(SMALL)
+    fake = FakeGPT4oMini(allow_unused=True)
+    fake_sdk = openai.OpenAI(api_key=KEY, max_retries=0)
+    # Like with like: the bare transport answers with the fake's own response as httpx2
+    # received it (status, every header in its order, content-length included, the bytes).
+    with fake:
+        sample = fake_sdk.chat.completions.with_raw_response.create(**SMALL).http_response
+    status, headers, body = sample.status_code, sample.headers.raw, sample.content
 
     def canned(request: Any) -> Any:
-        return httpx2.Response(200, content=body, headers=headers)
+        return httpx2.Response(status, headers=headers, content=body)
 
     bare_sdk = openai.OpenAI(
         api_key=KEY,
         max_retries=0,
         http_client=httpx2.Client(transport=httpx2.MockTransport(canned)),
     )
-    fake_sdk = openai.OpenAI(api_key=KEY, max_retries=0)
-    fake = FakeGPT4oMini(allow_unused=True)
 
     def through_bare() -> None:
         for _ in range(number):
@@ -249,9 +253,16 @@ def httpx2_in_process(quick: bool) -> None:
         fake.reset()
 
     try:
+        same = _like_with_like(
+            bare_sdk.chat.completions.with_raw_response.create(**SMALL).http_response,
+            _through(fake, lambda: fake_sdk.chat.completions.with_raw_response.create(**SMALL)),
+        )
         through_bare()  # warm both paths
         through_fake()
         bare_s, fake_s, ratio = paired(through_bare, through_fake, repeat, 1)
+        split = _where_the_time_goes(
+            fake, lambda: fake_sdk.chat.completions.create(**SMALL), httpx2.HTTPTransport, number
+        )
     finally:
         bare_sdk.close()
         fake_sdk.close()
@@ -262,6 +273,87 @@ def httpx2_in_process(quick: bool) -> None:
         f"{ratio:.2f}x",
         _verdict(ratio <= TARGET_SMALL, f"<= {TARGET_SMALL}x"),
     )
+    report("(e) compared like with like", same, "the same from MockTransport", "-", "checked")
+    handler_us, alone_us, edge_us = split
+    added_us = (fake_s - bare_s) / number * 1e6
+    report(
+        "(e) added per call",
+        f"{added_us:.0f} us",
+        f"handler {handler_us:.0f} us (alone, warm: {alone_us:.0f}), transport edge {edge_us:.0f}",
+        "-",
+        f"the rest ({added_us - handler_us - edge_us:.0f} us): SDK code slower beside the fake",
+    )
+
+
+def _through(fake: FakeGPT4oMini, call: Callable[[], Any]) -> Any:
+    with fake:
+        raw = call()
+    fake.reset()
+    return raw.http_response
+
+
+def _like_with_like(bare: Any, fake: Any) -> str:
+    """What both sides answer, checked equal (ids and times in the body differ, not its
+    length); raises if the bare transport would not return what the fake returns."""
+    names = [name.lower() for name, _ in bare.headers.raw]
+    if (
+        bare.status_code != fake.status_code
+        or names != [name.lower() for name, _ in fake.headers.raw]
+        or len(bare.content) != len(fake.content)
+        or json.loads(bare.content).keys() != json.loads(fake.content).keys()
+    ):
+        raise RuntimeError(
+            "minidouble: the bare MockTransport and the fake answer differently: "
+            f"{bare.status_code} {names} ({len(bare.content)} bytes) vs {fake.status_code} "
+            f"{[n.lower() for n, _ in fake.headers.raw]} ({len(fake.content)} bytes)"
+        )
+    return f"status {bare.status_code}, {len(names)} headers, {len(bare.content)} bytes"
+
+
+def _where_the_time_goes(
+    fake: FakeGPT4oMini, call: Callable[[], Any], transport: Any, number: int
+) -> tuple[float, float, float]:
+    """Microseconds per call in the handler (in the SDK loop, and alone in a loop of its own)
+    and in the transport edge around it, from one more round of ``call`` through the fake
+    with clocks around both (outside the paired rounds: the clocks cost time)."""
+    clock = time.perf_counter
+    spent = {"handler": 0.0, "transport": 0.0}
+    handle = fake.handle
+    requests = []
+
+    def timed_handle(request: Any, *, loopback: bool = False) -> Any:
+        requests.append(request)
+        started = clock()
+        try:
+            return handle(request, loopback=loopback)
+        finally:
+            spent["handler"] += clock() - started
+
+    fake.handle = timed_handle  # type: ignore[method-assign]
+    with fake:
+        patched = transport.handle_request
+
+        def timed_transport(self: Any, request: Any) -> Any:
+            started = clock()
+            try:
+                return patched(self, request)
+            finally:
+                spent["transport"] += clock() - started
+
+        transport.handle_request = timed_transport
+        try:
+            for _ in range(number):
+                call()
+        finally:
+            transport.handle_request = patched
+    del fake.handle
+    started = clock()
+    for request in requests:
+        handle(request)
+    alone = clock() - started
+    fake.reset()
+    handler = spent["handler"] / number * 1e6
+    return handler, alone / number * 1e6, spent["transport"] / number * 1e6 - handler
 
 
 def _verdict(met: bool, target: str) -> str:

@@ -201,6 +201,43 @@ def test_pipelined_requests_are_answered_in_order(server: LoopbackServer) -> Non
     assert seen == [body.decode() for body in bodies]
 
 
+def test_connections_answered_together_each_get_their_own_answers_in_order(
+    server: LoopbackServer,
+) -> None:
+    """Requests that arrive on many connections at once are answered in one turn of the
+    loop: each connection still gets exactly its own answers, in its order, and a close, an
+    end of input or bad bytes on one of them change nothing for the others."""
+    sockets = [socket.create_connection((server.host, server.port), timeout=10) for _ in range(12)]
+    sent: list[list[bytes]] = []
+    try:
+        for n, sock in enumerate(sockets):
+            bodies = [f'{{"connection":{n},"request":{i}}}'.encode() for i in range(3)]
+            last = _post(bodies[2], extra=b"Connection: close\r\n" if n % 3 == 0 else b"")
+            sock.sendall(
+                _post(bodies[0])
+                + _post(bodies[1])
+                + last
+                + (b"NOT HTTP\r\n\r\n" if n % 3 == 2 else b"")
+            )
+            sent.append(bodies)
+        for n, sock in enumerate(sockets):
+            if n % 3 == 1:
+                sock.shutdown(socket.SHUT_WR)
+        for n, (sock, bodies) in enumerate(zip(sockets, sent, strict=True)):
+            received = []
+            while chunk := sock.recv(65536):
+                received.append(chunk)
+            answer = b"".join(received)
+            assert answer.count(b"HTTP/1.1 200 OK\r\n") == 3
+            seen = [json.loads(body)["body"] for body in _bodies(answer)[:3]]
+            assert seen == [body.decode() for body in bodies]
+            if n % 3 == 2:
+                assert answer.split(b"HTTP/1.1 ")[-1].startswith(b"400 Bad Request\r\n")
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def test_bytes_that_are_not_http_get_a_400_and_the_server_keeps_serving(
     server: LoopbackServer,
 ) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -338,3 +340,46 @@ def test_the_log_holds_bodies_and_headers_compact_until_they_are_read() -> None:
     assert logged.completion["object"] == "chat.completion"
     assert logged.headers["authorization"] == "Bearer sk-1"
     assert logged.body is logged.body  # expanded once
+
+
+_FIRST_IMPORT = """
+import sys
+from minidouble import FakeGPT4oMini
+
+body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}
+headers = {"authorization": "Bearer sk-test"}
+url = "https://api.openai.com/v1/chat/completions"
+fake = FakeGPT4oMini()
+with fake:
+    assert not {"httpx", "respx", "httpx2"} & set(sys.modules)
+    import httpx  # the code under test imports it inside the block
+    import respx
+
+    assert httpx.post(url, json=body, headers=headers).status_code == 200
+    with respx.mock() as own:  # a test's own routes work beside the fake
+        own.get("https://example.com/data").respond(text="users")
+        assert httpx.get("https://example.com/data").text == "users"
+        assert httpx.post(url, json=body, headers=headers).status_code == 200
+    try:
+        import httpx2
+    except ImportError:
+        pass
+    else:
+        assert httpx2.post(url, json=body, headers=headers).status_code == 200
+assert len(fake.requests) == 2 + ("httpx2" in sys.modules)
+import httpcore  # nothing left behind:
+assert httpcore.ConnectionPool.handle_request.__module__ == "httpcore._sync.connection_pool"
+if "httpx2" in sys.modules:
+    import httpcore2
+
+    assert httpx2.HTTPTransport.handle_request.__module__ == "httpx2._transports.default"
+    assert httpcore2.ConnectionPool.handle_request.__module__ == "httpcore2._sync.connection_pool"
+"""
+
+
+def test_a_fake_imports_no_httpx_generation_but_patches_each_at_its_first_import() -> None:
+    # A fresh interpreter: in this one httpx is imported already.
+    done = subprocess.run(
+        [sys.executable, "-c", _FIRST_IMPORT], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr

@@ -87,7 +87,15 @@ def build_request(
 
 
 def encode_headers(response: HttpResponse) -> list[tuple[bytes, bytes]]:
-    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers]
+    """The response's headers as the client library holds them. A whole body gets its
+    ``content-length`` unless it has one, as from any server (the loopback server, respx's
+    responses): the httpx2 client then sees the same headers as from ``MockTransport``."""
+    headers = [(key.encode("latin-1"), value.encode("latin-1")) for key, value in response.headers]
+    if response.stream is None and not any(
+        len(name) == 14 and name.lower() == b"content-length" for name, _ in headers
+    ):
+        headers.append((b"content-length", b"%d" % len(response.body)))
+    return headers
 
 
 class HandlerStream:
