@@ -43,7 +43,14 @@ def wait_millis(seconds: float) -> int:
     """A wait as the API states it: whole milliseconds, truncated, never 0 for a real wait."""
     if seconds <= 0:
         return 0
-    return max(1, math.floor(round(seconds * 1000, 6)))
+    millis = seconds * 1000
+    whole = int(millis)
+    if millis - whole < 0.999:
+        # Rounding to 6 decimals can only carry a value this far from the next whole
+        # millisecond up to it, never below ``whole``: the floor is ``whole`` either way, and
+        # round() with digits is the dearest step of every response's rate-limit headers.
+        return whole or 1
+    return max(1, math.floor(round(millis, 6)))
 
 
 def go_duration(seconds: float) -> str:
@@ -137,6 +144,7 @@ class _Bucket:
 
     def __init__(self, capacity: int, now: float) -> None:
         self.capacity = capacity
+        self.capacity_text = str(capacity)  # sent with every response
         self.rate = capacity / 60.0
         self.level = float(capacity)
         self.updated = now
@@ -247,11 +255,12 @@ class RateLimiter:
                 reset_requests = max(reset_requests, rejection.retry_after)
             else:
                 reset_tokens = max(reset_tokens, rejection.retry_after)
+        # Levels never go below 0, where int() truncates as floor does.
         return {
-            "x-ratelimit-limit-requests": str(requests.capacity),
-            "x-ratelimit-limit-tokens": str(tokens.capacity),
-            "x-ratelimit-remaining-requests": str(math.floor(requests.level)),
-            "x-ratelimit-remaining-tokens": str(math.floor(tokens.level)),
+            "x-ratelimit-limit-requests": requests.capacity_text,
+            "x-ratelimit-limit-tokens": tokens.capacity_text,
+            "x-ratelimit-remaining-requests": str(int(requests.level)),
+            "x-ratelimit-remaining-tokens": str(int(tokens.level)),
             "x-ratelimit-reset-requests": go_duration(reset_requests),
             "x-ratelimit-reset-tokens": go_duration(reset_tokens),
         }
