@@ -15,6 +15,9 @@ from hypothesis import strategies as st
 from minidouble._engine._replies import Choice, Reply, ToolCall
 from minidouble._model._profile import GPT4O_MINI
 from minidouble._wire._writers import (
+    OPENAI,
+    ChunkWriter,
+    _obfuscation,
     _plain_completion_bytes,
     completion_body,
     completion_bytes,
@@ -22,6 +25,7 @@ from minidouble._wire._writers import (
     new_completion_id,
     new_request_id,
     pretty,
+    sse_event,
 )
 
 ODD = [
@@ -108,3 +112,41 @@ def test_replies_with_tool_calls_or_logprobs_are_walked() -> None:
         served = completion_bytes(reply, completion_id="c", created=1, prompt_tokens=1)
         walked = completion_body(reply, completion_id="c", created=1, prompt_tokens=1)
         assert served == pretty(walked)
+
+
+@given(
+    texts=st.lists(st.text(), min_size=1, max_size=4),
+    include_usage=st.booleans(),
+    tier=st.sampled_from(["default", "flex"]),
+    fingerprint=st.sampled_from(["fp_560af6e559", 'fp_"odd"\u2028']),
+    completion_id=st.sampled_from(["chatcmpl-x", 'chatcmpl-,"choices":']),
+)
+def test_a_chunk_is_its_body_written_compactly(
+    texts: list[str], include_usage: bool, tier: str, fingerprint: str, completion_id: str
+) -> None:
+    # chunk() writes each event around a head made once; sse_event(body(...)) walks it all.
+    profile = dataclasses.replace(GPT4O_MINI, system_fingerprint=fingerprint)
+    usage = {"prompt_tokens": 3, "completion_tokens": len(texts)} if include_usage else None
+    for obfuscate in (False, True):
+        writer = ChunkWriter(
+            include_usage=include_usage,
+            obfuscate=obfuscate,
+            profile=profile,
+            flavor=OPENAI,
+            service_tier=tier,
+            completion_id=completion_id,
+            created=7,
+        )
+        choices = [writer.choice(0, {"content": text}) for text in texts]
+        event = writer.chunk(choices, usage)
+        padding = json.loads(event.removeprefix(b"data: ")).get("obfuscation")
+        assert (padding is not None) == obfuscate
+        assert event == sse_event(writer.body(choices, usage, padding))
+        assert writer.chunk([], usage).startswith(b"data: {")
+
+
+def test_obfuscation_pads_with_1_to_16_base62_characters() -> None:
+    paddings = [_obfuscation() for _ in range(2_000)]
+    assert {len(p) for p in paddings} == set(range(1, 17))
+    assert all(re.fullmatch(r"[A-Za-z0-9]+", p) for p in paddings)
+    assert len(set(paddings)) > 1_900

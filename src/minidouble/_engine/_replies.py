@@ -8,6 +8,7 @@ the model would produce it token by token: cut before a ``stop`` text, cut at th
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -124,7 +125,20 @@ class Choice:
 
     def pieces(self) -> tuple[Piece, ...]:
         """The text as streamed deltas, each carrying its tokens' logprobs when requested."""
+        if self.logprobs is None and len(self.tokens) <= _REMEMBERED_PIECES:
+            return _plain_pieces(self.tokens)
         return _pieces(_token_bytes(self.tokens), self.logprobs)
+
+
+# Replies recur (the default replies are a few hundred texts; scripted ones repeat), and a
+# stream cuts each into pieces token by token: the pieces of a short text without logprobs
+# are a function of its tokens, and immutable, so they are remembered.
+_REMEMBERED_PIECES = 512
+
+
+@functools.lru_cache(maxsize=1024)
+def _plain_pieces(tokens: tuple[int, ...]) -> tuple[Piece, ...]:
+    return _pieces(_token_bytes(tokens), None)
 
 
 @dataclass(slots=True)  # not frozen: see Choice

@@ -25,7 +25,7 @@ import binascii
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from minidouble._model import _errors as err
 from minidouble._model import _tokens
@@ -117,9 +117,18 @@ def parse_json_body(raw: bytes) -> Any:
     """
     try:
         # What json.loads does with bytes, with one decoder made once: json.loads builds a
-        # new one on every call that passes parse_constant.
-        return _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        # new one on every call that passes parse_constant. A body opening with "{" and no
+        # NUL after it is UTF-8 by detect_encoding's own rules (no BOM starts with "{").
+        if raw[:1] == b"{" and raw[1:2] != b"\x00":
+            text = raw.decode("utf-8", "surrogatepass")
+        else:
+            text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+        # JSONDecoder.decode's steps, without its two Python frames per request.
+        value, end = _SCAN(text, _SPACE(text, 0).end())
+        if _SPACE(text, end).end() != len(text):
+            raise ValueError("extra data")
+        return value
+    except (ValueError, UnicodeDecodeError, RecursionError, StopIteration):
         raise err.malformed_json() from None
 
 
@@ -128,6 +137,10 @@ def _refuse_constant(name: str) -> NoReturn:
 
 
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+# The decoder's scanner and json.decoder's WHITESPACE (typeshed lists neither).
+_SCAN: Callable[[str, int], tuple[Any, int]] = vars(_DECODER)["scan_once"]
+# It matches the empty string, so it always matches.
+_SPACE = cast("Callable[[str, int], re.Match[str]]", re.compile(r"[ \t\n\r]*").match)
 
 
 def check_request(

@@ -43,13 +43,17 @@ def wait_millis(seconds: float) -> int:
     """A wait as the API states it: whole milliseconds, truncated, never 0 for a real wait."""
     if seconds <= 0:
         return 0
+    # floor(round(millis, 6)), without round() unless it could go either way: a bucket's
+    # wait is often a hair under a whole millisecond (60 s comes out as 59999.99999999999
+    # ms), and round() with digits was the dearest step of every response's headers.
     millis = seconds * 1000
     whole = int(millis)
-    if millis - whole < 0.999:
-        # Rounding to 6 decimals can only carry a value this far from the next whole
-        # millisecond up to it, never below ``whole``: the floor is ``whole`` either way, and
-        # round() with digits is the dearest step of every response's rate-limit headers.
+    below = millis - whole
+    if below < 0.999999:
+        # The nearest multiple of 1e-6 is below the next whole millisecond, never under this.
         return whole or 1
+    if below > 0.9999996:
+        return whole + 1  # within half a millionth of it: rounds up to it
     return max(1, math.floor(round(millis, 6)))
 
 
@@ -66,7 +70,9 @@ def go_duration(seconds: float) -> str:
         return f"{millis}ms"
     hours, rest = divmod(millis, 3_600_000)
     minutes, rest = divmod(rest, 60_000)
-    secs = f"{rest / 1000:.3f}".rstrip("0").rstrip(".")
+    # Seconds and milliseconds, trailing zeros dropped ("8.64", "0", "12.005").
+    whole_secs, fraction = divmod(rest, 1000)
+    secs = f"{whole_secs}.{fraction:03d}".rstrip("0") if fraction else str(whole_secs)
     if hours:
         return f"{hours}h{minutes}m{secs}s"
     if minutes:

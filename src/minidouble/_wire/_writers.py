@@ -11,12 +11,12 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring as _encode_string
 from typing import TYPE_CHECKING, Any
 
-from minidouble._engine._ids import _BASE62, new_call_id, new_completion_id, new_request_id
+from minidouble._engine._ids import _BASE62_TABLE, new_call_id, new_completion_id, new_request_id
 from minidouble._http import HttpResponse
 from minidouble._model._errors import OpenAIError
 from minidouble._model._profile import GPT4O_MINI, ModelProfile
@@ -257,13 +257,41 @@ def _plain_completion_bytes(
     return text.encode()
 
 
+def _compact_writer(*, sort_keys: bool) -> Callable[[Any], str]:
+    """``json.dumps(document, separators=(",", ":"), ensure_ascii=False, sort_keys=...)``.
+
+    json.dumps makes a new encoder, and the encoder a new C scanner, for every document;
+    a stream writes one per event. This is the C encoder json.dumps ends up calling, made
+    once, without the circular-reference check (the fake writes documents it built).
+    """
+    encoder = json.JSONEncoder(
+        separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys, check_circular=False
+    )
+    try:
+        from _json import make_encoder
+    except ImportError:  # an interpreter without the C accelerator
+        return encoder.encode
+    write = make_encoder(
+        None, encoder.default, _encode_string, None, ":", ",", sort_keys, False, True
+    )
+
+    def text(document: Any) -> str:
+        return "".join(write(document, 0))
+
+    return text
+
+
+_compact_text = _compact_writer(sort_keys=False)
+_sorted_compact_text = _compact_writer(sort_keys=True)
+
+
 def compact(document: Any) -> bytes:
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+    return _compact_text(document).encode()
 
 
 def azure_compact(document: Any) -> bytes:
     """Azure re-serializes every body compactly with its keys sorted."""
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode()
+    return _sorted_compact_text(document).encode()
 
 
 def error_bytes(error: OpenAIError) -> tuple[bytes, str]:
@@ -476,8 +504,12 @@ def served_tier(body: Any) -> str:
 
 
 def _obfuscation() -> str:
-    # Real padding is random noise that evens out chunk sizes; its length varies per chunk.
-    return "".join(_ids.choices(_BASE62, k=_ids.randint(1, 16)))
+    # Real padding is random noise that evens out chunk sizes; its length varies per chunk
+    # (1 to 16 base62 characters). One draw for the length and one for the characters,
+    # mapped through the id table: every event of a stream carries one.
+    length = _ids.getrandbits(4) + 1
+    noise = _ids.getrandbits(8 * length).to_bytes(length, "little")
+    return noise.translate(_BASE62_TABLE).decode("ascii")
 
 
 class ChunkWriter:
@@ -505,9 +537,26 @@ class ChunkWriter:
         self.system_fingerprint = (
             profile.system_fingerprint if system_fingerprint is None else system_fingerprint
         )
+        # The fields every chunk of the stream opens with, written once (OpenAI's chunks
+        # keep body()'s key order; Azure's are sorted, so they take the general way).
+        self._head: str | None = None
+        if not flavor.azure:
+            opening = _compact_text(self.body([]))
+            self._head = opening[: opening.rindex(',"choices":')]
 
     def chunk(self, choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> bytes:
-        return self.event(self.body(choices, usage, _obfuscation() if self.obfuscate else None))
+        obfuscation = _obfuscation() if self.obfuscate else None
+        head = self._head
+        if head is None:
+            return self.event(self.body(choices, usage, obfuscation))
+        # sse_event(self.body(...)) written around the constant head: the same bytes.
+        parts = [head, ',"choices":', _compact_text(choices)]
+        if self.include_usage:
+            parts += (',"usage":', _compact_text(usage))
+        if obfuscation is not None:
+            parts += (',"obfuscation":', _encode_string(obfuscation))
+        parts.append("}\n\n")
+        return b"data: " + "".join(parts).encode()
 
     def body(
         self,
