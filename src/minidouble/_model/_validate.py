@@ -181,18 +181,52 @@ def _check_structure(body: Any, path: str, profile: ModelProfile) -> tuple[str, 
     if body.get("messages") is None:
         raise err.missing_parameter("messages")
     _check_arguments(body, profile)
+    plain = _plain_messages(body["messages"], profile)
     # Only the fields present, in the schema's order: a small body has a handful of them.
     present = sorted(
         (name for name, value in body.items() if value is not None and name in _SCHEMA_RANK),
         key=_SCHEMA_RANK.__getitem__,
     )
     for name in present:
+        if name == "messages" and plain:
+            continue  # passes every message check: see _plain_messages
         _SCHEMA_CHECKS[name](body[name], profile)
     for name in _RANGE_CHECKED_LATE:
         value = body.get(name)
         if value is not None:
             _check_range(name, value, profile.numbers[name])
-    return _check_semantics(body, profile)
+    return _check_semantics(body, profile, plain=plain)
+
+
+# Roles whose message needs nothing but a role and a content (tool needs tool_call_id,
+# function a name).
+_PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})
+
+
+def _plain_messages(messages: object, profile: ModelProfile) -> bool:
+    """Whether ``messages`` is a non-empty list of ``{"role": ..., "content": "..."}`` only,
+    with a role this model knows that needs nothing else and a content within the limit.
+
+    Nearly every request is; such messages pass every check of layers 3 and 4 that reads
+    messages alone (types, parts, null contents, tool-call order), so those walks are
+    skipped. Anything else, however slightly different, takes the checks one by one.
+    """
+    if type(messages) is not list or not messages:
+        return False
+    roles, limit = profile.roles, profile.max_string_length
+    for message in messages:
+        if type(message) is not dict or len(message) != 2:
+            return False
+        role, content = message.get("role"), message.get("content")
+        if (
+            type(content) is not str
+            or type(role) is not str
+            or role not in _PLAIN_ROLES
+            or role not in roles
+            or len(content) > limit
+        ):
+            return False
+    return True
 
 
 # --- layer 1 and 2: gateway and argument names ---------------------------------------------
@@ -749,12 +783,15 @@ assert set(_SCHEMA_CHECKS) == set(_SCHEMA_ORDER)
 # --- layer 4: semantic checks ----------------------------------------------------------------
 
 
-def _check_semantics(body: Mapping[str, Any], profile: ModelProfile) -> tuple[str, int] | None:
+def _check_semantics(
+    body: Mapping[str, Any], profile: ModelProfile, *, plain: bool = False
+) -> tuple[str, int] | None:
     messages: list[Any] = body["messages"]
-    if profile.validation.require_content:
-        _check_null_contents(messages)
-    _check_tool_order(messages, profile)
-    _check_parts_semantics(messages, profile)
+    if not plain:  # plain messages have string contents and no tool calls
+        if profile.validation.require_content:
+            _check_null_contents(messages)
+        _check_tool_order(messages, profile)
+        _check_parts_semantics(messages, profile)
     if not _OPTION_FIELDS.isdisjoint(body):
         _check_option_semantics(body, messages, profile)
     return _completion_cap(body, profile)
