@@ -13,12 +13,13 @@ import json
 import math
 import random
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from minidouble._engine._ids import new_call_id
 from minidouble._engine._schema_values import SchemaValueError, generate
+from minidouble._model._body_key import body_key
 from minidouble._model._profile import GPT4O_MINI, ModelProfile
 from minidouble._model._tokenizer import encode, encoding
 from minidouble._model._tokens import text_of_content
@@ -223,6 +224,11 @@ def request_digest(body: Mapping[str, Any]) -> int:
     text stands in as its own checksum: its UTF-8 form is already cached by the tokenizer,
     where copying it into the canonical string would convert it again.
     """
+    remembered = body_key(body)
+    if remembered is not None:
+        digest = _digests.get(remembered)
+        if digest is not None:
+            return digest
     parts: list[str] = []
     for key in sorted(body, key=str):
         if key not in _DELIVERY_KEYS:
@@ -230,7 +236,17 @@ def request_digest(body: Mapping[str, Any]) -> int:
             parts += (f"s{len(name)}:", name)
             _write(parts, body[key])
     data = "".join(parts).encode("utf-8", "surrogatepass")
-    return zlib.crc32(data) << 32 | zlib.adler32(data)
+    digest = zlib.crc32(data) << 32 | zlib.adler32(data)
+    if remembered is not None:
+        if len(_digests) >= _DIGESTS_MAX:
+            _digests.clear()
+        _digests[remembered] = digest
+    return digest
+
+
+# Digests of small bodies already seen (see minidouble._model._body_key), cleared when full.
+_digests: dict[Hashable, int] = {}
+_DIGESTS_MAX = 4096
 
 
 def _write(parts: list[str], value: Any) -> None:

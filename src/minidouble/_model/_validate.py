@@ -24,11 +24,12 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any, NoReturn, cast
 
 from minidouble._model import _errors as err
 from minidouble._model import _tokens
+from minidouble._model._body_key import body_key
 from minidouble._model._profile import GPT4O_MINI, ModelProfile, NumberRule
 
 __all__ = ["CHAT_COMPLETIONS", "check_request", "parse_json_body"]
@@ -156,12 +157,37 @@ def check_request(
     _check_path(path)
     try:
         completion_cap = _check_structure(body, path, profile)
-        prompt_tokens = _tokens.count_prompt_tokens(body, profile=profile)
+        prompt_tokens = _count(body, profile)
     except RecursionError:
         # A body nested deeper than Python's stack: the API's parser gives up on it too.
         raise err.malformed_json() from None
     _check_lengths(prompt_tokens, completion_cap, profile)
     return prompt_tokens
+
+
+# Prompt tokens of small bodies already counted, per profile (see _body_key): counting is a
+# pure function of the body and the profile. Cleared when full.
+_counted: dict[int, tuple[ModelProfile, dict[Hashable, int]]] = {}
+_COUNTED_MAX = 4096
+
+
+def _count(body: Mapping[str, Any], profile: ModelProfile) -> int:
+    key = body_key(body)
+    if key is None:
+        return _tokens.count_prompt_tokens(body, profile=profile)
+    entry = _counted.get(id(profile))
+    if entry is None or entry[0] is not profile:
+        if len(_counted) >= 16:
+            _counted.clear()
+        entry = _counted[id(profile)] = (profile, {})
+    counts = entry[1]
+    count = counts.get(key)
+    if count is None:
+        count = _tokens.count_prompt_tokens(body, profile=profile)
+        if len(counts) >= _COUNTED_MAX:
+            counts.clear()
+        counts[key] = count
+    return count
 
 
 def _check_path(path: str) -> None:
