@@ -106,9 +106,10 @@ def estimate_tokens(body: Any, profile: ModelProfile = GPT4O_MINI) -> int:
     without one nothing is reserved (a 720,000-character request without ``max_tokens`` was
     charged 180,002). Works on any JSON value: the limiter runs before validation.
     """
-    if not isinstance(body, Mapping):
+    if type(body) is not dict and not isinstance(body, Mapping):
         return 0
     rules = profile.rate_limits
+    per_token, per_message = rules.estimate_chars_per_token, rules.estimate_tokens_per_message
     total = 0
     for field in _PROMPT_FIELDS:
         value = body.get(field)
@@ -118,10 +119,15 @@ def estimate_tokens(body: Any, profile: ModelProfile = GPT4O_MINI) -> int:
             # Each message also costs its role and separators, like the real template.
             items = value if isinstance(value, list) else [value]
             for item in items:
-                total += math.ceil(_text_chars(item) / rules.estimate_chars_per_token)
-                total += rules.estimate_tokens_per_message
+                content = item.get("content") if type(item) is dict else None
+                if type(content) is str and len(item) == 2 and ("role" in item or "type" in item):
+                    # {"role", "content"}: the content is all its text (the role is structure).
+                    chars = len(content)
+                else:
+                    chars = _text_chars(item)
+                total += math.ceil(chars / per_token) + per_message
         else:
-            total += math.ceil(_text_chars(value) / rules.estimate_chars_per_token)
+            total += math.ceil(_text_chars(value) / per_token)
     reserved = 0
     for field in _OUTPUT_FIELDS:
         value = body.get(field)
