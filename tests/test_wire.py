@@ -143,6 +143,15 @@ def test_a_chunk_is_its_body_written_compactly(
         assert (padding is not None) == obfuscate
         assert event == sse_event(writer.body(choices, usage, padding))
         assert writer.chunk([], usage).startswith(b"data: {")
+        if not obfuscate:
+            for index, text in enumerate(texts):
+                for delta, finish in (
+                    ({"content": text}, None),
+                    ({}, text),
+                    ({"role": text}, "stop"),
+                ):
+                    entry = writer.choice(index, delta, finish_reason=finish)
+                    assert writer.delta_chunk(index, delta, finish) == writer.chunk([entry])
 
 
 def test_obfuscation_pads_with_1_to_16_base62_characters() -> None:

@@ -545,16 +545,27 @@ class ChunkWriter:
             self._head = opening[: opening.rindex(',"choices":')]
 
     def chunk(self, choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> bytes:
-        obfuscation = _obfuscation() if self.obfuscate else None
-        head = self._head
-        if head is None:
+        if self._head is None:
+            obfuscation = _obfuscation() if self.obfuscate else None
             return self.event(self.body(choices, usage, obfuscation))
+        return self._around_head(_compact_text(choices), usage)
+
+    def delta_chunk(self, index: int, delta: dict[str, Any], finish_reason: str | None) -> bytes:
+        """``chunk([choice(index, delta, finish_reason=...)])``: one step of a choice without
+        logprobs, the bulk of every stream, its entry written without a walk."""
+        if self._head is None:
+            return self.chunk([self.choice(index, delta, finish_reason=finish_reason)])
+        finish = "null" if finish_reason is None else _encode_string(finish_reason)
+        entry = f'[{{"index":{index},"delta":{_compact_text(delta)},"logprobs":null,'
+        return self._around_head(f'{entry}"finish_reason":{finish}}}]', None)
+
+    def _around_head(self, choices: str, usage: dict[str, Any] | None) -> bytes:
         # sse_event(self.body(...)) written around the constant head: the same bytes.
-        parts = [head, ',"choices":', _compact_text(choices)]
+        parts = [self._head or "", ',"choices":', choices]
         if self.include_usage:
             parts += (',"usage":', _compact_text(usage))
-        if obfuscation is not None:
-            parts += (',"obfuscation":', _encode_string(obfuscation))
+        if self.obfuscate:
+            parts += (',"obfuscation":', _encode_string(_obfuscation()))
         parts.append("}\n\n")
         return b"data: " + "".join(parts).encode()
 
@@ -722,6 +733,10 @@ def stream_events(
             if step is None:
                 continue
             delta, logprobs, finish_reason = step
+            if logprobs is None and not flavor.azure:
+                yield writer.delta_chunk(index, delta, finish_reason)
+                still_open.append((index, deltas))
+                continue
             refusal = reply.choices[index].refusal is not None
             entry = writer.choice(
                 index,
