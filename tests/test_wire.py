@@ -155,7 +155,9 @@ def test_a_chunk_is_its_body_written_compactly(
 
 
 def test_obfuscation_pads_with_1_to_16_base62_characters() -> None:
-    paddings = [_obfuscation() for _ in range(2_000)]
-    assert {len(p) for p in paddings} == set(range(1, 17))
-    assert all(re.fullmatch(r"[A-Za-z0-9]+", p) for p in paddings)
-    assert len(set(paddings)) > 1_900
+    writer = ChunkWriter(include_usage=False, obfuscate=True, profile=GPT4O_MINI, flavor=OPENAI)
+    streamed = [json.loads(writer.chunk([])[6:])["obfuscation"] for _ in range(2_000)]
+    for paddings in ([_obfuscation() for _ in range(2_000)], streamed):
+        assert {len(p) for p in paddings} == set(range(1, 17))
+        assert all(re.fullmatch(r"[A-Za-z0-9]+", p) for p in paddings)
+        assert len(set(paddings)) > 1_900

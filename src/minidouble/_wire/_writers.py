@@ -503,6 +503,10 @@ def served_tier(body: Any) -> str:
 # Server-Sent Events
 
 
+# Noise drawn at a time for a stream's paddings (about 120 events' worth).
+_NOISE_BLOCK = 1024
+
+
 def _obfuscation() -> str:
     # Real padding is random noise that evens out chunk sizes; its length varies per chunk
     # (1 to 16 base62 characters). One draw for the length and one for the characters,
@@ -540,6 +544,7 @@ class ChunkWriter:
         # The fields every chunk of the stream opens with, written once (OpenAI's chunks
         # keep body()'s key order; Azure's are sorted, so they take the general way).
         self._head: str | None = None
+        self._noise, self._noise_lengths, self._noise_at = "", b"", 0
         if not flavor.azure:
             opening = _compact_text(self.body([]))
             self._head = opening[: opening.rindex(',"choices":')]
@@ -556,16 +561,38 @@ class ChunkWriter:
         if self._head is None:
             return self.chunk([self.choice(index, delta, finish_reason=finish_reason)])
         finish = "null" if finish_reason is None else _encode_string(finish_reason)
-        entry = f'[{{"index":{index},"delta":{_compact_text(delta)},"logprobs":null,'
+        if len(delta) == 1:
+            ((key, value),) = delta.items()
+            # One piece of text ({"content": ...}): its JSON without a walk.
+            written = (
+                f"{{{_encode_string(key)}:{_encode_string(value)}}}"
+                if type(value) is str
+                else _compact_text(delta)
+            )
+        else:
+            written = _compact_text(delta)
+        entry = f'[{{"index":{index},"delta":{written},"logprobs":null,'
         return self._around_head(f'{entry}"finish_reason":{finish}}}]', None)
+
+    def _padding(self) -> str:
+        """:func:`_obfuscation`'s padding, cut from a block of noise drawn once for many
+        events: a byte of it for the length (1 to 16), the next ones for the characters."""
+        at = self._noise_at
+        if at + 17 > len(self._noise):
+            raw = _ids.randbytes(_NOISE_BLOCK)
+            self._noise_lengths, self._noise = raw, raw.translate(_BASE62_TABLE).decode("ascii")
+            at = 0
+        length = (self._noise_lengths[at] & 15) + 1
+        self._noise_at = at + 1 + length
+        return self._noise[at + 1 : at + 1 + length]
 
     def _around_head(self, choices: str, usage: dict[str, Any] | None) -> bytes:
         # sse_event(self.body(...)) written around the constant head: the same bytes.
         parts = [self._head or "", ',"choices":', choices]
         if self.include_usage:
-            parts += (',"usage":', _compact_text(usage))
+            parts += (',"usage":', "null" if usage is None else _compact_text(usage))
         if self.obfuscate:
-            parts += (',"obfuscation":', _encode_string(_obfuscation()))
+            parts += (',"obfuscation":"', self._padding(), '"')  # base62: nothing to escape
         parts.append("}\n\n")
         return b"data: " + "".join(parts).encode()
 
