@@ -146,31 +146,42 @@ _COMPLETION_DETAILS_KEYS = (
     "accepted_prediction_tokens",
     "rejected_prediction_tokens",
 )
-_completion_templates: dict[int, str] = {}
+_completion_templates: dict[tuple[int, str, str | None], str] = {}
+_MARKER = "\ue000"
 
 
-def _completion_template(choices: int) -> str:
-    template = _completion_templates.get(choices)
+def _completion_template(choices: int, model: str, fingerprint: str | None) -> str:
+    key = (choices, model, fingerprint)
+    template = _completion_templates.get(key)
     if template is None:
-        # The walker renders a completion whose every scalar is a marker; the text between the
-        # markers is the layout, and each marker becomes a %s.
-        marker = "\ue000"
+        # The walker renders a completion whose every varying scalar is a marker (the
+        # constants, the model's among them, are written in): the text between the markers
+        # is the layout, and each marker becomes a %s.
+        marker = _MARKER
         usage: dict[str, Any] = dict.fromkeys(_USAGE_KEYS, marker)
-        usage["prompt_tokens_details"] = dict.fromkeys(_PROMPT_DETAILS_KEYS, marker)
-        usage["completion_tokens_details"] = dict.fromkeys(_COMPLETION_DETAILS_KEYS, marker)
-        message: dict[str, Any] = dict.fromkeys(_MESSAGE_KEYS, marker)
-        message["annotations"] = []
-        choice: dict[str, Any] = dict.fromkeys(_CHOICE_KEYS, marker)
-        choice["message"] = message
+        usage["prompt_tokens_details"] = dict.fromkeys(_PROMPT_DETAILS_KEYS, 0)
+        usage["prompt_tokens_details"]["cached_tokens"] = marker
+        details = usage["completion_tokens_details"] = dict.fromkeys(_COMPLETION_DETAILS_KEYS, 0)
+        details["accepted_prediction_tokens"] = details["rejected_prediction_tokens"] = marker
+        listed = []
+        for index in range(choices):
+            message: dict[str, Any] = dict.fromkeys(_MESSAGE_KEYS, marker)
+            message["role"], message["annotations"] = "assistant", []
+            choice: dict[str, Any] = dict.fromkeys(_CHOICE_KEYS, marker)
+            choice["index"], choice["message"], choice["logprobs"] = index, message, None
+            listed.append(choice)
         sample: dict[str, Any] = dict.fromkeys(_COMPLETION_KEYS, marker)
-        sample["choices"] = [choice] * choices
+        sample["object"], sample["model"] = "chat.completion", model
+        sample["system_fingerprint"] = fingerprint
+        sample["choices"] = listed
         sample["usage"] = usage
         parts: list[str] = []
         _pretty_into(sample, "\n", parts)
         parts.append("\n")
         layout = "".join(parts).replace("%", "%%")
         template = layout.replace(_encode_string(marker), "%s")
-        _completion_templates[choices] = template
+        if len(_completion_templates) < 256:
+            _completion_templates[key] = template
     return template
 
 
@@ -222,21 +233,16 @@ def _plain_completion_bytes(
     """``pretty(completion_body(...))`` of a plain reply, the answer to nearly every request,
     filled into its template without building the document; None when a choice has tool
     calls or logprobs."""
-    scalars: list[str] = [
-        _encode_string(completion_id),
-        '"chat.completion"',
-        str(created),
-        _encode_string(profile.response_model),
-    ]
-    for index, choice in enumerate(reply.choices):
+    model, fingerprint = profile.response_model, profile.system_fingerprint
+    if _MARKER in model or (fingerprint is not None and _MARKER in fingerprint):
+        return None  # the template could not tell them from its markers
+    scalars: list[str] = [_encode_string(completion_id), str(created)]
+    for choice in reply.choices:
         if choice.tool_calls or choice.function_call is not None or choice.logprobs is not None:
             return None
         scalars += (
-            str(index),
-            '"assistant"',
             _json_text(choice.content),
             _json_text(choice.refusal),
-            "null",
             _encode_string(choice.finish_reason),
         )
     completion_tokens = reply.completion_tokens
@@ -245,15 +251,11 @@ def _plain_completion_bytes(
         str(completion_tokens),
         str(prompt_tokens + completion_tokens),
         str(cached_tokens),
-        "0",  # audio_tokens
-        "0",  # reasoning_tokens
-        "0",  # audio_tokens
         str(reply.accepted_prediction_tokens),
         str(reply.rejected_prediction_tokens),
         _encode_string(service_tier),
-        _json_text(profile.system_fingerprint),
     )
-    text: str = _completion_template(len(reply.choices)) % tuple(scalars)
+    text: str = _completion_template(len(reply.choices), model, fingerprint) % tuple(scalars)
     return text.encode()
 
 
