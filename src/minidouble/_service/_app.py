@@ -965,6 +965,9 @@ class GPT4oMiniApp:
 
 def _credential(authorization: str) -> str | None:
     """The key in an Authorization header: Bearer, or Basic with a blank user (as browsers do)."""
+    if authorization[:7] == "Bearer ":
+        # What SDKs send; the general reading below gives the same for it.
+        return authorization[7:].strip() or None
     scheme, _, value = authorization.strip().partition(" ")
     value = value.strip()
     if scheme.lower() == "bearer":
