@@ -101,7 +101,7 @@ def _pretty_into(value: Any, newline: str, parts: list[str]) -> None:
             _pretty_into(item, inner, parts)
             separator = "," + inner
         parts.append(newline + "}")
-    elif isinstance(value, list):
+    elif isinstance(value, (list, tuple)):  # json.dumps writes tuples as lists too
         if not value:
             parts.append("[]")
             return
