@@ -6,10 +6,19 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
+from minidouble import GPT4O_MINI
 from minidouble._service._app import GPT4oMiniApp
 from minidouble._service._faults import rate_limit_error
-from minidouble._service._ratelimit import RateLimiter, Rejection, estimate_tokens, go_duration
+from minidouble._service._ratelimit import (
+    RateLimiter,
+    Rejection,
+    _text_chars,
+    estimate_tokens,
+    go_duration,
+)
 from tests.behaviour.helpers import as_json, chat_request, user
 
 
@@ -265,3 +274,26 @@ def test_scripted_429_reports_a_consistent_bucket() -> None:
     used = int(error["message"].split("Used ")[1].split(",")[0])
     assert refused.header("x-ratelimit-remaining-tokens") == str(200_000 - used)
     assert (refused.header("retry-after"), refused.header("retry-after-ms")) == ("3", "2500")
+
+
+@given(
+    items=st.lists(
+        st.dictionaries(
+            st.sampled_from(["role", "type", "content", "name"]),
+            st.text(max_size=5) | st.none() | st.lists(st.text(max_size=3), max_size=2),
+            max_size=3,
+        )
+        | st.text(max_size=5),
+        max_size=4,
+    )
+)
+@example(items=[{"content": "abc", "name": "bob"}])
+@example(items=[{"type": "text", "content": "abcde"}, {"content": "abcde", "role": None}])
+def test_the_estimate_of_a_role_and_content_message_is_its_walk(items: list[Any]) -> None:
+    # {"role", "content"} messages skip the general walk: it must give what the walk gives.
+    rules = GPT4O_MINI.rate_limits
+    walked = sum(
+        -(-_text_chars(item) // rules.estimate_chars_per_token) + rules.estimate_tokens_per_message
+        for item in items
+    )
+    assert estimate_tokens({"messages": items}) == walked

@@ -5,11 +5,15 @@ from __future__ import annotations
 import base64
 import dataclasses
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from _validation_support import chat, error_of, tool, user
+from hypothesis import given
+from hypothesis import strategies as st
 
-from minidouble import GPT4O_MINI, validate_request
+from minidouble import GPT4O_MINI, OpenAIError, validate_request
+from minidouble._model import _validate
 
 PNG = (
     "data:image/png;base64,"
@@ -393,3 +397,47 @@ def test_content_requirement_is_one_profile_field() -> None:
     body = chat({"role": "user"}, {"role": "assistant", "content": None}, user(None))
     validate_request(body, profile=lenient)
     assert error_of(body)[1:3] == ("messages[0].content", "missing_required_parameter")
+
+
+# Messages near the plain {"role", "content"} shape the validator takes a shortcut for: each
+# drawn list is judged with and without the shortcut, and the verdicts must agree.
+_near_plain_message = st.fixed_dictionaries(
+    {
+        "role": st.sampled_from(["system", "developer", "user", "assistant", "tool", "function"])
+        | st.sampled_from(["", "User", "bot"])
+        | st.none()
+        | st.integers(),
+        "content": st.text(max_size=8) | st.none() | st.integers() | st.just([text()]),
+    },
+    optional={
+        "name": st.sampled_from(["bob", "bad name!"]),
+        "tool_call_id": st.just("call_1"),
+        "tool_calls": st.just([call("call_1")]),
+    },
+)
+
+
+@given(
+    messages=st.lists(_near_plain_message, max_size=4),
+    json_object=st.booleans(),
+    long_content=st.booleans(),
+)
+def test_the_plain_messages_shortcut_changes_no_verdict(
+    messages: list[dict[str, Any]], json_object: bool, long_content: bool
+) -> None:
+    profile = GPT4O_MINI
+    if long_content:
+        profile = dataclasses.replace(GPT4O_MINI, max_string_length=3)
+    body: dict[str, Any] = {**chat(), "messages": messages}
+    if json_object:
+        body["response_format"] = {"type": "json_object"}
+
+    def verdict() -> object:
+        try:
+            return validate_request(body, profile=profile)
+        except OpenAIError as error:
+            return error.status, error.body
+
+    with_shortcut = verdict()
+    with patch.object(_validate, "_plain_messages", return_value=False):
+        assert verdict() == with_shortcut

@@ -15,6 +15,9 @@ from hypothesis import strategies as st
 from minidouble._engine._replies import Choice, Reply, ToolCall
 from minidouble._model._profile import GPT4O_MINI
 from minidouble._wire._writers import (
+    OPENAI,
+    ChunkWriter,
+    _obfuscation,
     _plain_completion_bytes,
     completion_body,
     completion_bytes,
@@ -22,6 +25,7 @@ from minidouble._wire._writers import (
     new_completion_id,
     new_request_id,
     pretty,
+    sse_event,
 )
 
 ODD = [
@@ -67,7 +71,8 @@ texts = st.none() | st.text(alphabet=st.characters(codec="utf-8", exclude_catego
     predicted=st.tuples(st.integers(0, 50), st.integers(0, 50)),
     created=st.integers(0, 2**40),
     tier=st.sampled_from(["default", "flex", "priority"]),
-    fingerprint=st.sampled_from(["fp_560af6e559", "fp_0ba0d124f1"]),
+    fingerprint=st.sampled_from(["fp_560af6e559", "fp_0ba0d124f1", 'fp_%s"%%', None, "\ue000"]),
+    model=st.sampled_from(["gpt-4o-mini-2024-07-18", "ft:%d-x"]),
 )
 def test_a_plain_reply_is_served_as_its_walked_completion(
     contents: list[tuple[str | None, str | None]],
@@ -76,7 +81,8 @@ def test_a_plain_reply_is_served_as_its_walked_completion(
     predicted: tuple[int, int],
     created: int,
     tier: str,
-    fingerprint: str,
+    fingerprint: str | None,
+    model: str,
 ) -> None:
     # The template fill and completion_body write the same document, byte for byte.
     choices = tuple(
@@ -84,7 +90,7 @@ def test_a_plain_reply_is_served_as_its_walked_completion(
         for index, (content, refusal) in enumerate(contents)
     )
     reply = Reply(choices, *predicted)
-    profile = dataclasses.replace(GPT4O_MINI, system_fingerprint=fingerprint)
+    profile = dataclasses.replace(GPT4O_MINI, system_fingerprint=fingerprint, response_model=model)
     walked = completion_body(
         reply,
         completion_id="chatcmpl-x",
@@ -94,7 +100,7 @@ def test_a_plain_reply_is_served_as_its_walked_completion(
         service_tier=tier,
     )
     filled = _plain_completion_bytes(reply, "chatcmpl-x", created, prompt_tokens, profile, tier)
-    assert filled == pretty(walked)
+    assert filled == (None if fingerprint == "\ue000" else pretty(walked))
 
 
 def test_replies_with_tool_calls_or_logprobs_are_walked() -> None:
@@ -108,3 +114,52 @@ def test_replies_with_tool_calls_or_logprobs_are_walked() -> None:
         served = completion_bytes(reply, completion_id="c", created=1, prompt_tokens=1)
         walked = completion_body(reply, completion_id="c", created=1, prompt_tokens=1)
         assert served == pretty(walked)
+
+
+@given(
+    texts=st.lists(st.text(), min_size=1, max_size=4),
+    include_usage=st.booleans(),
+    tier=st.sampled_from(["default", "flex"]),
+    fingerprint=st.sampled_from(["fp_560af6e559", 'fp_"odd"\u2028']),
+    completion_id=st.sampled_from(["chatcmpl-x", 'chatcmpl-,"choices":']),
+)
+def test_a_chunk_is_its_body_written_compactly(
+    texts: list[str], include_usage: bool, tier: str, fingerprint: str, completion_id: str
+) -> None:
+    # chunk() writes each event around a head made once; sse_event(body(...)) walks it all.
+    profile = dataclasses.replace(GPT4O_MINI, system_fingerprint=fingerprint)
+    usage = {"prompt_tokens": 3, "completion_tokens": len(texts)} if include_usage else None
+    for obfuscate in (False, True):
+        writer = ChunkWriter(
+            include_usage=include_usage,
+            obfuscate=obfuscate,
+            profile=profile,
+            flavor=OPENAI,
+            service_tier=tier,
+            completion_id=completion_id,
+            created=7,
+        )
+        choices = [writer.choice(0, {"content": text}) for text in texts]
+        event = writer.chunk(choices, usage)
+        padding = json.loads(event.removeprefix(b"data: ")).get("obfuscation")
+        assert (padding is not None) == obfuscate
+        assert event == sse_event(writer.body(choices, usage, padding))
+        assert writer.chunk([], usage).startswith(b"data: {")
+        if not obfuscate:
+            for index, text in enumerate(texts):
+                for delta, finish in (
+                    ({"content": text}, None),
+                    ({}, text),
+                    ({"role": text}, "stop"),
+                ):
+                    entry = writer.choice(index, delta, finish_reason=finish)
+                    assert writer.delta_chunk(index, delta, finish) == writer.chunk([entry])
+
+
+def test_obfuscation_pads_with_1_to_16_base62_characters() -> None:
+    writer = ChunkWriter(include_usage=False, obfuscate=True, profile=GPT4O_MINI, flavor=OPENAI)
+    streamed = [json.loads(writer.chunk([])[6:])["obfuscation"] for _ in range(2_000)]
+    for paddings in ([_obfuscation() for _ in range(2_000)], streamed):
+        assert {len(p) for p in paddings} == set(range(1, 17))
+        assert all(re.fullmatch(r"[A-Za-z0-9]+", p) for p in paddings)
+        assert len(set(paddings)) > 1_900

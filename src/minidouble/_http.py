@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
-from typing import TypeVar, overload
+from typing import Any, Generic, TypeVar, overload
 from urllib.parse import parse_qsl, urlsplit
 
 __all__ = ["Handler", "HttpRequest", "HttpResponse", "RawHeaders"]
 
 _Default = TypeVar("_Default")
+_Value = TypeVar("_Value")
 
 
 class RawHeaders(Mapping[str, str]):
@@ -60,8 +60,10 @@ class RawHeaders(Mapping[str, str]):
     def get(self, name: str, /, default: object = None) -> object:
         if self._decoded is None:
             wanted = name.encode("latin-1")
+            size = len(wanted)
             for key, value in reversed(self._pairs):
-                if key.lower() == wanted:
+                # Lengths first: most names differ in length, and lower() copies.
+                if len(key) == size and key.lower() == wanted:
                     return value.decode("latin-1")
             return default
         return self._decoded.get(name, default)
@@ -76,6 +78,26 @@ class RawHeaders(Mapping[str, str]):
         return repr(self._mapping())
 
 
+class _remembered(Generic[_Value]):
+    """``functools.cached_property`` without the lock it takes on every first read before
+    Python 3.12: a request is read by one thread, and the value is the same either way."""
+
+    def __init__(self, compute: Callable[[Any], _Value]) -> None:
+        self._compute = compute
+        self._name = compute.__name__
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> _remembered[_Value]: ...
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> _Value: ...
+
+    def __get__(self, instance: object, owner: type | None = None) -> object:
+        if instance is None:
+            return self
+        value = instance.__dict__[self._name] = self._compute(instance)
+        return value
+
+
 @dataclass(frozen=True)
 class HttpRequest:
     method: str
@@ -84,7 +106,7 @@ class HttpRequest:
     body: bytes = b""
 
     # The handler asks for the path several times per request; the URL never changes.
-    @cached_property
+    @_remembered
     def path(self) -> str:
         return urlsplit(self.url).path
 

@@ -8,16 +8,18 @@ the model would produce it token by token: cut before a ``stop`` text, cut at th
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from minidouble._engine._ids import new_call_id
 from minidouble._engine._schema_values import SchemaValueError, generate
+from minidouble._model._body_key import body_key
 from minidouble._model._profile import GPT4O_MINI, ModelProfile
 from minidouble._model._tokenizer import encode, encoding
 from minidouble._model._tokens import text_of_content
@@ -124,7 +126,20 @@ class Choice:
 
     def pieces(self) -> tuple[Piece, ...]:
         """The text as streamed deltas, each carrying its tokens' logprobs when requested."""
+        if self.logprobs is None and len(self.tokens) <= _REMEMBERED_PIECES:
+            return _plain_pieces(self.tokens)
         return _pieces(_token_bytes(self.tokens), self.logprobs)
+
+
+# Replies recur (the default replies are a few hundred texts; scripted ones repeat), and a
+# stream cuts each into pieces token by token: the pieces of a short text without logprobs
+# are a function of its tokens, and immutable, so they are remembered.
+_REMEMBERED_PIECES = 512
+
+
+@functools.lru_cache(maxsize=1024)
+def _plain_pieces(tokens: tuple[int, ...]) -> tuple[Piece, ...]:
+    return _pieces(_token_bytes(tokens), None)
 
 
 @dataclass(slots=True)  # not frozen: see Choice
@@ -209,6 +224,11 @@ def request_digest(body: Mapping[str, Any]) -> int:
     text stands in as its own checksum: its UTF-8 form is already cached by the tokenizer,
     where copying it into the canonical string would convert it again.
     """
+    remembered = body_key(body)
+    if remembered is not None:
+        digest = _digests.get(remembered)
+        if digest is not None:
+            return digest
     parts: list[str] = []
     for key in sorted(body, key=str):
         if key not in _DELIVERY_KEYS:
@@ -216,7 +236,17 @@ def request_digest(body: Mapping[str, Any]) -> int:
             parts += (f"s{len(name)}:", name)
             _write(parts, body[key])
     data = "".join(parts).encode("utf-8", "surrogatepass")
-    return zlib.crc32(data) << 32 | zlib.adler32(data)
+    digest = zlib.crc32(data) << 32 | zlib.adler32(data)
+    if remembered is not None:
+        if len(_digests) >= _DIGESTS_MAX:
+            _digests.clear()
+        _digests[remembered] = digest
+    return digest
+
+
+# Digests of small bodies already seen (see minidouble._model._body_key), cleared when full.
+_digests: dict[Hashable, int] = {}
+_DIGESTS_MAX = 4096
 
 
 def _write(parts: list[str], value: Any) -> None:

@@ -24,11 +24,12 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable, Mapping
-from typing import Any, NoReturn
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, NoReturn, cast
 
 from minidouble._model import _errors as err
 from minidouble._model import _tokens
+from minidouble._model._body_key import body_key
 from minidouble._model._profile import GPT4O_MINI, ModelProfile, NumberRule
 
 __all__ = ["CHAT_COMPLETIONS", "check_request", "parse_json_body"]
@@ -117,9 +118,18 @@ def parse_json_body(raw: bytes) -> Any:
     """
     try:
         # What json.loads does with bytes, with one decoder made once: json.loads builds a
-        # new one on every call that passes parse_constant.
-        return _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        # new one on every call that passes parse_constant. A body opening with "{" and no
+        # NUL after it is UTF-8 by detect_encoding's own rules (no BOM starts with "{").
+        if raw[:1] == b"{" and raw[1:2] != b"\x00":
+            text = raw.decode("utf-8", "surrogatepass")
+        else:
+            text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+        # JSONDecoder.decode's steps, without its two Python frames per request.
+        value, end = _SCAN(text, _SPACE(text, 0).end())
+        if _SPACE(text, end).end() != len(text):
+            raise ValueError("extra data")
+        return value
+    except (ValueError, UnicodeDecodeError, RecursionError, StopIteration):
         raise err.malformed_json() from None
 
 
@@ -128,6 +138,10 @@ def _refuse_constant(name: str) -> NoReturn:
 
 
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+# The decoder's scanner and json.decoder's WHITESPACE (typeshed lists neither).
+_SCAN: Callable[[str, int], tuple[Any, int]] = vars(_DECODER)["scan_once"]
+# It matches the empty string, so it always matches.
+_SPACE = cast("Callable[[str, int], re.Match[str]]", re.compile(r"[ \t\n\r]*").match)
 
 
 def check_request(
@@ -143,12 +157,37 @@ def check_request(
     _check_path(path)
     try:
         completion_cap = _check_structure(body, path, profile)
-        prompt_tokens = _tokens.count_prompt_tokens(body, profile=profile)
+        prompt_tokens = _count(body, profile)
     except RecursionError:
         # A body nested deeper than Python's stack: the API's parser gives up on it too.
         raise err.malformed_json() from None
     _check_lengths(prompt_tokens, completion_cap, profile)
     return prompt_tokens
+
+
+# Prompt tokens of small bodies already counted, per profile (see _body_key): counting is a
+# pure function of the body and the profile. Cleared when full.
+_counted: dict[int, tuple[ModelProfile, dict[Hashable, int]]] = {}
+_COUNTED_MAX = 4096
+
+
+def _count(body: Mapping[str, Any], profile: ModelProfile) -> int:
+    key = body_key(body)
+    if key is None:
+        return _tokens.count_prompt_tokens(body, profile=profile)
+    entry = _counted.get(id(profile))
+    if entry is None or entry[0] is not profile:
+        if len(_counted) >= 16:
+            _counted.clear()
+        entry = _counted[id(profile)] = (profile, {})
+    counts = entry[1]
+    count = counts.get(key)
+    if count is None:
+        count = _tokens.count_prompt_tokens(body, profile=profile)
+        if len(counts) >= _COUNTED_MAX:
+            counts.clear()
+        counts[key] = count
+    return count
 
 
 def _check_path(path: str) -> None:
@@ -168,18 +207,52 @@ def _check_structure(body: Any, path: str, profile: ModelProfile) -> tuple[str, 
     if body.get("messages") is None:
         raise err.missing_parameter("messages")
     _check_arguments(body, profile)
+    plain = _plain_messages(body["messages"], profile)
     # Only the fields present, in the schema's order: a small body has a handful of them.
     present = sorted(
         (name for name, value in body.items() if value is not None and name in _SCHEMA_RANK),
         key=_SCHEMA_RANK.__getitem__,
     )
     for name in present:
+        if name == "messages" and plain:
+            continue  # passes every message check: see _plain_messages
         _SCHEMA_CHECKS[name](body[name], profile)
     for name in _RANGE_CHECKED_LATE:
         value = body.get(name)
         if value is not None:
             _check_range(name, value, profile.numbers[name])
-    return _check_semantics(body, profile)
+    return _check_semantics(body, profile, plain=plain)
+
+
+# Roles whose message needs nothing but a role and a content (tool needs tool_call_id,
+# function a name).
+_PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})
+
+
+def _plain_messages(messages: object, profile: ModelProfile) -> bool:
+    """Whether ``messages`` is a non-empty list of ``{"role": ..., "content": "..."}`` only,
+    with a role this model knows that needs nothing else and a content within the limit.
+
+    Nearly every request is; such messages pass every check of layers 3 and 4 that reads
+    messages alone (types, parts, null contents, tool-call order), so those walks are
+    skipped. Anything else, however slightly different, takes the checks one by one.
+    """
+    if type(messages) is not list or not messages:
+        return False
+    roles, limit = profile.roles, profile.max_string_length
+    for message in messages:
+        if type(message) is not dict or len(message) != 2:
+            return False
+        role, content = message.get("role"), message.get("content")
+        if (
+            type(content) is not str
+            or type(role) is not str
+            or role not in _PLAIN_ROLES
+            or role not in roles
+            or len(content) > limit
+        ):
+            return False
+    return True
 
 
 # --- layer 1 and 2: gateway and argument names ---------------------------------------------
@@ -736,12 +809,15 @@ assert set(_SCHEMA_CHECKS) == set(_SCHEMA_ORDER)
 # --- layer 4: semantic checks ----------------------------------------------------------------
 
 
-def _check_semantics(body: Mapping[str, Any], profile: ModelProfile) -> tuple[str, int] | None:
+def _check_semantics(
+    body: Mapping[str, Any], profile: ModelProfile, *, plain: bool = False
+) -> tuple[str, int] | None:
     messages: list[Any] = body["messages"]
-    if profile.validation.require_content:
-        _check_null_contents(messages)
-    _check_tool_order(messages, profile)
-    _check_parts_semantics(messages, profile)
+    if not plain:  # plain messages have string contents and no tool calls
+        if profile.validation.require_content:
+            _check_null_contents(messages)
+        _check_tool_order(messages, profile)
+        _check_parts_semantics(messages, profile)
     if not _OPTION_FIELDS.isdisjoint(body):
         _check_option_semantics(body, messages, profile)
     return _completion_cap(body, profile)

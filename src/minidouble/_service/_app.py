@@ -754,7 +754,10 @@ class GPT4oMiniApp:
                 self._return_failure(session, shaping)
         completion = answer.completion
         completion_tokens = answer.completion_tokens
-        if completion_tokens is None and isinstance(completion, Mapping):
+        # An endpoint's completion is nearly always its bytes: no Mapping check for those.
+        is_document = type(completion) is not bytes and isinstance(completion, Mapping)
+        if completion_tokens is None and is_document:
+            assert isinstance(completion, Mapping)
             completion_tokens = _billed_completion_tokens(completion)
         if self.latency is not None and response.status == 200 and completion_tokens is not None:
             self.latency.pace(response, completion_tokens)
@@ -765,22 +768,24 @@ class GPT4oMiniApp:
         if cassette is not None and exchange.body is None:
             logged_body = _json_or_none(request.body)
         logged_completion: Any = completion
-        if isinstance(completion, Mapping) and shaping is None and response.stream is None:
+        if is_document and shaping is None and response.stream is None:
             logged_completion = response.body
+        # Positional, in the order of RecordedRequest's fields: a dozen keywords cost more
+        # than building the record.
         record = RecordedRequest(
-            method=request.method,
-            path=request.path,
-            headers=request.headers,
-            body=logged_body,
-            prompt_tokens=exchange.prompt_tokens,
-            response=response,
-            completion=logged_completion,
-            scripted=scripted,
-            fault=fault,
-            received_at=exchange.received_at,
-            cassette=cassette,
-            _completion_tokens=completion_tokens,
-            _cached_tokens=answer.cached_tokens,
+            request.method,
+            request.path,
+            request.headers,
+            exchange.prompt_tokens,
+            response,
+            logged_body,
+            logged_completion,
+            scripted,
+            fault,
+            exchange.received_at,
+            cassette,
+            completion_tokens,
+            answer.cached_tokens,
         )
         with self.state.lock:
             session.requests.append(record)
@@ -790,9 +795,9 @@ class GPT4oMiniApp:
         if (
             response.status == 200
             and cassette is None
-            and isinstance(body, Mapping)
             and exchange.prompt_tokens is not None
             and completion_tokens is not None
+            and (type(body) is dict or isinstance(body, Mapping))
             and self._profile.fine_tuned_pattern is not None
             and isinstance(body.get("model"), str)
             and self._profile.is_fine_tuned(body["model"])
@@ -960,6 +965,9 @@ class GPT4oMiniApp:
 
 def _credential(authorization: str) -> str | None:
     """The key in an Authorization header: Bearer, or Basic with a blank user (as browsers do)."""
+    if authorization[:7] == "Bearer ":
+        # What SDKs send; the general reading below gives the same for it.
+        return authorization[7:].strip() or None
     scheme, _, value = authorization.strip().partition(" ")
     value = value.strip()
     if scheme.lower() == "bearer":

@@ -43,7 +43,18 @@ def wait_millis(seconds: float) -> int:
     """A wait as the API states it: whole milliseconds, truncated, never 0 for a real wait."""
     if seconds <= 0:
         return 0
-    return max(1, math.floor(round(seconds * 1000, 6)))
+    # floor(round(millis, 6)), without round() unless it could go either way: a bucket's
+    # wait is often a hair under a whole millisecond (60 s comes out as 59999.99999999999
+    # ms), and round() with digits was the dearest step of every response's headers.
+    millis = seconds * 1000
+    whole = int(millis)
+    below = millis - whole
+    if below < 0.999999:
+        # The nearest multiple of 1e-6 is below the next whole millisecond, never under this.
+        return whole or 1
+    if below > 0.9999996:
+        return whole + 1  # within half a millionth of it: rounds up to it
+    return max(1, math.floor(round(millis, 6)))
 
 
 def go_duration(seconds: float) -> str:
@@ -59,7 +70,9 @@ def go_duration(seconds: float) -> str:
         return f"{millis}ms"
     hours, rest = divmod(millis, 3_600_000)
     minutes, rest = divmod(rest, 60_000)
-    secs = f"{rest / 1000:.3f}".rstrip("0").rstrip(".")
+    # Seconds and milliseconds, trailing zeros dropped ("8.64", "0", "12.005").
+    whole_secs, fraction = divmod(rest, 1000)
+    secs = f"{whole_secs}.{fraction:03d}".rstrip("0") if fraction else str(whole_secs)
     if hours:
         return f"{hours}h{minutes}m{secs}s"
     if minutes:
@@ -93,9 +106,10 @@ def estimate_tokens(body: Any, profile: ModelProfile = GPT4O_MINI) -> int:
     without one nothing is reserved (a 720,000-character request without ``max_tokens`` was
     charged 180,002). Works on any JSON value: the limiter runs before validation.
     """
-    if not isinstance(body, Mapping):
+    if type(body) is not dict and not isinstance(body, Mapping):
         return 0
     rules = profile.rate_limits
+    per_token, per_message = rules.estimate_chars_per_token, rules.estimate_tokens_per_message
     total = 0
     for field in _PROMPT_FIELDS:
         value = body.get(field)
@@ -105,10 +119,15 @@ def estimate_tokens(body: Any, profile: ModelProfile = GPT4O_MINI) -> int:
             # Each message also costs its role and separators, like the real template.
             items = value if isinstance(value, list) else [value]
             for item in items:
-                total += math.ceil(_text_chars(item) / rules.estimate_chars_per_token)
-                total += rules.estimate_tokens_per_message
+                content = item.get("content") if type(item) is dict else None
+                if type(content) is str and len(item) == 2 and ("role" in item or "type" in item):
+                    # {"role", "content"}: the content is all its text (the role is structure).
+                    chars = len(content)
+                else:
+                    chars = _text_chars(item)
+                total += math.ceil(chars / per_token) + per_message
         else:
-            total += math.ceil(_text_chars(value) / rules.estimate_chars_per_token)
+            total += math.ceil(_text_chars(value) / per_token)
     reserved = 0
     for field in _OUTPUT_FIELDS:
         value = body.get(field)
@@ -137,6 +156,7 @@ class _Bucket:
 
     def __init__(self, capacity: int, now: float) -> None:
         self.capacity = capacity
+        self.capacity_text = str(capacity)  # sent with every response
         self.rate = capacity / 60.0
         self.level = float(capacity)
         self.updated = now
@@ -247,11 +267,12 @@ class RateLimiter:
                 reset_requests = max(reset_requests, rejection.retry_after)
             else:
                 reset_tokens = max(reset_tokens, rejection.retry_after)
+        # Levels never go below 0, where int() truncates as floor does.
         return {
-            "x-ratelimit-limit-requests": str(requests.capacity),
-            "x-ratelimit-limit-tokens": str(tokens.capacity),
-            "x-ratelimit-remaining-requests": str(math.floor(requests.level)),
-            "x-ratelimit-remaining-tokens": str(math.floor(tokens.level)),
+            "x-ratelimit-limit-requests": requests.capacity_text,
+            "x-ratelimit-limit-tokens": tokens.capacity_text,
+            "x-ratelimit-remaining-requests": str(int(requests.level)),
+            "x-ratelimit-remaining-tokens": str(int(tokens.level)),
             "x-ratelimit-reset-requests": go_duration(reset_requests),
             "x-ratelimit-reset-tokens": go_duration(reset_tokens),
         }

@@ -94,6 +94,8 @@ ROUTES: tuple[Rule, ...] = (
 )
 
 _COMPILED = [(rule, rule.pattern()) for rule in ROUTES]
+# route() asks for the query only on these paths.
+assert all(rule.path.startswith("/openai/") for rule in ROUTES if rule.api_version)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -109,16 +111,38 @@ def blocking(method: str, path: str) -> bool:
     return False
 
 
+# The routes found, by (method, path, loopback, whether the query has an api-version): a Route
+# is immutable and its params are only read, so one serves every request of its path. Only
+# routes are kept (a refusal is made per request), and only so many: ids in paths are many.
+_found: dict[tuple[str, str, bool, bool], Route] = {}
+_FOUND_MAX = 1024
+
+
 def route(request: HttpRequest, *, loopback: bool = False) -> Route | tuple[OpenAIError, Flavor]:
     """The route ``request`` takes, or the gateway's refusal and the flavour it is sent in."""
     path = request.path
+    # Only Azure's dated paths read the query (api-version), and they all start so.
+    versioned = path.startswith("/openai/") and "api-version" in request.query
+    key = (request.method, path, loopback, versioned)
+    known = _found.get(key)
+    if known is not None:
+        return known
+    found = _route(request.method, path, loopback=loopback, versioned=versioned)
+    if isinstance(found, Route) and len(_found) < _FOUND_MAX:
+        _found[key] = found
+    return found
+
+
+def _route(
+    method: str, path: str, *, loopback: bool, versioned: bool
+) -> Route | tuple[OpenAIError, Flavor]:
     for rule, pattern in _COMPILED:
         match = pattern.match(path)
-        if match is None or request.method not in rule.methods:
+        if match is None or method not in rule.methods:
             continue
         if rule.loopback_only and not loopback:
             break
-        if rule.api_version and "api-version" not in request.query:
+        if rule.api_version and not versioned:
             break
         params = match.groupdict()
         deployment = params.pop("deployment", None)
@@ -131,4 +155,4 @@ def route(request: HttpRequest, *, loopback: bool = False) -> Route | tuple[Open
         )
     if path.startswith("/openai/"):  # every Azure path, and only those
         return azure_error("404"), AZURE
-    return invalid_url(request.method, path), OPENAI
+    return invalid_url(method, path), OPENAI

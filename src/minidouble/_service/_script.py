@@ -378,6 +378,40 @@ class RecordedRequest:
     # The prompt tokens the prompt cache served, noted likewise (None: read the completion).
     _cached_tokens: int | None = field(default=None, repr=False, compare=False)
 
+    # Written out rather than generated (dataclass keeps an __init__ the class defines): one
+    # is made per request, and the generated one stores the three compact fields through
+    # their descriptors, which cost more than the other ten fields together. Same
+    # parameters, same order, same stored forms (see _KeptCompact).
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        prompt_tokens: int | None,
+        response: HttpResponse,
+        body: Any = None,
+        completion: Any = None,
+        scripted: str | None = None,
+        fault: str | None = None,
+        received_at: float | None = None,
+        cassette: Literal["replayed", "recorded", "missed"] | None = None,
+        _completion_tokens: int | None = None,
+        _cached_tokens: int | None = None,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self._headers = _kept_headers(headers)
+        self.prompt_tokens = prompt_tokens
+        self.response = response
+        self._body = body
+        self._completion = completion
+        self.scripted = scripted
+        self.fault = fault
+        self.received_at = time.monotonic() if received_at is None else received_at
+        self.cassette = cassette
+        self._completion_tokens = _completion_tokens
+        self._cached_tokens = _cached_tokens
+
     @property
     def status(self) -> int:
         return self.response.status

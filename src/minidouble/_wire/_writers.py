@@ -11,12 +11,12 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring as _encode_string
 from typing import TYPE_CHECKING, Any
 
-from minidouble._engine._ids import _BASE62, new_call_id, new_completion_id, new_request_id
+from minidouble._engine._ids import _BASE62_TABLE, new_call_id, new_completion_id, new_request_id
 from minidouble._http import HttpResponse
 from minidouble._model._errors import OpenAIError
 from minidouble._model._profile import GPT4O_MINI, ModelProfile
@@ -101,7 +101,7 @@ def _pretty_into(value: Any, newline: str, parts: list[str]) -> None:
             _pretty_into(item, inner, parts)
             separator = "," + inner
         parts.append(newline + "}")
-    elif isinstance(value, list):
+    elif isinstance(value, (list, tuple)):  # json.dumps writes tuples as lists too
         if not value:
             parts.append("[]")
             return
@@ -146,31 +146,42 @@ _COMPLETION_DETAILS_KEYS = (
     "accepted_prediction_tokens",
     "rejected_prediction_tokens",
 )
-_completion_templates: dict[int, str] = {}
+_completion_templates: dict[tuple[int, str, str | None], str] = {}
+_MARKER = "\ue000"
 
 
-def _completion_template(choices: int) -> str:
-    template = _completion_templates.get(choices)
+def _completion_template(choices: int, model: str, fingerprint: str | None) -> str:
+    key = (choices, model, fingerprint)
+    template = _completion_templates.get(key)
     if template is None:
-        # The walker renders a completion whose every scalar is a marker; the text between the
-        # markers is the layout, and each marker becomes a %s.
-        marker = "\ue000"
+        # The walker renders a completion whose every varying scalar is a marker (the
+        # constants, the model's among them, are written in): the text between the markers
+        # is the layout, and each marker becomes a %s.
+        marker = _MARKER
         usage: dict[str, Any] = dict.fromkeys(_USAGE_KEYS, marker)
-        usage["prompt_tokens_details"] = dict.fromkeys(_PROMPT_DETAILS_KEYS, marker)
-        usage["completion_tokens_details"] = dict.fromkeys(_COMPLETION_DETAILS_KEYS, marker)
-        message: dict[str, Any] = dict.fromkeys(_MESSAGE_KEYS, marker)
-        message["annotations"] = []
-        choice: dict[str, Any] = dict.fromkeys(_CHOICE_KEYS, marker)
-        choice["message"] = message
+        usage["prompt_tokens_details"] = dict.fromkeys(_PROMPT_DETAILS_KEYS, 0)
+        usage["prompt_tokens_details"]["cached_tokens"] = marker
+        details = usage["completion_tokens_details"] = dict.fromkeys(_COMPLETION_DETAILS_KEYS, 0)
+        details["accepted_prediction_tokens"] = details["rejected_prediction_tokens"] = marker
+        listed = []
+        for index in range(choices):
+            message: dict[str, Any] = dict.fromkeys(_MESSAGE_KEYS, marker)
+            message["role"], message["annotations"] = "assistant", []
+            choice: dict[str, Any] = dict.fromkeys(_CHOICE_KEYS, marker)
+            choice["index"], choice["message"], choice["logprobs"] = index, message, None
+            listed.append(choice)
         sample: dict[str, Any] = dict.fromkeys(_COMPLETION_KEYS, marker)
-        sample["choices"] = [choice] * choices
+        sample["object"], sample["model"] = "chat.completion", model
+        sample["system_fingerprint"] = fingerprint
+        sample["choices"] = listed
         sample["usage"] = usage
         parts: list[str] = []
         _pretty_into(sample, "\n", parts)
         parts.append("\n")
         layout = "".join(parts).replace("%", "%%")
         template = layout.replace(_encode_string(marker), "%s")
-        _completion_templates[choices] = template
+        if len(_completion_templates) < 256:
+            _completion_templates[key] = template
     return template
 
 
@@ -222,21 +233,16 @@ def _plain_completion_bytes(
     """``pretty(completion_body(...))`` of a plain reply, the answer to nearly every request,
     filled into its template without building the document; None when a choice has tool
     calls or logprobs."""
-    scalars: list[str] = [
-        _encode_string(completion_id),
-        '"chat.completion"',
-        str(created),
-        _encode_string(profile.response_model),
-    ]
-    for index, choice in enumerate(reply.choices):
+    model, fingerprint = profile.response_model, profile.system_fingerprint
+    if _MARKER in model or (fingerprint is not None and _MARKER in fingerprint):
+        return None  # the template could not tell them from its markers
+    scalars: list[str] = [_encode_string(completion_id), str(created)]
+    for choice in reply.choices:
         if choice.tool_calls or choice.function_call is not None or choice.logprobs is not None:
             return None
         scalars += (
-            str(index),
-            '"assistant"',
             _json_text(choice.content),
             _json_text(choice.refusal),
-            "null",
             _encode_string(choice.finish_reason),
         )
     completion_tokens = reply.completion_tokens
@@ -245,25 +251,49 @@ def _plain_completion_bytes(
         str(completion_tokens),
         str(prompt_tokens + completion_tokens),
         str(cached_tokens),
-        "0",  # audio_tokens
-        "0",  # reasoning_tokens
-        "0",  # audio_tokens
         str(reply.accepted_prediction_tokens),
         str(reply.rejected_prediction_tokens),
         _encode_string(service_tier),
-        _json_text(profile.system_fingerprint),
     )
-    text: str = _completion_template(len(reply.choices)) % tuple(scalars)
+    text: str = _completion_template(len(reply.choices), model, fingerprint) % tuple(scalars)
     return text.encode()
 
 
+def _compact_writer(*, sort_keys: bool) -> Callable[[Any], str]:
+    """``json.dumps(document, separators=(",", ":"), ensure_ascii=False, sort_keys=...)``.
+
+    json.dumps makes a new encoder, and the encoder a new C scanner, for every document;
+    a stream writes one per event. This is the C encoder json.dumps ends up calling, made
+    once, without the circular-reference check (the fake writes documents it built).
+    """
+    encoder = json.JSONEncoder(
+        separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys, check_circular=False
+    )
+    try:
+        from _json import make_encoder
+    except ImportError:  # an interpreter without the C accelerator
+        return encoder.encode
+    write = make_encoder(
+        None, encoder.default, _encode_string, None, ":", ",", sort_keys, False, True
+    )
+
+    def text(document: Any) -> str:
+        return "".join(write(document, 0))
+
+    return text
+
+
+_compact_text = _compact_writer(sort_keys=False)
+_sorted_compact_text = _compact_writer(sort_keys=True)
+
+
 def compact(document: Any) -> bytes:
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+    return _compact_text(document).encode()
 
 
 def azure_compact(document: Any) -> bytes:
     """Azure re-serializes every body compactly with its keys sorted."""
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode()
+    return _sorted_compact_text(document).encode()
 
 
 def error_bytes(error: OpenAIError) -> tuple[bytes, str]:
@@ -475,9 +505,17 @@ def served_tier(body: Any) -> str:
 # Server-Sent Events
 
 
+# Noise drawn at a time for a stream's paddings (about 120 events' worth).
+_NOISE_BLOCK = 1024
+
+
 def _obfuscation() -> str:
-    # Real padding is random noise that evens out chunk sizes; its length varies per chunk.
-    return "".join(_ids.choices(_BASE62, k=_ids.randint(1, 16)))
+    # Real padding is random noise that evens out chunk sizes; its length varies per chunk
+    # (1 to 16 base62 characters). One draw for the length and one for the characters,
+    # mapped through the id table: every event of a stream carries one.
+    length = _ids.getrandbits(4) + 1
+    noise = _ids.getrandbits(8 * length).to_bytes(length, "little")
+    return noise.translate(_BASE62_TABLE).decode("ascii")
 
 
 class ChunkWriter:
@@ -505,9 +543,60 @@ class ChunkWriter:
         self.system_fingerprint = (
             profile.system_fingerprint if system_fingerprint is None else system_fingerprint
         )
+        # The fields every chunk of the stream opens with, written once (OpenAI's chunks
+        # keep body()'s key order; Azure's are sorted, so they take the general way).
+        self._head: str | None = None
+        self._noise, self._noise_lengths, self._noise_at = "", b"", 0
+        if not flavor.azure:
+            opening = _compact_text(self.body([]))
+            self._head = opening[: opening.rindex(',"choices":')]
 
     def chunk(self, choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> bytes:
-        return self.event(self.body(choices, usage, _obfuscation() if self.obfuscate else None))
+        if self._head is None:
+            obfuscation = _obfuscation() if self.obfuscate else None
+            return self.event(self.body(choices, usage, obfuscation))
+        return self._around_head(_compact_text(choices), usage)
+
+    def delta_chunk(self, index: int, delta: dict[str, Any], finish_reason: str | None) -> bytes:
+        """``chunk([choice(index, delta, finish_reason=...)])``: one step of a choice without
+        logprobs, the bulk of every stream, its entry written without a walk."""
+        if self._head is None:
+            return self.chunk([self.choice(index, delta, finish_reason=finish_reason)])
+        finish = "null" if finish_reason is None else _encode_string(finish_reason)
+        if len(delta) == 1:
+            ((key, value),) = delta.items()
+            # One piece of text ({"content": ...}): its JSON without a walk.
+            written = (
+                f"{{{_encode_string(key)}:{_encode_string(value)}}}"
+                if type(value) is str
+                else _compact_text(delta)
+            )
+        else:
+            written = _compact_text(delta)
+        entry = f'[{{"index":{index},"delta":{written},"logprobs":null,'
+        return self._around_head(f'{entry}"finish_reason":{finish}}}]', None)
+
+    def _padding(self) -> str:
+        """:func:`_obfuscation`'s padding, cut from a block of noise drawn once for many
+        events: a byte of it for the length (1 to 16), the next ones for the characters."""
+        at = self._noise_at
+        if at + 17 > len(self._noise):
+            raw = _ids.randbytes(_NOISE_BLOCK)
+            self._noise_lengths, self._noise = raw, raw.translate(_BASE62_TABLE).decode("ascii")
+            at = 0
+        length = (self._noise_lengths[at] & 15) + 1
+        self._noise_at = at + 1 + length
+        return self._noise[at + 1 : at + 1 + length]
+
+    def _around_head(self, choices: str, usage: dict[str, Any] | None) -> bytes:
+        # sse_event(self.body(...)) written around the constant head: the same bytes.
+        parts = [self._head or "", ',"choices":', choices]
+        if self.include_usage:
+            parts += (',"usage":', "null" if usage is None else _compact_text(usage))
+        if self.obfuscate:
+            parts += (',"obfuscation":"', self._padding(), '"')  # base62: nothing to escape
+        parts.append("}\n\n")
+        return b"data: " + "".join(parts).encode()
 
     def body(
         self,
@@ -673,6 +762,10 @@ def stream_events(
             if step is None:
                 continue
             delta, logprobs, finish_reason = step
+            if logprobs is None and not flavor.azure:
+                yield writer.delta_chunk(index, delta, finish_reason)
+                still_open.append((index, deltas))
+                continue
             refusal = reply.choices[index].refusal is not None
             entry = writer.choice(
                 index,

@@ -9,7 +9,6 @@ increasing ``sequence_number`` and end with ``response.completed`` (no ``[DONE]`
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from minidouble._engine._replies import Choice, TokenLogprob
 from minidouble._model._errors import OpenAIError
 from minidouble._model._profile import GPT4O_MINI, ModelProfile
 from minidouble._model._strict_schema import check_strict_schema
-from minidouble._wire._writers import _obfuscation
+from minidouble._wire._writers import _obfuscation, compact, pretty
 
 __all__ = [
     "ResponseIds",
@@ -295,8 +294,12 @@ def _azure_variant(document: Mapping[str, Any], body: Mapping[str, Any]) -> dict
 
 
 def response_bytes(document: Mapping[str, Any]) -> bytes:
-    """A non-streamed response: 2-space indent, raw UTF-8, no trailing newline (as recorded)."""
-    return json.dumps(document, indent=2, ensure_ascii=False).encode()
+    """A non-streamed response: 2-space indent, raw UTF-8, no trailing newline (as recorded).
+
+    That is ``json.dumps(document, indent=2, ensure_ascii=False)``, which with an indent
+    runs the pure-Python encoder: ``pretty`` writes the same bytes (and a newline) faster.
+    """
+    return pretty(document)[:-1]
 
 
 class _EventWriter:
@@ -310,8 +313,7 @@ class _EventWriter:
         fields["sequence_number"] = self.sequence
         self.sequence += 1
         data = {"type": kind, **dict(sorted(fields.items()))}
-        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-        return f"event: {kind}\ndata: {text}\n\n".encode()
+        return b"event: " + kind.encode() + b"\ndata: " + compact(data) + b"\n\n"
 
 
 def _in_progress(item: Mapping[str, Any]) -> dict[str, Any]:

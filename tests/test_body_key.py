@@ -1,0 +1,68 @@
+"""The key under which counts and reply seeds of small bodies are remembered is exact."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from minidouble import GPT4O_MINI, count_prompt_tokens, validate_request
+from minidouble._engine._replies import request_digest
+from minidouble._model._body_key import body_key
+
+# A small alphabet, so that drawn bodies often coincide or nearly do.
+_scalars = st.sampled_from([0, 1, 1.0, -0.0, 0.0, True, False, None, "1", "", "a"])
+_messages = st.lists(
+    st.dictionaries(
+        st.sampled_from(["role", "content", "name"]),
+        st.sampled_from(["user", "system", "hi", "", 1, None]),
+        max_size=3,
+    ),
+    max_size=3,
+)
+_bodies = st.dictionaries(
+    st.sampled_from(["model", "messages", "n", "temperature", "stream", "user"]),
+    _scalars | _messages,
+    max_size=4,
+)
+
+
+@given(first=_bodies, second=_bodies)
+def test_equal_keys_mean_the_same_json(first: dict[str, Any], second: dict[str, Any]) -> None:
+    keys = body_key(first), body_key(second)
+    if None in keys:
+        return
+    assert (keys[0] == keys[1]) == (json.dumps(first) == json.dumps(second))
+
+
+@settings(deadline=None)  # the first draw loads the tokenizer
+@given(body=_bodies)
+def test_a_remembered_count_and_seed_are_the_ones_computed(body: dict[str, Any]) -> None:
+    copy = json.loads(json.dumps(body))  # the same JSON, other objects
+    assert (
+        request_digest(copy) == request_digest(body) == request_digest(json.loads(json.dumps(body)))
+    )
+    assert count_prompt_tokens(copy) == count_prompt_tokens(body)
+    body = {"model": "gpt-4o-mini", **body}
+    try:
+        counted: object = validate_request(body)
+    except Exception as error:
+        counted = repr(error)
+    try:
+        again: object = validate_request(json.loads(json.dumps(body)))
+    except Exception as error:
+        again = repr(error)
+    assert counted == again
+
+
+def test_bodies_the_key_does_not_cover() -> None:
+    long = {"messages": [{"role": "user", "content": "x" * 5000}]}
+    assert body_key(long) is None
+    assert body_key({"messages": [{"role": "user", "content": [{"type": "text"}]}]}) is None
+    assert body_key({"metadata": {"a": "b"}}) is None
+    assert body_key([1]) is None
+    plain = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    assert body_key(plain) is not None
+    assert validate_request(plain, profile=GPT4O_MINI) == validate_request(dict(plain))
