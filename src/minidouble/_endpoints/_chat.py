@@ -12,12 +12,13 @@ from minidouble._engine._replies import (
     choice_count,
     completion_limit,
     default_intent,
+    keyed_digest,
     render,
-    request_digest,
     rng_for,
 )
 from minidouble._http import HttpResponse
-from minidouble._model._validate import check_request
+from minidouble._model._body_key import body_key
+from minidouble._model._validate import check_chat_body
 from minidouble._wire._writers import (
     EVENT_STREAM,
     JSON,
@@ -34,7 +35,8 @@ __all__ = ["CHAT", "ChatCompletions"]
 
 class ChatCompletions:
     def validate(self, service: Service, exchange: Exchange, body: Any) -> int | None:
-        return check_request(body, path=exchange.request.path, profile=service.profile)
+        key = exchange.body_key = body_key(body)
+        return check_chat_body(body, exchange.request.path, service.profile, key)
 
     def respond(
         self, service: Service, exchange: Exchange, body: dict[str, Any], prompt_tokens: int
@@ -104,7 +106,9 @@ class ChatCompletions:
     ) -> Reply:
         intent = service.scripted_intent(exchange, body)
         choices = []
-        digest = request_digest(body)
+        # The key validation computed still holds unless a script has seen the body since.
+        key = exchange.body_key if intent is None else body_key(body)
+        digest = keyed_digest(body, key)
         for index in range(choice_count(body)):
             rng = rng_for(digest, index)
             chosen = intent if intent is not None else default_intent(body, rng)

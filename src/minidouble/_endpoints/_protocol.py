@@ -16,7 +16,7 @@ Adding an endpoint is a module implementing one of these and a line in the route
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -82,6 +82,8 @@ class Exchange:
     route: Route | None = None
     flavor: Flavor = OPENAI
     body: Any = None
+    # The body's body_key, as validation computed it (see ChatCompletions).
+    body_key: Hashable | None = None
     prompt_tokens: int | None = None
     # The scripted reply or failure that answered, as the user wrote it.
     scripted: str | None = None

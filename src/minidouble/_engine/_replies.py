@@ -224,7 +224,12 @@ def request_digest(body: Mapping[str, Any]) -> int:
     text stands in as its own checksum: its UTF-8 form is already cached by the tokenizer,
     where copying it into the canonical string would convert it again.
     """
-    remembered = body_key(body)
+    return keyed_digest(body, body_key(body))
+
+
+def keyed_digest(body: Mapping[str, Any], remembered: Hashable | None) -> int:
+    """:func:`request_digest` of a body whose :func:`~minidouble._model._body_key.body_key`
+    is ``remembered`` (computed once per request by the pipeline)."""
     if remembered is not None:
         digest = _digests.get(remembered)
         if digest is not None:

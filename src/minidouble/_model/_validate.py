@@ -32,7 +32,7 @@ from minidouble._model import _tokens
 from minidouble._model._body_key import body_key
 from minidouble._model._profile import GPT4O_MINI, ModelProfile, NumberRule
 
-__all__ = ["CHAT_COMPLETIONS", "check_request", "parse_json_body"]
+__all__ = ["CHAT_COMPLETIONS", "check_chat_body", "check_request", "parse_json_body"]
 
 CHAT_COMPLETIONS = "/v1/chat/completions"
 
@@ -155,9 +155,16 @@ def check_request(
     (``minidouble.validate_request`` also takes Responses bodies: it dispatches by path.)
     """
     _check_path(path)
+    return check_chat_body(body, path, profile, body_key(body))
+
+
+def check_chat_body(body: Any, path: str, profile: ModelProfile, key: Hashable | None) -> int:
+    """:func:`check_request` for a body the router sent down a chat path, whose
+    :func:`~minidouble._model._body_key.body_key` is ``key``: the pipeline computes it once
+    and seeds the reply with it too."""
     try:
         completion_cap = _check_structure(body, path, profile)
-        prompt_tokens = _count(body, profile)
+        prompt_tokens = _count(body, profile, key)
     except RecursionError:
         # A body nested deeper than Python's stack: the API's parser gives up on it too.
         raise err.malformed_json() from None
@@ -171,8 +178,7 @@ _counted: dict[int, tuple[ModelProfile, dict[Hashable, int]]] = {}
 _COUNTED_MAX = 4096
 
 
-def _count(body: Mapping[str, Any], profile: ModelProfile) -> int:
-    key = body_key(body)
+def _count(body: Mapping[str, Any], profile: ModelProfile, key: Hashable | None) -> int:
     if key is None:
         return _tokens.count_prompt_tokens(body, profile=profile)
     entry = _counted.get(id(profile))
