@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import given, settings
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from minidouble import GPT4O_MINI, count_prompt_tokens, validate_request
 from minidouble._engine._replies import request_digest
 from minidouble._model._body_key import body_key
+from minidouble._service._ratelimit import estimate_tokens, keyed_estimate
 
 # A small alphabet, so that drawn bodies often coincide or nearly do.
 _scalars = st.sampled_from([0, 1, 1.0, -0.0, 0.0, True, False, None, "1", "", "a"])
@@ -66,3 +68,15 @@ def test_bodies_the_key_does_not_cover() -> None:
     plain = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
     assert body_key(plain) is not None
     assert validate_request(plain, profile=GPT4O_MINI) == validate_request(dict(plain))
+
+
+def test_a_remembered_estimate_follows_the_profiles_numbers() -> None:
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x" * 40}]}
+    coarse = replace(
+        GPT4O_MINI,
+        rate_limits=replace(GPT4O_MINI.rate_limits, estimate_chars_per_token=8),
+    )
+    key = body_key(body)
+    for profile in (GPT4O_MINI, coarse, GPT4O_MINI, coarse):
+        assert keyed_estimate(body, profile, key) == estimate_tokens(body, profile)
+    assert keyed_estimate(body, GPT4O_MINI, key) != keyed_estimate(body, coarse, key)

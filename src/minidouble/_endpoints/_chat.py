@@ -35,8 +35,8 @@ __all__ = ["CHAT", "ChatCompletions"]
 
 class ChatCompletions:
     def validate(self, service: Service, exchange: Exchange, body: Any) -> int | None:
-        key = exchange.body_key = body_key(body)
-        return check_chat_body(body, exchange.request.path, service.profile, key)
+        # The pipeline computed the body's key (None: remember nothing).
+        return check_chat_body(body, exchange.request.path, service.profile, exchange.body_key)
 
     def respond(
         self, service: Service, exchange: Exchange, body: dict[str, Any], prompt_tokens: int

@@ -26,6 +26,7 @@ from minidouble._endpoints._batch._store import BatchTimingOption, timing_from
 from minidouble._endpoints._protocol import Answer, Exchange, ModelEndpoint, PlainEndpoint
 from minidouble._engine._replies import Intent, Reply
 from minidouble._http import HttpRequest, HttpResponse
+from minidouble._model._body_key import body_key
 from minidouble._model._errors import SERVER_ERROR_BODY, OpenAIError
 from minidouble._model._gateway import azure_error, invalid_api_key, missing_api_key
 from minidouble._model._profile import GPT4O_MINI, ModelProfile, Prices
@@ -46,7 +47,12 @@ from minidouble._service._faults import (
 )
 from minidouble._service._fixtures import Fixture, Fixtures
 from minidouble._service._latency import LatencyModel
-from minidouble._service._ratelimit import RateLimiter, Rejection, estimate_tokens
+from minidouble._service._ratelimit import (
+    RateLimiter,
+    Rejection,
+    estimate_tokens,
+    keyed_estimate,
+)
 from minidouble._service._resilience import ResilienceReport
 from minidouble._service._routes import blocking as routes_blocking
 from minidouble._service._routes import route
@@ -508,6 +514,9 @@ class GPT4oMiniApp:
                 exchange.fixture = self.fixtures.match(exchange.route.endpoint, path, body)
                 if exchange.fixture is not None:
                     exchange.source = "engine"  # a rule answers before the cassette
+            # Once, after the fixtures' matchers (user code) have seen the body: the limiter,
+            # validation and the reply's seed each remember what they derive from it by it.
+            exchange.body_key = body_key(body)
             failure = self._next_failure(exchange, session, body)
             if failure is not None:
                 return self._failure(exchange, session, body, failure)
@@ -564,6 +573,7 @@ class GPT4oMiniApp:
         )
         exchange.flavor = Flavor() if azure_deployment is None else Flavor(True, azure_deployment)
         exchange.body, exchange.batch_line, exchange.custom_id = body, True, custom_id
+        exchange.body_key = body_key(body)
         exchange.created = created
         state_session = self.state.session(session)
         failure = self._line_failure(state_session, custom_id)
@@ -844,7 +854,8 @@ class GPT4oMiniApp:
             exchange.shaping = failure
             failure = None
         if failure is None and body is not None:
-            outcome = self.limiter.charge(estimate_tokens(body, self.profile))
+            estimate = keyed_estimate(body, self._profile, exchange.body_key)
+            outcome = self.limiter.charge(estimate)
             if isinstance(outcome, Rejection):
                 return ScriptedFailure(429, None, rejection=outcome)
             # The headers tell the state right after this request's charge, however long

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -28,6 +28,7 @@ __all__ = [
     "Rejection",
     "estimate_tokens",
     "go_duration",
+    "keyed_estimate",
     "wait_millis",
 ]
 
@@ -137,6 +138,30 @@ def estimate_tokens(body: Any, profile: ModelProfile = GPT4O_MINI) -> int:
     n = body.get("n")
     choices = n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1
     return total + max(reserved, 0) * choices
+
+
+def keyed_estimate(body: Any, profile: ModelProfile, key: Hashable | None) -> int:
+    """:func:`estimate_tokens` of a body whose :func:`~minidouble._model._body_key.body_key`
+    is ``key``, remembered for the bodies that recur (see that module)."""
+    if key is None:
+        return estimate_tokens(body, profile)
+    rules = profile.rate_limits
+    per_token, per_message = rules.estimate_chars_per_token, rules.estimate_tokens_per_message
+    known = _estimates.get(key)
+    # The estimate is a function of the body and these two numbers alone.
+    if known is not None and known[0] == per_token and known[1] == per_message:
+        return known[2]
+    estimate = estimate_tokens(body, profile)
+    if len(_estimates) >= _ESTIMATES_MAX:
+        _estimates.clear()
+    _estimates[key] = (per_token, per_message, estimate)
+    return estimate
+
+
+# Estimates of small bodies already seen, with the profile's numbers they were made with;
+# cleared when full.
+_estimates: dict[Hashable, tuple[int, int, int]] = {}
+_ESTIMATES_MAX = 4096
 
 
 @dataclass(frozen=True)
