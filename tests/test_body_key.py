@@ -10,7 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minidouble import GPT4O_MINI, count_prompt_tokens, validate_request
-from minidouble._engine._replies import request_digest
+from minidouble._engine._replies import (
+    Reply,
+    completion_limit,
+    default_intent,
+    remembered_default,
+    render,
+    request_digest,
+    request_rng,
+)
 from minidouble._model._body_key import body_key
 from minidouble._service._ratelimit import estimate_tokens, keyed_estimate
 
@@ -80,3 +88,44 @@ def test_a_remembered_estimate_follows_the_profiles_numbers() -> None:
     for profile in (GPT4O_MINI, coarse, GPT4O_MINI, coarse):
         assert keyed_estimate(body, profile, key) == estimate_tokens(body, profile)
     assert keyed_estimate(body, GPT4O_MINI, key) != keyed_estimate(body, coarse, key)
+
+
+_plain_bodies = st.fixed_dictionaries(
+    {
+        "messages": st.lists(
+            st.fixed_dictionaries(
+                {"role": st.just("user"), "content": st.sampled_from(["hi", "Why?", ""])}
+            ),
+            min_size=1,
+            max_size=2,
+        )
+    },
+    optional={
+        "max_tokens": st.integers(1, 40),
+        "stop": st.sampled_from([".", "e", "Sure", ""]),
+        "n": st.sampled_from([1, 2]),
+        "temperature": st.sampled_from([0, 1.0]),
+    },
+)
+
+
+@settings(deadline=None)
+@given(body=_plain_bodies, prompt_tokens=st.sampled_from([10, 127_990]))
+def test_a_remembered_default_reply_is_the_one_rendered(
+    body: dict[str, Any], prompt_tokens: int
+) -> None:
+    key = body_key(body)
+    assert key is not None
+    limit = completion_limit(body, prompt_tokens, GPT4O_MINI)
+    rng = request_rng(body)
+    rendered = render(
+        default_intent(body, rng), body, prompt_tokens=prompt_tokens, rng=rng, profile=GPT4O_MINI
+    )
+    for _ in range(2):  # computed, then remembered
+        reply = remembered_default(
+            body, key, prompt_tokens=prompt_tokens, limit=limit, profile=GPT4O_MINI
+        )
+        if body.get("n", 1) != 1:
+            assert reply is None
+        else:
+            assert reply == Reply((rendered,))

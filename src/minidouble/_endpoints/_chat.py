@@ -13,11 +13,13 @@ from minidouble._engine._replies import (
     completion_limit,
     default_intent,
     keyed_digest,
+    remembered_default,
     render,
     rng_for,
 )
 from minidouble._http import HttpResponse
 from minidouble._model._body_key import body_key
+from minidouble._model._profile import ModelProfile
 from minidouble._model._validate import check_chat_body
 from minidouble._wire._writers import (
     EVENT_STREAM,
@@ -42,10 +44,11 @@ class ChatCompletions:
         self, service: Service, exchange: Exchange, body: dict[str, Any], prompt_tokens: int
     ) -> Answer:
         profile = service.profile
+        limit = completion_limit(body, prompt_tokens, profile)
         reply = service.shape_reply(
-            exchange, self._generate(service, exchange, body, prompt_tokens)
+            exchange, self._generate(service, exchange, body, prompt_tokens, limit, profile)
         )
-        spent = prompt_tokens + completion_limit(body, prompt_tokens, profile)
+        spent = prompt_tokens + limit
         headers = service.headers(exchange, spent_tokens=spent)
         tier = served_tier(body)
         completion_id = new_completion_id()
@@ -102,18 +105,33 @@ class ChatCompletions:
         return Answer(response, raw, reply.completion_tokens, cached)
 
     def _generate(
-        self, service: Service, exchange: Exchange, body: dict[str, Any], prompt_tokens: int
+        self,
+        service: Service,
+        exchange: Exchange,
+        body: dict[str, Any],
+        prompt_tokens: int,
+        limit: int,
+        profile: ModelProfile,
     ) -> Reply:
         intent = service.scripted_intent(exchange, body)
+        if intent is None:
+            # The pipeline's key still holds: no script has seen the body.
+            key = exchange.body_key
+            if key is not None:
+                reply = remembered_default(
+                    body, key, prompt_tokens=prompt_tokens, limit=limit, profile=profile
+                )
+                if reply is not None:
+                    return reply
+        else:
+            key = body_key(body)
         choices = []
-        # The key validation computed still holds unless a script has seen the body since.
-        key = exchange.body_key if intent is None else body_key(body)
         digest = keyed_digest(body, key)
         for index in range(choice_count(body)):
             rng = rng_for(digest, index)
             chosen = intent if intent is not None else default_intent(body, rng)
             choices.append(
-                render(chosen, body, prompt_tokens=prompt_tokens, rng=rng, profile=service.profile)
+                render(chosen, body, prompt_tokens=prompt_tokens, rng=rng, profile=profile)
             )
         return assemble(choices, body)
 

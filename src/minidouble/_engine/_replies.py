@@ -152,7 +152,12 @@ class Reply:
     completion_tokens: int = field(init=False)
 
     def __post_init__(self) -> None:
-        generated = sum([c.completion_tokens for c in self.choices])
+        choices = self.choices
+        # Nearly every reply has one choice: no list and no sum() for it.
+        if len(choices) == 1:
+            generated = choices[0].completion_tokens
+        else:
+            generated = sum([c.completion_tokens for c in choices])
         self.completion_tokens = generated + self.rejected_prediction_tokens
 
 
@@ -492,6 +497,48 @@ def default_intent(body: Mapping[str, Any], rng: random.Random) -> Intent:
     if wants_json_object(body):
         return Intent(text=json.dumps({"answer": _default_text(rng)}, ensure_ascii=False))
     return Intent(text=_default_text(rng))
+
+
+def remembered_default(
+    body: Mapping[str, Any],
+    key: Hashable,
+    *,
+    prompt_tokens: int,
+    limit: int,
+    profile: ModelProfile,
+) -> Reply | None:
+    """The reply nobody scripted to a body whose :func:`~minidouble._model._body_key.body_key`
+    is ``key``, remembered for bodies that recur; None unless the body asks for one plain
+    text choice (no tools, formats, predictions or logprobs).
+
+    Such a reply is a function of the body (its seed, stops and cut) and ``limit`` alone, so
+    it is remembered as immutable values, with the limit it was cut at, and made afresh.
+    """
+    n = body.get("n")
+    if (
+        (n is not None and n != 1)
+        or body.get("logprobs") is True
+        or not _SHAPING_FIELDS.isdisjoint(body)
+    ):
+        return None
+    known = _defaults.get(key)
+    if known is not None and known[0] == limit:
+        content, finish, tokens = known[1], known[2], known[3]
+        return Reply((Choice(content, None, (), None, finish, len(tokens), tokens),))
+    rng = rng_for(keyed_digest(body, key))
+    choice = render(
+        default_intent(body, rng), body, prompt_tokens=prompt_tokens, rng=rng, profile=profile
+    )
+    if len(_defaults) >= _DEFAULTS_MAX:
+        _defaults.clear()
+    _defaults[key] = (limit, choice.content, choice.finish_reason, choice.tokens)
+    return Reply((choice,))
+
+
+# Default replies of small bodies already answered, by body key: (limit, content,
+# finish_reason, tokens). Cleared when full.
+_defaults: dict[Hashable, tuple[int, str | None, str, tuple[int, ...]]] = {}
+_DEFAULTS_MAX = 4096
 
 
 # ---------------------------------------------------------------------------------------------
