@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +21,8 @@ from minidouble._engine._replies import (
     request_rng,
 )
 from minidouble._model._body_key import body_key
+from minidouble._model._errors import OpenAIError
+from minidouble._model._validate import check_request
 from minidouble._service._ratelimit import estimate_tokens, keyed_estimate
 
 # A small alphabet, so that drawn bodies often coincide or nearly do.
@@ -129,3 +132,16 @@ def test_a_remembered_default_reply_is_the_one_rendered(
             assert reply is None
         else:
             assert reply == Reply((rendered,))
+
+
+def test_a_body_that_passed_is_checked_again_under_another_path_or_profile() -> None:
+    body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 100}
+    deployment = "/openai/deployments/mini/chat/completions"
+    assert check_request(body, path=deployment) == check_request(body, path=deployment)
+    with pytest.raises(OpenAIError, match="model"):
+        check_request(body)  # no model: only a deployment's path chooses it
+    body = {"model": "gpt-4o-mini", **body}
+    assert check_request(body) == count_prompt_tokens(body)
+    narrow = replace(GPT4O_MINI, context_window=50)
+    with pytest.raises(OpenAIError, match="maximum context length"):
+        check_request(body, profile=narrow)

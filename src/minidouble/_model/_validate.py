@@ -162,6 +162,10 @@ def check_chat_body(body: Any, path: str, profile: ModelProfile, key: Hashable |
     """:func:`check_request` for a body the router sent down a chat path, whose
     :func:`~minidouble._model._body_key.body_key` is ``key``: the pipeline computes it once
     and seeds the reply with it too."""
+    if key is not None:
+        known = _passed.get(key)
+        if known is not None and known[0] is profile and known[1] == path:
+            return known[2]
     try:
         completion_cap = _check_structure(body, path, profile)
         prompt_tokens = _count(body, profile, key)
@@ -169,7 +173,17 @@ def check_chat_body(body: Any, path: str, profile: ModelProfile, key: Hashable |
         # A body nested deeper than Python's stack: the API's parser gives up on it too.
         raise err.malformed_json() from None
     _check_lengths(prompt_tokens, completion_cap, profile)
+    if key is not None:
+        if len(_passed) >= _COUNTED_MAX:
+            _passed.clear()
+        _passed[key] = (profile, path, prompt_tokens)
     return prompt_tokens
+
+
+# Small bodies that passed validation, by body key, with the profile (held, so ``is`` is
+# sound) and path they passed under and their prompt tokens: the checks are a function of
+# these three alone. Cleared when full; a refused body is checked afresh every time.
+_passed: dict[Hashable, tuple[ModelProfile, str, int]] = {}
 
 
 # Prompt tokens of small bodies already counted, per profile (see _body_key): counting is a
