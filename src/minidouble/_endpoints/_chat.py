@@ -18,7 +18,6 @@ from minidouble._engine._replies import (
     rng_for,
 )
 from minidouble._http import HttpResponse
-from minidouble._model._body_key import body_key
 from minidouble._model._profile import ModelProfile
 from minidouble._model._validate import check_chat_body
 from minidouble._wire._writers import (
@@ -114,17 +113,13 @@ class ChatCompletions:
         profile: ModelProfile,
     ) -> Reply:
         intent = service.scripted_intent(exchange, body)
-        if intent is None:
-            # The pipeline's key still holds: no script has seen the body.
-            key = exchange.body_key
-            if key is not None:
-                reply = remembered_default(
-                    body, key, prompt_tokens=prompt_tokens, limit=limit, profile=profile
-                )
-                if reply is not None:
-                    return reply
-        else:
-            key = body_key(body)
+        key = exchange.body_key
+        if intent is None and key is not None:
+            reply = remembered_default(
+                body, key, prompt_tokens=prompt_tokens, limit=limit, profile=profile
+            )
+            if reply is not None:
+                return reply
         choices = []
         digest = keyed_digest(body, key)
         for index in range(choice_count(body)):

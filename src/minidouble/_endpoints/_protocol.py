@@ -82,7 +82,7 @@ class Exchange:
     route: Route | None = None
     flavor: Flavor = OPENAI
     body: Any = None
-    # The body's body_key, computed once by the pipeline before anything derives from it.
+    # A key for the body (its bytes, or its body_key), computed once by the pipeline.
     body_key: Hashable | None = None
     prompt_tokens: int | None = None
     # The scripted reply or failure that answered, as the user wrote it.

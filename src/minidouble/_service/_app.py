@@ -26,7 +26,7 @@ from minidouble._endpoints._batch._store import BatchTimingOption, timing_from
 from minidouble._endpoints._protocol import Answer, Exchange, ModelEndpoint, PlainEndpoint
 from minidouble._engine._replies import Intent, Reply
 from minidouble._http import HttpRequest, HttpResponse
-from minidouble._model._body_key import body_key
+from minidouble._model._body_key import KEYED_BYTES, body_key
 from minidouble._model._errors import SERVER_ERROR_BODY, OpenAIError
 from minidouble._model._gateway import azure_error, invalid_api_key, missing_api_key
 from minidouble._model._profile import GPT4O_MINI, ModelProfile, Prices
@@ -514,9 +514,14 @@ class GPT4oMiniApp:
                 exchange.fixture = self.fixtures.match(exchange.route.endpoint, path, body)
                 if exchange.fixture is not None:
                     exchange.source = "engine"  # a rule answers before the cassette
-            # Once, after the fixtures' matchers (user code) have seen the body: the limiter,
-            # validation and the reply's seed each remember what they derive from it by it.
-            exchange.body_key = body_key(body)
+            # Once: the limiter, validation and the engine each remember what they derive
+            # from the body by it (nothing changes a parsed body). The bytes it was parsed
+            # from are such a key, and cost nothing to build.
+            raw = exchange.request.body
+            if type(raw) is bytes and len(raw) <= KEYED_BYTES:
+                exchange.body_key = raw
+            else:
+                exchange.body_key = body_key(body)
             failure = self._next_failure(exchange, session, body)
             if failure is not None:
                 return self._failure(exchange, session, body, failure)
