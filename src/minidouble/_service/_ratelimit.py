@@ -194,9 +194,6 @@ class _Bucket:
     def wait_for(self, amount: int) -> float:
         return max(0.0, (amount - self.level) / self.rate)
 
-    def until_full(self) -> float:
-        return (self.capacity - self.level) / self.rate
-
     def used(self) -> int:
         return self.capacity - math.floor(self.level)
 
@@ -250,14 +247,18 @@ class RateLimiter:
 
     def _charge(self, estimated_tokens: int) -> Rejection | None:
         now = self.clock()
-        self._requests.refill(now)
-        self._tokens.refill(now)
+        requests, tokens = self._requests, self._tokens
+        requests.refill(now)
+        tokens.refill(now)
         if self.enforce:
             rejection = self._check(estimated_tokens)
             if rejection is not None:
                 return rejection
-        self._requests.level = max(0.0, self._requests.level - 1)
-        self._tokens.level = max(0.0, self._tokens.level - estimated_tokens)
+        # max(0.0, level), without the call: levels never go below 0.
+        level = requests.level - 1
+        requests.level = level if level > 0.0 else 0.0
+        level = tokens.level - estimated_tokens
+        tokens.level = level if level > 0.0 else 0.0
         return None
 
     def _check(self, estimated: int) -> Rejection | None:
@@ -285,8 +286,9 @@ class RateLimiter:
 
     def _headers_now(self, rejection: Rejection | None) -> dict[str, str]:
         requests, tokens = self._requests, self._tokens
-        reset_requests = requests.until_full()
-        reset_tokens = tokens.until_full()
+        # Seconds until each bucket is full again.
+        reset_requests = (requests.capacity - requests.level) / requests.rate
+        reset_tokens = (tokens.capacity - tokens.level) / tokens.rate
         if rejection is not None and rejection.retry_after is not None:
             if rejection.kind == "requests":
                 reset_requests = max(reset_requests, rejection.retry_after)
