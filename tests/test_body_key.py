@@ -1,4 +1,4 @@
-"""The key under which counts and reply seeds of small bodies are remembered is exact."""
+"""The keys under which what is derived from a small body is remembered are exact."""
 
 from __future__ import annotations
 
@@ -20,9 +20,11 @@ from minidouble._engine._replies import (
     request_digest,
     request_rng,
 )
+from minidouble._http import HttpRequest
 from minidouble._model._body_key import body_key
 from minidouble._model._errors import OpenAIError
 from minidouble._model._validate import check_request
+from minidouble._service._app import GPT4oMiniApp
 from minidouble._service._ratelimit import estimate_tokens, keyed_estimate
 
 # A small alphabet, so that drawn bodies often coincide or nearly do.
@@ -145,3 +147,38 @@ def test_a_body_that_passed_is_checked_again_under_another_path_or_profile() -> 
     narrow = replace(GPT4O_MINI, context_window=50)
     with pytest.raises(OpenAIError, match="maximum context length"):
         check_request(body, profile=narrow)
+
+
+def _answer(app: GPT4oMiniApp, raw: bytes) -> tuple[int, Any]:
+    headers = {"authorization": "Bearer sk-test"}
+    request = HttpRequest("POST", "https://api.openai.com/v1/chat/completions", headers, raw)
+    response = app.handle(request)
+    document = json.loads(response.body)
+    if response.status != 200:
+        return response.status, document
+    return response.status, (document["choices"], document["usage"])
+
+
+def test_the_same_json_in_other_bytes_gets_the_same_answer() -> None:
+    body = {
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": "Why is the sky blue?"}],
+        "max_tokens": 9,
+    }
+    app = GPT4oMiniApp()
+    compact = json.dumps(body, separators=(",", ":")).encode()
+    spaced = json.dumps(body, indent=2).encode()
+    first = _answer(app, compact)
+    assert first[0] == 200
+    assert _answer(app, compact) == first == _answer(app, spaced) == _answer(app, spaced)
+
+
+def test_bytes_answered_under_one_profile_are_checked_again_under_another() -> None:
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi " * 30}]}
+    raw = json.dumps(body).encode()
+    assert _answer(GPT4oMiniApp(), raw)[0] == 200
+    narrow = GPT4oMiniApp(profile=replace(GPT4O_MINI, context_window=20))
+    status, error = _answer(narrow, raw)
+    assert status == 400
+    assert "maximum context length" in error["error"]["message"]
+    assert _answer(GPT4oMiniApp(), raw)[0] == 200
