@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -63,3 +64,28 @@ def test_each_mistake_fails_the_batch_as_promised(mistake: str) -> None:
 def test_unknown_mistake_is_an_invalid_argument() -> None:
     with pytest.raises(InvalidArgument, match="minidouble: mistake='typo'"):
         find(mds.batch_files(mistake="typo"), lambda _: True)  # type: ignore[arg-type]
+
+
+@settings(_SETTINGS, max_examples=60)
+@given(mds.batch_files())
+def test_valid_files_stay_within_the_enqueued_token_limit(batch_file: mds.BatchFile) -> None:
+    # n times max_tokens reserves up to 2.1M tokens for one line: drawn freely, a valid file
+    # crossed the 2M limit and its batch failed with token_limit_exceeded.
+    from minidouble._model._profile import GPT4O_MINI
+    from minidouble._service._ratelimit import estimate_tokens
+
+    lines = [json.loads(line) for line in batch_file.data.splitlines()]
+    total = sum(estimate_tokens(line["body"]) for line in lines)
+    assert total <= GPT4O_MINI.batch.enqueued_tokens
+
+
+def test_a_line_reserving_too_much_asks_one_choice_then_no_cap() -> None:
+    from minidouble._model._profile import GPT4O_MINI
+    from minidouble._strategies._batch import _within_enqueued_limit
+
+    greedy = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    many = {**greedy, "n": 128, "max_completion_tokens": 16_383}
+    kept = _within_enqueued_limit([many, many], GPT4O_MINI)
+    assert kept == [{**greedy, "max_completion_tokens": 16_383}] * 2
+    crowd = _within_enqueued_limit([many] * 200, GPT4O_MINI)
+    assert crowd == [greedy] * 200

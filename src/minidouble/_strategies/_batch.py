@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
+from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn
 
@@ -68,6 +69,29 @@ def _ids(draw: DrawFn, count: int) -> list[str]:
     return [f"request-{i}" if not name else f"{name}-{i}" for i, name in enumerate(drawn)]
 
 
+# What a line reserves beyond its prompt: its choices, then the output each may take.
+_RESERVING_FIELDS = (("n",), ("max_completion_tokens", "max_tokens"))
+
+
+def _within_enqueued_limit(
+    bodies: list[dict[str, Any]], profile: ModelProfile
+) -> list[dict[str, Any]]:
+    """The bodies, a line over its share of the enqueued-token limit asking one choice, then
+    no output cap: ``n`` times ``max_tokens`` reserves up to 2.1M tokens for one line, and
+    only a ``token_limit_exceeded`` file may cross the limit."""
+    share = profile.batch.enqueued_tokens // len(bodies)
+    kept = []
+    for body in bodies:
+        for fields in _RESERVING_FIELDS:
+            if estimate_tokens(body, profile) <= share:
+                break
+            body = {key: value for key, value in body.items() if key not in fields}
+        kept.append(body)
+    # Only prompts too long for so many lines are left over the limit: drawn again.
+    assume(sum(estimate_tokens(body, profile) for body in kept) <= profile.batch.enqueued_tokens)
+    return kept
+
+
 @st.composite
 def batch_files(
     draw: DrawFn,
@@ -111,7 +135,9 @@ def batch_files(
         return BatchFile(data, tuple(ids), mistake, "token_limit_exceeded", None)
     count = draw(st.integers(min_lines, max_lines))
     ids = _ids(draw, count)
-    bodies = [body, *(draw(chat_requests()) for _ in range(count - 1))]
+    bodies = _within_enqueued_limit(
+        [body, *(draw(chat_requests()) for _ in range(count - 1))], profile
+    )
     # Every line asks the one model of the batch (a second model is its own mistake).
     model = body["model"]
     lines = [input_line(i, {**b, "model": model}) for i, b in zip(ids, bodies, strict=True)]
