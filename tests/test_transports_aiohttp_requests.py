@@ -12,11 +12,11 @@ import inspect
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _stream_support import sse_recorder
 
 from minidouble import FakeGPT4oMini
 from minidouble._http import HttpRequest, HttpResponse, RawHeaders
@@ -173,23 +173,10 @@ def test_aiohttp_reaches_azure_hosts() -> None:
 # --- streaming order: each event reaches the reader before the next is made ------------------
 
 
-def _sse_recorder(events: list[str], count: int) -> Any:
-    def answer(request: HttpRequest) -> HttpResponse:
-        def chunks() -> Iterator[bytes]:
-            for index in range(count):
-                events.append(f"made {index}")
-                yield f"data: {index}\n\n".encode()
-            events.append("closed")
-
-        return HttpResponse(200, [("content-type", "text/event-stream")], stream=chunks())
-
-    return answer
-
-
 def test_requests_streams_are_delivered_chunk_by_chunk_not_buffered() -> None:
     events: list[str] = []
     with (
-        intercept(_sse_recorder(events, 3)),
+        intercept(sse_recorder(events, 3)),
         requests.post(CHAT_URL, data=b"{}", stream=True) as response,
     ):
         for chunk in response.iter_content(chunk_size=None):
@@ -208,7 +195,7 @@ def test_aiohttp_streams_are_delivered_chunk_by_chunk_not_buffered() -> None:
             async for chunk in response.content.iter_any():
                 events.append(f"read {chunk.decode().strip()}")
 
-    with intercept(_sse_recorder(events, 2)):
+    with intercept(sse_recorder(events, 2)):
         asyncio.run(read())
     assert events == ["made 0", "read data: 0", "made 1", "read data: 1", "closed"]
 

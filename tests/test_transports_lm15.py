@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _stream_support import sse_recorder
 
 from minidouble import FakeGPT4oMini, count_prompt_tokens
 from minidouble._http import HttpRequest, HttpResponse
@@ -116,23 +117,10 @@ def test_async_transport_plain_and_streamed() -> None:
     assert [r.status for r in fake.requests] == [200, 200]
 
 
-def _sse_recorder(events: list[str], count: int) -> Any:
-    def answer(request: HttpRequest) -> HttpResponse:
-        def chunks() -> Iterator[bytes]:
-            for index in range(count):
-                events.append(f"made {index}")
-                yield f"data: {index}\n\n".encode()
-            events.append("closed")
-
-        return HttpResponse(200, [("content-type", "text/event-stream")], stream=chunks())
-
-    return answer
-
-
 def test_sync_streams_are_delivered_event_by_event_not_buffered() -> None:
     events: list[str] = []
     with (
-        intercept(_sse_recorder(events, 3)),
+        intercept(sse_recorder(events, 3)),
         lm15.StdlibTransport() as transport,
         transport.stream(post(CHAT_URL, HI)) as response,
     ):
