@@ -19,7 +19,7 @@ import h11
 from minidouble._http import HttpRequest, HttpResponse
 from minidouble._transports._common import build_request
 
-__all__ = ["Exchange", "arespond", "respond"]
+__all__ = ["Exchange", "arespond", "reason_phrase", "respond", "wire_headers"]
 
 # Headers that describe the framing on this wire, not the answer: written afresh here.
 _FRAMING = frozenset({"transfer-encoding", "connection", "keep-alive"})
@@ -75,21 +75,33 @@ class Exchange:
         return request
 
 
-def _head(response: HttpResponse, *, streamed: bool) -> bytes:
+def reason_phrase(status: int) -> str:
+    """The status line's reason for ``status`` ("" for a code HTTP does not name)."""
     try:
-        reason = HTTPStatus(response.status).phrase
+        return HTTPStatus(status).phrase
     except ValueError:
-        reason = ""
-    lines = [f"HTTP/1.1 {response.status} {reason}".encode("ascii")]
+        return ""
+
+
+def wire_headers(response: HttpResponse, *, streamed: bool) -> list[tuple[str, str]]:
+    """The answer's headers as this wire carries them: its own framing headers dropped, a
+    stream sent chunked, a whole body with its length."""
+    headers = []
     for name, value in response.headers:
         lowered = name.lower()
         if lowered in _FRAMING or (streamed and lowered == "content-length"):
             continue
-        lines.append(f"{name}: {value}".encode("latin-1"))
+        headers.append((name, value))
     if streamed:
-        lines.append(b"transfer-encoding: chunked")
+        headers.append(("transfer-encoding", "chunked"))
     elif response.header("content-length") is None:
-        lines.append(b"content-length: %d" % len(response.body))
+        headers.append(("content-length", str(len(response.body))))
+    return headers
+
+
+def _head(response: HttpResponse, *, streamed: bool) -> bytes:
+    lines = [f"HTTP/1.1 {response.status} {reason_phrase(response.status)}".encode("ascii")]
+    lines += [f"{n}: {v}".encode("latin-1") for n, v in wire_headers(response, streamed=streamed)]
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 

@@ -24,13 +24,13 @@ import importlib
 import warnings
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from contextlib import contextmanager
-from http import HTTPStatus
 from types import ModuleType
 from typing import Any
 
 from minidouble._http import Handler, HttpRequest, HttpResponse
 from minidouble._transports import is_openai_host
 from minidouble._transports._common import build_request
+from minidouble._transports._exchange import reason_phrase, wire_headers
 
 __all__ = ["intercept_lm15"]
 
@@ -161,29 +161,6 @@ async def _aclose(stream: object) -> None:
         _close(stream)
 
 
-def _headers(response: HttpResponse) -> list[tuple[str, str]]:
-    """The headers lm15 would read off the wire (framing as the in-memory connections write
-    it: a stream chunked, a body with its length)."""
-    headers = [
-        (name, value)
-        for name, value in response.headers
-        if name.lower() not in ("transfer-encoding", "connection", "keep-alive")
-        and not (response.stream is not None and name.lower() == "content-length")
-    ]
-    if response.stream is not None:
-        headers.append(("transfer-encoding", "chunked"))
-    elif response.header("content-length") is None:
-        headers.append(("content-length", str(len(response.body))))
-    return headers
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
-
-
 SyncStream = Callable[[Any, Any], Any]
 
 
@@ -201,8 +178,8 @@ def _sync_stream(lm15: _Lm15, handler: Handler, original: SyncStream) -> SyncStr
 
         return lm15.response(
             status=response.status,
-            reason=_reason(response.status),
-            headers=_headers(response),
+            reason=reason_phrase(response.status),
+            headers=wire_headers(response, streamed=response.stream is not None),
             http_version="HTTP/1.1",
             chunks=iter([response.body]) if body is None else _sync_chunks(body, faults),
             release=release,
@@ -245,8 +222,8 @@ async def _async_answer(
 
     return lm15.async_response(
         status=response.status,
-        reason=_reason(response.status),
-        headers=_headers(response),
+        reason=reason_phrase(response.status),
+        headers=wire_headers(response, streamed=response.stream is not None),
         http_version="HTTP/1.1",
         chunks=plain() if body is None else _async_chunks(body, faults),
         release=release,
